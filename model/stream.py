@@ -1,0 +1,162 @@
+"""The token stream of a document, with roles, kept up to date edit by edit.
+
+A document is held as a list of *pieces*, one per chunk (a statement at depth 0 or 1, see
+`model.lexer.chunks`). Each piece stores its tokens with positions relative to its own start, so
+an edit re-lexes and re-parses only the pieces it touches; every piece after it is reused as is,
+however far the text shifted. Roles come from libcst one chunk at a time and are cached by the
+chunk's text, so a chunk that reappears unchanged is never parsed twice.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from heed.model.lexer import LexState, Tok, chunks
+from heed.model.roles import ROLES, chunk_roles
+
+ROLE_CACHE_SIZE = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A token as the outside world sees it: `ws + text` over all tokens rebuilds the source."""
+
+    text: str
+    ws: str
+    kind: str
+    role: str
+    line: int  # 1-based
+    col: int  # 0-based, in code points
+    offset: int  # of `text` in the source
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "ws": self.ws, "kind": self.kind, "role": self.role, "line": self.line, "col": self.col}
+
+
+@dataclass(slots=True)
+class Piece:
+    """One chunk of the document. Token offsets and lines are relative to the piece's start."""
+
+    state: LexState  # indentation stack at its start (offset and line are not kept up to date)
+    text: str
+    tokens: list[Tok]
+    roles: list[int]
+    lines: int  # line breaks inside the piece
+    derived: dict[str, Any] = field(default_factory=dict)  # per-piece data others compute once
+
+
+class _RoleCache:
+    def __init__(self, size: int):
+        self.size = size
+        self.entries: OrderedDict[tuple[str, tuple[int, ...]], list[int]] = OrderedDict()
+        self.parses = 0
+
+    def roles(self, text: str, indents: tuple[int, ...], tokens: list[Tok]) -> list[int]:
+        key = (text, indents)
+        hit = self.entries.get(key)
+        if hit is not None and len(hit) == len(tokens):
+            self.entries.move_to_end(key)
+            return hit
+        self.parses += 1
+        roles = chunk_roles(tokens)
+        self.entries[key] = roles
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return roles
+
+
+def _count_breaks(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+class TokenStream:
+    """Tokens and roles of one document; `edit()` updates them incrementally."""
+
+    def __init__(self, text: str = "", role_cache: _RoleCache | None = None):
+        self.role_cache = role_cache or _RoleCache(ROLE_CACHE_SIZE)
+        self.text = ""
+        self.pieces: list[Piece] = []
+        self._starts: list[int] | None = None
+        self.replace(text)
+
+    # -- building -------------------------------------------------------------------------
+    def replace(self, text: str) -> None:
+        """Take a whole new text."""
+        self.text = text
+        self.pieces = [piece for piece, _ in self._lex_from(LexState(), text)]
+        self._starts = None
+
+    def edit(self, start: int, end: int, new_text: str) -> None:
+        """Replace `text[start:end]` by `new_text` (offsets in code points) and update the stream."""
+        if not 0 <= start <= end <= len(self.text):
+            raise ValueError(f"edit range {start}:{end} outside a text of length {len(self.text)}")
+        text = self.text[:start] + new_text + self.text[end:]
+        starts = self.starts()
+        # Re-lex from the piece before the one holding `start`: an edit at a piece's very start
+        # can join it to the line above.
+        first = max(bisect.bisect_right(starts, start) - 2, 0)
+        delta = len(new_text) - (end - start)
+        old_after = {starts[j] + delta: j for j in range(first + 1, len(self.pieces)) if starts[j] > end}
+        state = LexState(starts[first], self._line_of_piece(first), 0, self.pieces[first].state.indents)
+        fresh: list[Piece] = []
+        tail: list[Piece] = []
+        for piece, offset in self._lex_from(state, text):
+            j = old_after.get(offset)
+            if j is not None and self.pieces[j].state.indents == piece.state.indents:
+                tail = self.pieces[j:]
+                break
+            fresh.append(piece)
+        self.pieces = self.pieces[:first] + fresh + tail
+        self.text = text
+        self._starts = None
+
+    def _lex_from(self, state: LexState, text: str) -> Iterator[tuple[Piece, int]]:
+        """Pieces of `text` from `state` on, each with its start offset."""
+        for chunk in chunks(text, state):
+            yield self._piece(chunk.start, chunk.tokens), chunk.start.offset
+
+    def _piece(self, start: LexState, tokens: list[Tok]) -> Piece:
+        source = "".join(t.ws + t.text for t in tokens)
+        for tok in tokens:
+            tok.offset -= start.offset
+            tok.line -= start.line - 1
+        roles = self.role_cache.roles(source, start.indents, tokens)
+        return Piece(start, source, tokens, roles, _count_breaks(source))
+
+    # -- reading --------------------------------------------------------------------------
+    def starts(self) -> list[int]:
+        """Offset of each piece's start in the current text."""
+        if self._starts is None:
+            offsets, at = [], 0
+            for piece in self.pieces:
+                offsets.append(at)
+                at += len(piece.text)
+            self._starts = offsets
+        return self._starts
+
+    def _line_of_piece(self, index: int) -> int:
+        return 1 + sum(p.lines for p in self.pieces[:index])
+
+    def tokens(self) -> list[Token]:
+        """Every token with absolute positions and its role name."""
+        out: list[Token] = []
+        offset, line = 0, 1
+        for piece in self.pieces:
+            for tok, role in zip(piece.tokens, piece.roles):
+                col = tok.col
+                out.append(Token(tok.text, tok.ws, tok.kind, ROLES[role], tok.line + line - 1, col, tok.offset + offset))
+            offset += len(piece.text)
+            line += piece.lines
+        return out
+
+    def source(self) -> str:
+        return "".join(piece.text for piece in self.pieces)
+
+
+def tokenize(text: str) -> list[Token]:
+    """The token stream of a whole text, from scratch."""
+    return TokenStream(text).tokens()
