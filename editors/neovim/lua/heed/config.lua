@@ -1,0 +1,84 @@
+-- Options for the heed plugin and the LSP client config built from them.
+-- Kept free of side effects so lsp/heed.lua (0.11+) and setup() (0.7-0.10) share it.
+local M = {}
+
+M.defaults = {
+  -- Full server command; nil picks `heed serve`, else `<python> -m heed serve`.
+  cmd = nil,
+  -- Python that has heed installed (used when cmd is nil and `heed` is not on PATH).
+  python = nil,
+  root_markers = { 'pyproject.toml', 'setup.py', 'setup.cfg', 'requirements.txt', '.git' },
+  -- Sent to the server as initializationOptions and as settings.heed (same keys as VS Code).
+  settings = {
+    modelPath = '',
+    inline = { enabled = true, beamWidth = 4, maxTokens = 16 },
+    completion = { maxItems = 20 },
+    torchThreads = 0,
+    logLevel = 'info',
+  },
+  popup = { enabled = true, autotrigger = true },
+  ghost_text = {
+    accept_key = '<Tab>', -- accepts when ghost text is visible, else types the key
+    debounce_ms = 150, -- pause in insert mode before asking (extmark fallback only)
+    native = true, -- use vim.lsp.inline_completion when this Neovim has it (0.12+)
+  },
+  on_attach = nil, -- extra user callback(client, bufnr)
+}
+
+M.options = vim.deepcopy(M.defaults)
+
+function M.set(opts)
+  M.options = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
+  return M.options
+end
+
+local function executable(bin)
+  return bin and vim.fn.executable(bin) == 1
+end
+
+-- The command that starts the server.
+function M.cmd()
+  local o = M.options
+  if o.cmd then
+    return o.cmd
+  end
+  if o.python then
+    return { o.python, '-m', 'heed', 'serve' }
+  end
+  if executable('heed') then
+    return { 'heed', 'serve' }
+  end
+  return { executable('python3') and 'python3' or 'python', '-m', 'heed', 'serve' }
+end
+
+-- The same program with other arguments (`--version`, `check`), or nil for a custom cmd.
+function M.cli(args)
+  local cmd = M.cmd()
+  local base = {}
+  for _, part in ipairs(cmd) do
+    if part == 'serve' then
+      return vim.list_extend(base, args)
+    end
+    table.insert(base, part)
+  end
+  return nil
+end
+
+-- Client config understood by vim.lsp.config (0.11+), vim.lsp.start and vim.lsp.start_client.
+function M.lsp_config()
+  local o = M.options
+  return {
+    name = 'heed',
+    cmd = M.cmd(),
+    filetypes = { 'python' },
+    root_markers = o.root_markers,
+    settings = { heed = o.settings },
+    -- One source of truth: initializationOptions mirror settings.heed at start.
+    before_init = function(params, config)
+      params.initializationOptions = (config.settings or {}).heed
+    end,
+    handlers = { ['heed/status'] = require('heed.status').handler },
+  }
+end
+
+return M
