@@ -33,7 +33,11 @@ def find(name: str) -> Path | None:
         return path if path.exists() else None
     package = PACKAGES[name]
     spec = importlib.util.find_spec(package)
-    roots = [Path(loc) for loc in spec.submodule_search_locations] if spec and spec.submodule_search_locations else []
+    roots = (
+        [Path(loc) for loc in spec.submodule_search_locations]
+        if spec and spec.submodule_search_locations
+        else []
+    )
     roots.append(_cache_dir() / name / package)
     for root in roots:
         binary = root / "install" / "bin" / "nvim"

@@ -16,7 +16,8 @@ if mode == 'enable' then
   vim.lsp.config('heed', { cmd = cmd })
   vim.lsp.enable('heed')
 else
-  require('heed').setup({ cmd = cmd, ghost_text = { debounce_ms = 50 } })
+  local inline = os.getenv('HEED_TEST_INLINE') ~= '0'
+  require('heed').setup({ cmd = cmd, ghost_text = { debounce_ms = 50 }, settings = { inline = { enabled = inline } } })
 end
 
 local function finish(reason)
@@ -91,6 +92,17 @@ end
 local function ghost_step()
   -- New line, type a prefix, wait for ghost text, then accept it with <Tab>.
   feed('<Esc>o' .. (os.getenv('HEED_GHOST_PREFIX') or 'os.pa'))
+  if os.getenv('HEED_TEST_INLINE') == '0' then
+    -- Inline off: give a ghost time to (wrongly) appear, and check <Tab> still types a Tab.
+    return vim.defer_fn(function()
+      result.ghost = ghost_text() or vim.NIL
+      feed('<C-e><Tab>')
+      vim.defer_fn(function()
+        result.line_after_accept = vim.api.nvim_get_current_line()
+        finish('done')
+      end, 300)
+    end, 1500)
+  end
   wait_for('ghost text', ghost_text, 20000, function(text)
     result.ghost = text
     result.line_before_accept = vim.api.nvim_get_current_line()

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "editors" / "neovim"
 INIT = Path(__file__).with_name("nvim_init.lua")
 # HEED_TEST_SERVER_CMD (a JSON list) overrides the server, for developing the plugin alone.
-SERVER_CMD = json.loads(os.environ.get("HEED_TEST_SERVER_CMD", "null")) or [sys.executable, "-m", "heed", "serve"]
+REAL_SERVER = [sys.executable, "-m", "heed", "serve"]
+SERVER_CMD = json.loads(os.environ.get("HEED_TEST_SERVER_CMD", "null")) or REAL_SERVER
 TIMEOUT_S = 90
 
 
@@ -34,6 +35,25 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _run(nvim: Path, tmp_path: Path, **env: str) -> dict:
+    demo = tmp_path / "demo.py"
+    demo.write_text("import os\nos\n")
+    out = tmp_path / "result.json"
+    proc = subprocess.run(
+        [str(nvim), "--headless", "-u", str(INIT), str(demo)],
+        cwd=tmp_path,
+        env=_env(tmp_path, HEED_TEST_OUT=str(out), **env),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert out.exists(), f"nvim wrote no result (rc={proc.returncode}): {proc.stderr[-2000:]}"
+    result = json.loads(out.read_text())
+    print(json.dumps(result, indent=1))
+    assert result["finish"] == "done", result
+    return result
+
+
 @pytest.mark.parametrize(
     ("build", "mode"),
     [
@@ -45,19 +65,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     ],
 )
 def test_popup_and_ghost_text(tmp_path: Path, nvim_build, build: str, mode: str) -> None:
-    nvim = nvim_build(build)
-    demo = tmp_path / "demo.py"
-    demo.write_text("import os\nos\n")
-    out = tmp_path / "result.json"
-    env = _env(tmp_path, HEED_TEST_OUT=str(out), HEED_TEST_MODE=mode)
-    proc = subprocess.run(
-        [str(nvim), "--headless", "-u", str(INIT), str(demo)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT_S,
-    )
-    assert out.exists(), f"nvim wrote no result (rc={proc.returncode}): {proc.stderr[-2000:]}"
-    result = json.loads(out.read_text())
-    print(json.dumps(result, indent=1))
-    assert result["finish"] == "done", result
+    result = _run(nvim_build(build), tmp_path, HEED_TEST_MODE=mode)
     assert result["inline_provider"], "server did not advertise inlineCompletionProvider"
     assert "path" in result["popup"]
     assert result["ghost"].strip()
@@ -67,15 +75,42 @@ def test_popup_and_ghost_text(tmp_path: Path, nvim_build, build: str, mode: str)
     assert result["ghost_ns"] == expected_ns
 
 
+@pytest.mark.parametrize("build", ["apt", "pyinstaller"])
+def test_inline_off_keeps_popup_and_tab(tmp_path: Path, nvim_build, build: str) -> None:
+    result = _run(nvim_build(build), tmp_path, HEED_TEST_INLINE="0")
+    assert "path" in result["popup"]
+    assert result["ghost"] is None
+    after = result["line_after_accept"]  # a Tab, or spaces with the Python ftplugin's expandtab
+    assert after.startswith("os.pa") and len(after) > 5 and not after[5:].strip()
+
+
 @pytest.mark.parametrize("build", ["apt", "binwheels", "pyinstaller"])
 def test_checkhealth(tmp_path: Path, nvim_build, build: str) -> None:
     nvim = nvim_build(build)
     report = tmp_path / "health.txt"
     setup = "lua require('heed').setup{cmd = vim.fn.json_decode(os.getenv('HEED_TEST_CMD'))}"
     subprocess.run(
-        [str(nvim), "--headless", "-u", "NONE", "--cmd", f"set rtp^={PLUGIN}",
-         "-c", setup, "-c", "checkhealth heed", "-c", f"write! {report}", "-c", "qall!"],
-        cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=TIMEOUT_S,
+        [
+            str(nvim),
+            "--headless",
+            "-u",
+            "NONE",
+            "--cmd",
+            f"set rtp^={PLUGIN}",
+            "-c",
+            setup,
+            "-c",
+            "checkhealth heed",
+            "-c",
+            f"write! {report}",
+            "-c",
+            "qall!",
+        ],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
     )
     text = report.read_text()
     print(text)

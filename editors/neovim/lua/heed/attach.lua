@@ -59,8 +59,15 @@ local function map_accept(bufnr, key, accept)
   end, { buffer = bufnr, expr = true, replace_keycodes = false, desc = 'heed: accept ghost text' })
 end
 
+-- settings.heed as the client was started with (vim.lsp.config may differ from setup()).
+local function inline_enabled(client)
+  local settings = client.config and client.config.settings or {}
+  local heed = settings.heed or config.options.settings
+  return not (heed.inline and heed.inline.enabled == false)
+end
+
 local function enable_ghost_text(client, bufnr, ghost)
-  if config.options.settings.inline.enabled == false then
+  if not inline_enabled(client) then
     return
   end
   local native = vim.lsp.inline_completion

@@ -51,9 +51,19 @@ function M.cmd()
   return { executable('python3') and 'python3' or 'python', '-m', 'heed', 'serve' }
 end
 
+-- The config in force: on 0.11+ vim.lsp.config('heed', ...) may have overridden ours.
+function M.effective()
+  local cfg = vim.fn.has('nvim-0.11') == 1 and vim.lsp.config and vim.lsp.config.heed
+  local settings = cfg and cfg.settings and cfg.settings.heed
+  return {
+    cmd = cfg and type(cfg.cmd) == 'table' and cfg.cmd or M.cmd(),
+    settings = vim.tbl_deep_extend('force', M.options.settings, settings or {}),
+  }
+end
+
 -- The same program with other arguments (`--version`, `check`), or nil for a custom cmd.
 function M.cli(args)
-  local cmd = M.cmd()
+  local cmd = M.effective().cmd
   local base = {}
   for _, part in ipairs(cmd) do
     if part == 'serve' then

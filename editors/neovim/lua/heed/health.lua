@@ -23,7 +23,8 @@ end
 
 function M.check()
   start('heed')
-  local cmd = config.cmd()
+  local effective = config.effective()
+  local cmd = effective.cmd
   if vim.fn.executable(cmd[1]) ~= 1 then
     error(('server command not found: %s'):format(cmd[1]), {
       'Install heed: `python3 -m pip install heed` (or `pip install /path/to/heed` from a checkout)',
@@ -44,7 +45,7 @@ function M.check()
     end
     ok('version: ' .. out)
     local check_cmd = { 'check' }
-    local model = config.options.settings.modelPath
+    local model = effective.settings.modelPath
     if model and model ~= '' then
       vim.list_extend(check_cmd, { '--model', model })
     end

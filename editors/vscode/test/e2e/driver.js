@@ -1,0 +1,84 @@
+// Drives code-server in headless Chromium: popup after `os.`, ghost text after `os.pa`, Tab accepts.
+// Usage: node driver.js URL OUT_DIR PROFILE_DIR (PLAYWRIGHT_CORE = path of playwright-core).
+const fs = require("node:fs");
+const path = require("node:path");
+const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+
+const [url, outDir, profile] = process.argv.slice(2);
+const POPUP = ".editor-widget.suggest-widget.visible .monaco-list-row .label-name";
+const GHOST = ".monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text";
+const result = { url };
+
+async function poll(what, fn, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function texts(page, selector) {
+  return page.$$eval(selector, (els) => els.map((e) => e.textContent.trim()).filter(Boolean));
+}
+
+async function main() {
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    viewport: { width: 1100, height: 600 },
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  const page = ctx.pages()[0] || (await ctx.newPage());
+  try {
+    await page.goto(url);
+    await page.waitForSelector(".monaco-workbench", { timeout: 60000 });
+    await page.waitForTimeout(2000);
+    await page.keyboard.press("Control+P");
+    await page.waitForTimeout(500);
+    await page.keyboard.type("demo.py");
+    await page.waitForTimeout(1000);
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(".monaco-editor .view-lines", { timeout: 30000 });
+    await page.click(".monaco-editor .view-lines");
+    await page.keyboard.press("Control+End");
+
+    // The first request may wait for the model to load: retype the dot until a popup shows.
+    result.popup = await poll("popup", async () => {
+      await page.keyboard.type(".");
+      const found = await poll("popup", () => texts(page, POPUP).then((t) => t.length && t), 8000).catch(() => null);
+      if (!found) await page.keyboard.press("Escape").then(() => page.keyboard.press("Backspace"));
+      return found;
+    }, 90000);
+    await page.screenshot({ path: path.join(outDir, "popup.png") });
+
+    await page.keyboard.press("Escape");
+    await page.keyboard.type("pa", { delay: 80 });
+    await page.keyboard.press("Escape"); // close the popup so the plain ghost text shows
+    result.ghost = await poll("ghost text", async () => {
+      const t = (await texts(page, GHOST)).join("");
+      if (!t) await page.keyboard.press("Alt+Backslash"); // editor.action.inlineSuggest.trigger
+      return t;
+    }, 30000);
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(outDir, "inline.png") });
+    result.before = (await texts(page, ".monaco-editor .view-line")).pop();
+    await page.keyboard.press("Tab");
+    await page.waitForTimeout(500);
+    result.after = (await texts(page, ".monaco-editor .view-line")).pop();
+    result.status = (await texts(page, ".statusbar-item")).filter((t) => t.includes("heed"));
+  } catch (e) {
+    result.error = String(e);
+    await page.screenshot({ path: path.join(outDir, "failure.png") }).catch(() => {});
+  } finally {
+    await ctx.close();
+  }
+  fs.writeFileSync(path.join(outDir, "result.json"), JSON.stringify(result, null, 2));
+  console.log(JSON.stringify(result, null, 2));
+  const ok = !result.error && result.popup.includes("path") && result.ghost && result.after !== result.before;
+  process.exit(ok ? 0 : 1);
+}
+
+main();
