@@ -1,1 +1,161 @@
-def main(): return 0
+"""The `heed` command: one entry point, a subcommand per job.
+
+Each subcommand parses its arguments here and hands over to plain functions in `heed.model` or
+`heed.server`; heavy imports (torch) happen inside the subcommand that needs them, so
+`heed tokens` and `heed --version` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from heed import __version__
+
+
+def _read_source(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read()
+    return Path(name).read_bytes().decode("utf-8", errors="replace")
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from heed.model.stream import tokenize
+
+    tokens = tokenize(_read_source(args.file))
+    if args.json:
+        json.dump([t.to_json() for t in tokens], sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        for t in tokens:
+            print(f"{t.line:>5}:{t.col:<4} {t.kind:<9} {t.role:<16} {t.text!r}")
+    return 0
+
+
+def cmd_corpus_build(args: argparse.Namespace) -> int:
+    from heed.model import corpus
+
+    sources = [] if args.no_stdlib else [corpus.stdlib_source()]
+    sources += [corpus.Source(Path(p).resolve(), Path(p).resolve().name) for p in args.add]
+    sources += [corpus.Source(Path(p).resolve(), Path(p).resolve().name, holdout=True) for p in args.holdout]
+    if args.eval_packages:
+        sources += [s for n in corpus.EVAL_PACKAGES if (s := corpus.installed_package_source(n, holdout=True))]
+    exclude = list(args.exclude) + (list(corpus.EVAL_PACKAGES) if args.exclude_eval_packages else [])
+    vocab = None
+    if args.vocab:
+        from heed.model.vocab import Vocab
+
+        vocab = Vocab.load(Path(args.vocab))
+    stats = corpus.build_corpus(
+        Path(args.out),
+        sources,
+        exclude=exclude,
+        skip_tests=args.skip_tests,
+        vocab=vocab,
+        vocab_size=args.vocab_size,
+        min_count=args.min_count,
+        cache_dir=Path(args.cache) if args.cache else None,
+        jobs=args.jobs,
+    )
+    print(
+        f"{stats.files} files: {stats.parsed} tokenized, {stats.cached} from cache, "
+        f"{stats.corrupt_rebuilt} corrupt cache entries rebuilt, skipped {dict(stats.skipped) or 'none'}; "
+        f"tokens {stats.tokens} -> {args.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from heed.model import corpus
+    from heed.model.train import TrainConfig, train
+
+    if not corpus.is_corpus(Path(args.corpus)):
+        print(f"no corpus in {args.corpus}: building it from the standard library (no tests, no evaluation packages)",
+              file=sys.stderr)
+        vocab = None
+        if args.init_from:
+            from heed.model.store import load_model
+
+            vocab = load_model(args.init_from)[1]
+        corpus.build_corpus(Path(args.corpus), [corpus.stdlib_source()], exclude=corpus.EVAL_PACKAGES,
+                            skip_tests=True, vocab=vocab)
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    out = train(TrainConfig(**values))
+    print(f"model written to {out}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="heed", description="Local, explainable Python code completion.")
+    parser.add_argument("--version", action="version", version=f"heed {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("tokens", help="print the token stream of a file")
+    p.add_argument("file", help="a Python file, or - for standard input")
+    p.add_argument("--json", action="store_true", help="one JSON array of {text, ws, kind, role, line, col}")
+    p.set_defaults(func=cmd_tokens)
+
+    p = sub.add_parser("corpus", help="build a tokenized corpus from folders of .py files")
+    csub = p.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
+    b = csub.add_parser("build", help="tokenize folders into a corpus folder")
+    b.add_argument("--out", required=True, help="corpus folder to write")
+    b.add_argument("--add", action="append", default=[], metavar="DIR", help="a folder of code to add (split by hash)")
+    b.add_argument("--holdout", action="append", default=[], metavar="DIR", help="a folder that goes to the test split whole")
+    b.add_argument("--eval-packages", action="store_true", help="hold out the installed pygls, lsprotocol and libcst")
+    b.add_argument("--exclude-eval-packages", action="store_true", help="leave out pygls, lsprotocol and libcst")
+    b.add_argument("--exclude", action="append", default=[], metavar="NAME", help="a folder or module name to leave out")
+    b.add_argument("--no-stdlib", action="store_true", help="leave out the standard library")
+    b.add_argument("--skip-tests", action="store_true", help="leave out test folders and test_*.py files")
+    b.add_argument("--vocab", help="use this vocab.json instead of building one")
+    b.add_argument("--vocab-size", type=int, default=10000)
+    b.add_argument("--min-count", type=int, default=3)
+    b.add_argument("--cache", help="token cache folder (default ~/.cache/heed/tokens or $HEED_CACHE)")
+    b.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
+    b.set_defaults(func=cmd_corpus_build)
+
+    p = sub.add_parser("train", help="train or fine-tune the model on a corpus")
+    _add_train_args(p)
+    p.set_defaults(func=cmd_train)
+    return parser
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from heed.model.train import TrainConfig
+
+    d = TrainConfig(corpus="", out="")
+    p.add_argument("--corpus", required=True, help="corpus folder (built from the standard library if missing)")
+    p.add_argument("--out", required=True, help="model folder to write (checkpoints go to OUT/checkpoint)")
+    p.add_argument("--init-from", default="", metavar="MODEL", help="fine-tune this model folder (its vocabulary is kept)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    p.add_argument("--device", default=d.device, help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--no-pointer", dest="pointer", action="store_false", help="vocabulary only (ablation)")
+    for name in ("embed", "hidden", "window", "batch", "bptt", "warmup", "epochs", "max_steps", "eval_every",
+                 "eval_tokens", "ckpt_every", "patience", "threads"):
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
+    for name in ("dropout", "role_dropout", "lr", "weight_decay", "clip", "max_minutes"):
+        p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except FileNotFoundError as exc:
+        print(f"heed: {exc.filename}: no such file", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

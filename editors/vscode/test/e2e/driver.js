@@ -23,6 +23,12 @@ async function texts(page, selector) {
   return page.$$eval(selector, (els) => els.map((e) => e.textContent.trim()).filter(Boolean));
 }
 
+// The typed line (`os.…`); Monaco's line elements are not in document order.
+async function currentLine(page) {
+  const lines = await texts(page, ".monaco-editor .view-line");
+  return lines.find((l) => l.startsWith("os."));
+}
+
 async function main() {
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -54,9 +60,9 @@ async function main() {
     }, 90000);
     await page.screenshot({ path: path.join(outDir, "popup.png") });
 
+    // Close the popup, then type on: with quickSuggestions off only the ghost text shows.
     await page.keyboard.press("Escape");
     await page.keyboard.type("pa", { delay: 80 });
-    await page.keyboard.press("Escape"); // close the popup so the plain ghost text shows
     result.ghost = await poll("ghost text", async () => {
       const t = (await texts(page, GHOST)).join("");
       if (!t) await page.keyboard.press("Alt+Backslash"); // editor.action.inlineSuggest.trigger
@@ -64,10 +70,10 @@ async function main() {
     }, 30000);
     await page.waitForTimeout(300);
     await page.screenshot({ path: path.join(outDir, "inline.png") });
-    result.before = (await texts(page, ".monaco-editor .view-line")).pop();
+    result.before = await currentLine(page);
     await page.keyboard.press("Tab");
     await page.waitForTimeout(500);
-    result.after = (await texts(page, ".monaco-editor .view-line")).pop();
+    result.after = await currentLine(page);
     result.status = (await texts(page, ".statusbar-item")).filter((t) => t.includes("heed"));
   } catch (e) {
     result.error = String(e);

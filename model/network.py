@@ -1,0 +1,221 @@
+"""The network: token and role embeddings -> LSTM -> attention over a window -> vocabulary + pointer.
+
+The pointer-mixture network of Li et al. (2018), "Code Completion with Neural Attention and
+Pointer Networks". For each position t:
+
+    x_t   = [embed(token_t); embed(role_t)]
+    h_t   = LSTM(x_t, h_{t-1})                       the gates carry long-range context
+    a_t   = softmax over the last K hidden states     (the window, h_t itself included)
+    c_t   = sum_j a_tj h_j                            context vector
+    p_voc = softmax(W tanh(U [h_t; c_t]))             W tied to the input embedding
+    g_t   = sigmoid(v . [h_t; c_t])                   how much to trust the vocabulary
+    p(w)  = g_t p_voc(w) + (1 - g_t) sum_{j: token_j = w} a_tj
+
+The same attention is the pointer: copying a name seen in the window, even one outside the
+vocabulary, is attending to where it stood. That is also what `heed explain` shows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from heed.model.roles import ROLES
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int
+    n_roles: int = len(ROLES)
+    embed: int = 128
+    role_embed: int = 16
+    hidden: int = 256
+    layers: int = 1
+    window: int = 64  # K: hidden states the attention (and the pointer) can reach back to
+    dropout: float = 0.1
+    pointer: bool = True  # False: the vocabulary alone (for the ablation)
+
+    LIMITS = {
+        "vocab_size": (16, 1_000_000),
+        "n_roles": (len(ROLES), len(ROLES)),
+        "embed": (4, 4096),
+        "role_embed": (1, 1024),
+        "hidden": (4, 8192),
+        "layers": (1, 8),
+        "window": (1, 4096),
+    }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build from config.json, refusing unknown keys and values out of range."""
+        if not isinstance(data, dict):
+            raise ValueError("config must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        config = cls(**data)
+        for name, (low, high) in cls.LIMITS.items():
+            value = getattr(config, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ValueError(f"config {name}={value!r} is outside [{low}, {high}]")
+        if not (isinstance(config.dropout, (int, float)) and 0.0 <= config.dropout < 1.0):
+            raise ValueError(f"config dropout={config.dropout!r} is outside [0, 1)")
+        return config
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class State(NamedTuple):
+    """What carries over from one segment (or one step) to the next."""
+
+    h: torch.Tensor  # [layers, B, H]
+    c: torch.Tensor  # [layers, B, H]
+    mem: torch.Tensor  # [B, K, H] the last K hidden states
+    mem_ext: torch.Tensor  # [B, K] their pointer identities (-1: copies nothing)
+    mem_valid: torch.Tensor  # [B, K] bool: False before a file's start
+
+    def detach(self) -> State:
+        return State(*(t.detach() for t in self))
+
+    def select(self, rows: torch.Tensor) -> State:
+        """The state of some batch rows (beam search reorders hypotheses this way)."""
+        return State(self.h[:, rows], self.c[:, rows], self.mem[rows], self.mem_ext[rows], self.mem_valid[rows])
+
+    def reset_rows(self, rows: torch.Tensor) -> State:
+        """Zero the rows where `rows` is True: a new file starts there."""
+        keep = (~rows).to(self.h.dtype)
+        return State(
+            self.h * keep[None, :, None],
+            self.c * keep[None, :, None],
+            self.mem * keep[:, None, None],
+            torch.where(rows[:, None], torch.full_like(self.mem_ext, -1), self.mem_ext),
+            self.mem_valid & ~rows[:, None],
+        )
+
+
+class Output(NamedTuple):
+    logits: torch.Tensor  # [B, T, V] vocabulary scores
+    attn: torch.Tensor  # [B, T, K+T] attention over memory + this segment
+    gate: torch.Tensor  # [B, T] probability given to the vocabulary
+    key_ext: torch.Tensor  # [B, K+T] pointer identity of each attended position
+    state: State
+    loss: torch.Tensor | None
+
+
+class HeedLM(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        self.embed = nn.Embedding(c.vocab_size, c.embed)
+        self.role_embed = nn.Embedding(c.n_roles, c.role_embed)
+        self.drop = nn.Dropout(c.dropout)
+        self.lstm = nn.LSTM(c.embed + c.role_embed, c.hidden, c.layers, batch_first=True, dropout=c.dropout if c.layers > 1 else 0.0)
+        self.query = nn.Linear(c.hidden, c.hidden, bias=False)
+        self.proj = nn.Linear(2 * c.hidden, c.embed)
+        self.gate = nn.Linear(2 * c.hidden, 1)
+        self.decoder_bias = nn.Parameter(torch.zeros(c.vocab_size))
+        nn.init.normal_(self.embed.weight, std=0.05)
+
+    def initial_state(self, batch: int, device: torch.device | str = "cpu") -> State:
+        c = self.config
+        zeros = torch.zeros(c.layers, batch, c.hidden, device=device)
+        return State(
+            zeros,
+            zeros.clone(),
+            torch.zeros(batch, c.window, c.hidden, device=device),
+            torch.full((batch, c.window), -1, dtype=torch.long, device=device),
+            torch.zeros(batch, c.window, dtype=torch.bool, device=device),
+        )
+
+    def forward(
+        self,
+        ids: torch.Tensor,  # [B, T] vocabulary ids
+        roles: torch.Tensor,  # [B, T]
+        ext: torch.Tensor,  # [B, T] pointer identity of each input token (-1: none)
+        state: State,
+        targets: torch.Tensor | None = None,  # [B, T] vocabulary id of the next token
+        target_ext: torch.Tensor | None = None,  # [B, T] its pointer identity (-1: none)
+        mask: torch.Tensor | None = None,  # [B, T] positions that count in the loss
+    ) -> Output:
+        B, T = ids.shape
+        K = self.config.window
+        x = torch.cat([self.embed(ids), self.role_embed(roles.long())], dim=-1)
+        out, (h, c) = self.lstm(self.drop(x), (state.h, state.c))  # out: [B, T, H]
+        keys = torch.cat([state.mem.to(out.dtype), out], dim=1)  # [B, K+T, H]
+        key_ext = torch.cat([state.mem_ext, ext.long()], dim=1)  # [B, K+T]
+        key_valid = torch.cat([state.mem_valid, torch.ones(B, T, dtype=torch.bool, device=ids.device)], dim=1)
+        # Query t (at K+t among the keys) sees keys t+1 .. t+K: the K latest, itself included.
+        q_pos = torch.arange(T, device=ids.device)[:, None] + K
+        k_pos = torch.arange(K + T, device=ids.device)[None, :]
+        band = (k_pos <= q_pos) & (k_pos > q_pos - K)  # [T, K+T]
+        allowed = band[None] & key_valid[:, None, :]  # [B, T, K+T]
+        scores = torch.einsum("bth,bkh->btk", self.query(out), keys) / math.sqrt(self.config.hidden)
+        attn = torch.softmax(scores.float().masked_fill(~allowed, float("-inf")), dim=-1)
+        context = torch.einsum("btk,bkh->bth", attn.to(keys.dtype), keys)
+        z = self.drop(torch.cat([out, context], dim=-1))
+        logits = F.linear(torch.tanh(self.proj(z)), self.embed.weight, self.decoder_bias)
+        if self.config.pointer:
+            gate = torch.sigmoid(self.gate(z).float()).squeeze(-1)
+        else:
+            gate = torch.ones(B, T, device=ids.device)
+        new_state = State(h, c, keys[:, -K:], key_ext[:, -K:], key_valid[:, -K:])
+        loss = None
+        if targets is not None:
+            assert target_ext is not None and mask is not None
+            loss = self.nll(logits, attn, gate, key_ext, targets, target_ext)
+            loss = (loss * mask).sum() / mask.sum().clamp_min(1)
+        return Output(logits, attn, gate, key_ext, new_state, loss)
+
+    @staticmethod
+    def target_log_prob(
+        logits: torch.Tensor, attn: torch.Tensor, gate: torch.Tensor, key_ext: torch.Tensor,
+        targets: torch.Tensor, target_ext: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """log p(target), and the log-probabilities the vocabulary and the pointer gave it."""
+        log_voc = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.long()[..., None]).squeeze(-1)
+        hits = (key_ext[:, None, :] == target_ext[..., None]) & (target_ext[..., None] >= 0)
+        ptr = (attn * hits).sum(-1)
+        log_ptr = torch.log(ptr.clamp_min(1e-30)).masked_fill(ptr <= 0, float("-inf"))
+        a = torch.log(gate.clamp_min(1e-30)) + log_voc
+        b = torch.log1p(-gate.clamp_max(1 - 1e-7)) + log_ptr
+        return torch.logaddexp(a, b), a, b
+
+    def nll(self, logits, attn, gate, key_ext, targets, target_ext) -> torch.Tensor:  # type: ignore[no-untyped-def]
+        if not self.config.pointer:
+            return F.cross_entropy(logits.float().transpose(1, 2), targets.long(), reduction="none")
+        logp, _, _ = self.target_log_prob(logits, attn, gate, key_ext, targets, target_ext)
+        return -logp.clamp_min(-30.0)
+
+
+def mixture(out: Output, n_ext: int, answerable: torch.Tensor) -> torch.Tensor:
+    """The full next-token distribution over vocabulary ids and pointer identities.
+
+    Returns [B, T, n_ext] with n_ext >= vocabulary size: index i < V is a vocabulary token,
+    i >= V a name outside the vocabulary that the pointer can copy. Placeholders (`<unk>`,
+    `<str>`...) are zeroed: they are never an answer to show.
+    """
+    probs = torch.softmax(out.logits.float(), dim=-1) * out.gate[..., None]
+    V = probs.shape[-1]
+    probs = probs * answerable.to(probs.dtype)
+    if n_ext > V:
+        probs = torch.cat([probs, probs.new_zeros(*probs.shape[:-1], n_ext - V)], dim=-1)
+    ext = out.key_ext.clamp(0, n_ext - 1)
+    weight = out.attn * (1 - out.gate[..., None]) * (out.key_ext >= 0)[:, None, :]
+    weight = weight * answerable_ext(out.key_ext, answerable)[:, None, :]
+    probs.scatter_add_(-1, ext[:, None, :].expand(-1, probs.shape[1], -1), weight)
+    return probs
+
+
+def answerable_ext(key_ext: torch.Tensor, answerable: torch.Tensor) -> torch.Tensor:
+    """Whether each pointer identity is a definite text (names outside the vocabulary are)."""
+    V = answerable.shape[0]
+    inside = answerable[key_ext.clamp(0, V - 1)]
+    return torch.where(key_ext >= V, torch.ones_like(inside), inside) & (key_ext >= 0)

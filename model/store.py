@@ -1,0 +1,86 @@
+"""The released model format: one folder, nothing on the loading path unpickles.
+
+    model.safetensors   weights (float16 to keep the shipped file small; loaded as float32)
+    config.json         the network's ModelConfig, plus training metadata under "meta"
+    vocab.json          the vocabulary and the tokenizer version it was built with
+
+Every way a folder can be wrong (missing, truncated, a pickle in disguise, a vocabulary that
+does not fit the weights, a config out of range, another tokenizer) ends in a `ModelError` with
+a message a user can act on.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from heed.model.network import HeedLM, ModelConfig
+from heed.model.vocab import TOKENIZER_VERSION, Vocab
+
+WEIGHTS, CONFIG, VOCAB = "model.safetensors", "config.json", "vocab.json"
+
+
+class ModelError(Exception):
+    """A model folder that cannot be used, and why."""
+
+
+def default_model_dir() -> Path:
+    """The model shipped inside the package."""
+    return Path(str(resources.files("heed.model") / "default"))
+
+
+def save_model(folder: Path, model: HeedLM, vocab: Vocab, meta: dict[str, Any] | None = None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(folder / WEIGHTS), metadata={"format": "heed", "tokenizer_version": vocab.tokenizer_version})
+    config = {"model": model.config.to_json(), "meta": meta or {}}
+    (folder / CONFIG).write_text(json.dumps(config, indent=1), encoding="utf-8")
+    vocab.save(folder / VOCAB)
+
+
+def load_model(folder: Path | str | None = None, device: str = "cpu") -> tuple[HeedLM, Vocab, dict[str, Any]]:
+    """(model in eval mode, vocabulary, metadata) from a model folder; the bundled one by default."""
+    folder = Path(folder) if folder else default_model_dir()
+    if not folder.is_dir():
+        raise ModelError(f"model folder {folder} does not exist")
+    for name in (WEIGHTS, CONFIG, VOCAB):
+        if not (folder / name).is_file():
+            raise ModelError(f"model folder {folder} has no {name}")
+    try:
+        raw = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+        config = ModelConfig.from_json(raw["model"])
+        meta = raw.get("meta", {})
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{folder / CONFIG}: invalid config: {exc}") from exc
+    try:
+        vocab = Vocab.load(folder / VOCAB)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{folder / VOCAB}: {exc}") from exc
+    if vocab.tokenizer_version != TOKENIZER_VERSION:
+        raise ModelError(
+            f"model {folder} was made for tokenizer {vocab.tokenizer_version!r}, this heed uses "
+            f"{TOKENIZER_VERSION!r}: retrain it with `heed train` or use a matching heed version"
+        )
+    if len(vocab) != config.vocab_size:
+        raise ModelError(f"{folder}: vocab.json has {len(vocab)} tokens but the config says {config.vocab_size}")
+    try:
+        tensors = load_file(str(folder / WEIGHTS))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"{folder / WEIGHTS} is not a readable safetensors file ({exc}); pickles are never loaded") from exc
+    model = HeedLM(config)
+    expected = model.state_dict()
+    if set(tensors) != set(expected):
+        raise ModelError(f"{folder / WEIGHTS}: tensors {sorted(set(tensors) ^ set(expected))} do not match the config")
+    for name, tensor in tensors.items():
+        if tensor.shape != expected[name].shape:
+            raise ModelError(f"{folder / WEIGHTS}: {name} has shape {tuple(tensor.shape)}, the config needs {tuple(expected[name].shape)}")
+        if not torch.isfinite(tensor).all():
+            raise ModelError(f"{folder / WEIGHTS}: {name} holds non-finite values")
+    model.load_state_dict({k: v.float() for k, v in tensors.items()})
+    return model.to(device).eval(), vocab, meta
