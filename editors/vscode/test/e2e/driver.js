@@ -23,9 +23,15 @@ async function texts(page, selector) {
   return page.$$eval(selector, (els) => els.map((e) => e.textContent.trim()).filter(Boolean));
 }
 
-// The typed line (`os.…`); Monaco's line elements are not in document order.
+// The typed line (`os.…`) without ghost text; Monaco's line elements are not in document order.
 async function currentLine(page) {
-  const lines = await texts(page, ".monaco-editor .view-line");
+  const lines = await page.$$eval(".monaco-editor .view-line", (els) =>
+    els.map((el) => {
+      const copy = el.cloneNode(true);
+      copy.querySelectorAll("[class*='ghost-text']").forEach((g) => g.remove());
+      return copy.textContent.replace(/\u00a0/g, " ");
+    }),
+  );
   return lines.find((l) => l.startsWith("os."));
 }
 
@@ -73,6 +79,7 @@ async function main() {
     result.before = await currentLine(page);
     await page.keyboard.press("Tab");
     await page.waitForTimeout(500);
+    await page.keyboard.press("Escape");
     result.after = await currentLine(page);
     result.status = (await texts(page, ".statusbar-item")).filter((t) => t.includes("heed"));
   } catch (e) {
@@ -83,7 +90,9 @@ async function main() {
   }
   fs.writeFileSync(path.join(outDir, "result.json"), JSON.stringify(result, null, 2));
   console.log(JSON.stringify(result, null, 2));
-  const ok = !result.error && result.popup.includes("path") && result.ghost && result.after !== result.before;
+  const ok =
+    !result.error && result.popup.includes("path") && result.ghost &&
+    result.after.startsWith(result.before) && result.after.length > result.before.length;
   process.exit(ok ? 0 : 1);
 }
 

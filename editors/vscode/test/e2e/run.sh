@@ -44,6 +44,7 @@ cat >"$WORK/data/User/settings.json" <<JSON
   "chat.disableAIFeatures": true,
   "python.languageServer": "None",
   "files.autoSave": "off",
+  "workbench.secondarySideBar.defaultVisibility": "hidden",
   "editor.quickSuggestions": {"other": "off", "comments": "off", "strings": "off"},
   "heed.interpreter": ["$PYTHON"]
 }
