@@ -77,7 +77,11 @@ async function start(): Promise<void> {
   }
   log.info(`Python ${found.probe.version.join(".")} at ${found.probe.executable} (${found.candidate.source}), heed ${found.probe.heed}`);
   client = createClient(found.candidate.command, settings, log);
-  client.onNotification("heed/status", (params: StatusParams) => status.show(params));
+  client.onNotification("heed/status", (params: StatusParams) => {
+    status.show(params);
+    const line = `server ${params.state}: ${params.model ?? ""} ${params.message ?? ""}`;
+    (params.state === "error" || params.state === "fallback" ? log.warn : log.info).call(log, line);
+  });
   try {
     await client.start();
   } catch (e) {
