@@ -91,6 +91,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from heed.model.evaluate import evaluate
+
+    report = evaluate(args.model, args.corpus, line_points=args.line_points, pointer=not args.no_pointer,
+                      max_files=args.max_files, progress=not args.json)
+    if args.json:
+        json.dump(report, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    print(f"model {report['model']} on {report['files']} held-out files (pointer {'on' if report['pointer'] else 'off'})")
+    print(f"{'':12} {'':8} {'top1':>7} {'top5':>7} {'mrr':>7} {'n':>9}")
+    rows = [("heed", report)] + list(report["baselines"].items())
+    for category in ("all", "identifier", "attribute"):
+        for name, r in rows:
+            m = r[category]
+            print(f"{category:12} {name:8} {m['top1']:7.3f} {m['top5']:7.3f} {m['mrr']:7.3f} {m['n']:9d}")
+    print(f"pointer share of top-1 hits: {report['pointer_share']:.3f}")
+    line = report["line"]
+    if line:
+        print(f"rest of line: exact match {line['exact_match']:.3f}, edit similarity {line['edit_similarity']:.3f} (n={line['n']})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="heed", description="Local, explainable Python code completion.")
     parser.add_argument("--version", action="version", version=f"heed {__version__}")
@@ -119,6 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--cache", help="token cache folder (default ~/.cache/heed/tokens or $HEED_CACHE)")
     b.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
     b.set_defaults(func=cmd_corpus_build)
+
+    p = sub.add_parser("eval", help="evaluate a model on held-out code, next to baselines")
+    p.add_argument("--model", default=None, help="model folder (default: the bundled model)")
+    p.add_argument("--corpus", nargs="*", default=[], metavar="DIR",
+                   help="corpus folders whose test split to use (default: stdlib test split + pygls, lsprotocol, libcst)")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument("--line-points", type=int, default=300, help="mid-line points for rest-of-line completion")
+    p.add_argument("--max-files", type=int, default=0, help="evaluate on the first N test files only")
+    p.add_argument("--no-pointer", action="store_true", help="switch the pointer off (ablation)")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("train", help="train or fine-tune the model on a corpus")
     _add_train_args(p)

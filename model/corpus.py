@@ -240,8 +240,9 @@ def tokenize_files(
 
 
 def encode_file(tokens: FileTokens, vocab: Vocab) -> dict[str, np.ndarray]:
-    """Arrays for one file. `ext` identifies a token's text for the pointer: its vocabulary id,
-    or, for a name outside the vocabulary, len(vocab) + its rank among such names in the file."""
+    """Arrays for one file. `ext` identifies a name's text for the pointer: its vocabulary id,
+    or, outside the vocabulary, len(vocab) + its rank among such names in the file. The pointer
+    copies names only, so every other token has ext -1."""
     ids = np.empty(len(tokens.keys), dtype=np.int32)
     ext = np.empty(len(tokens.keys), dtype=np.int32)
     oov: dict[str, int] = {}
@@ -253,7 +254,7 @@ def encode_file(tokens: FileTokens, vocab: Vocab) -> dict[str, np.ndarray]:
             vid = vocab.encode(KIND_CODES[kind], key)
             ext[i] = size + oov.setdefault(key, len(oov)) if kind == name_kind else -1
         else:
-            ext[i] = vid
+            ext[i] = vid if kind == name_kind else -1
         ids[i] = vid
     return {
         "ids": ids,
@@ -286,10 +287,15 @@ def build_corpus(
     cache_dir: Path | None = None,
     jobs: int | None = None,
     progress: bool = True,
+    splits: tuple[str, ...] = SPLITS,
 ) -> BuildStats:
-    """Tokenize `sources` into the corpus folder `out`; see the module docstring."""
+    """Tokenize `sources` into the corpus folder `out`; see the module docstring.
+
+    `splits` limits the work to files of those splits (evaluation needs only "test"); the
+    vocabulary must then be given.
+    """
     cache_dir = cache_dir or default_cache_dir()
-    files = find_files(sources, exclude, skip_tests)
+    files = [f for f in find_files(sources, exclude, skip_tests) if ("test" if f.holdout else split_of(f.label)) in splits]
     stats = BuildStats(files=len(files))
     kept: dict[str, list[tuple[SourceFile, str, FileTokens]]] = {s: [] for s in SPLITS}
     for file, status, sha, tokens in tokenize_files(files, cache_dir, jobs, progress):

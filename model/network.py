@@ -144,6 +144,7 @@ class HeedLM(nn.Module):
         targets: torch.Tensor | None = None,  # [B, T] vocabulary id of the next token
         target_ext: torch.Tensor | None = None,  # [B, T] its pointer identity (-1: none)
         mask: torch.Tensor | None = None,  # [B, T] positions that count in the loss
+        last_only: bool = False,  # inference: attention and heads for the last position alone
     ) -> Output:
         B, T = ids.shape
         K = self.config.window
@@ -152,11 +153,17 @@ class HeedLM(nn.Module):
         keys = torch.cat([state.mem.to(out.dtype), out], dim=1)  # [B, K+T, H]
         key_ext = torch.cat([state.mem_ext, ext.long()], dim=1)  # [B, K+T]
         key_valid = torch.cat([state.mem_valid, torch.ones(B, T, dtype=torch.bool, device=ids.device)], dim=1)
-        # Query t (at K+t among the keys) sees keys t+1 .. t+K: the K latest, itself included.
-        q_pos = torch.arange(T, device=ids.device)[:, None] + K
-        k_pos = torch.arange(K + T, device=ids.device)[None, :]
-        band = (k_pos <= q_pos) & (k_pos > q_pos - K)  # [T, K+T]
-        allowed = band[None] & key_valid[:, None, :]  # [B, T, K+T]
+        new_state = State(h, c, keys[:, -K:], key_ext[:, -K:], key_valid[:, -K:])
+        if last_only:  # one query, over exactly the window it can see
+            out, T = out[:, -1:], 1
+            keys, key_ext, key_valid = new_state.mem, new_state.mem_ext, new_state.mem_valid
+            allowed = key_valid[:, None, :]
+        else:
+            # Query t (at K+t among the keys) sees keys t+1 .. t+K: the K latest, itself included.
+            q_pos = torch.arange(T, device=ids.device)[:, None] + K
+            k_pos = torch.arange(K + T, device=ids.device)[None, :]
+            band = (k_pos <= q_pos) & (k_pos > q_pos - K)  # [T, K+T]
+            allowed = band[None] & key_valid[:, None, :]  # [B, T, K+T]
         scores = torch.einsum("bth,bkh->btk", self.query(out), keys) / math.sqrt(self.config.hidden)
         attn = torch.softmax(scores.float().masked_fill(~allowed, float("-inf")), dim=-1)
         context = torch.einsum("btk,bkh->bth", attn.to(keys.dtype), keys)
@@ -166,7 +173,6 @@ class HeedLM(nn.Module):
             gate = torch.sigmoid(self.gate(z).float()).squeeze(-1)
         else:
             gate = torch.ones(B, T, device=ids.device)
-        new_state = State(h, c, keys[:, -K:], key_ext[:, -K:], key_valid[:, -K:])
         loss = None
         if targets is not None:
             assert target_ext is not None and mask is not None

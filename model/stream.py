@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from heed.model.lexer import LexState, Tok, chunks
+from heed.model.lexer import DEDENT, INDENT, LexState, Tok, chunks
 from heed.model.roles import ROLES, chunk_roles
 
 ROLE_CACHE_SIZE = 8192
@@ -47,6 +47,19 @@ class Piece:
     roles: list[int]
     lines: int  # line breaks inside the piece
     derived: dict[str, Any] = field(default_factory=dict)  # per-piece data others compute once
+
+    @property
+    def depth(self) -> int:
+        """Indentation depth of the piece's first statement."""
+        depth = len(self.state.indents) - 1
+        for tok in self.tokens:
+            if tok.kind == INDENT:
+                depth += 1
+            elif tok.kind == DEDENT:
+                depth -= 1
+            else:
+                break
+        return depth
 
 
 class _RoleCache:

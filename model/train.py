@@ -136,7 +136,10 @@ class Trainer:
         cfg = self.cfg
         if step < cfg.warmup:
             return cfg.lr * (step + 1) / cfg.warmup
-        progress = min((step - cfg.warmup) / max(self.total - cfg.warmup, 1), 1.0)
+        progress = (step - cfg.warmup) / max(self.total - cfg.warmup, 1)
+        if cfg.max_minutes:  # a time budget: decay by whichever runs out first
+            progress = max(progress, self.elapsed / (cfg.max_minutes * 60))
+        progress = min(progress, 1.0)
         return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
     def _epoch_rows(self, epoch: int) -> Rows:

@@ -1,0 +1,255 @@
+"""Completions for one document: the popup list, ghost text, and why each was suggested.
+
+`Completer` is what the language server calls (one per open document). Without a model (still
+loading, missing or corrupt) it still answers: names in scope ranked by how often the document
+uses them.
+"""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from heed.model import detok
+from heed.model.context import CursorContext, cursor_context
+from heed.model.inference import Cancelled, DocEncoder, Prediction, Predictor, StateCache
+from heed.model.roles import ROLES
+from heed.model.scope import Scope, attributes_of, scope_at
+from heed.model.stream import TokenStream
+
+# What kind of thing a name is, from the role it plays where the document binds or uses it.
+KIND_OF_ROLE = {
+    "def_name": "function",
+    "class_name": "class",
+    "import": "module",
+    "import_from": "module",
+    "parameter": "variable",
+    "target": "variable",
+    "attribute": "field",
+    "attribute_target": "field",
+    "method": "method",
+    "call": "function",
+    "decorator": "function",
+    "keyword_arg": "variable",
+}
+POPUP_POOL = 400  # model candidates considered before filtering by prefix
+
+
+@dataclass
+class Candidate:
+    text: str
+    prob: float  # the model's probability (0: offered by scope alone)
+    kind: str  # function, method, class, module, variable, field, keyword, builtin, text
+    source: str  # "vocabulary", "pointer" or "scope"
+
+
+@dataclass
+class Explanation:
+    text: str
+    prob: float
+    source: str
+    gate: float  # share the model gave the vocabulary over the pointer, at this position
+    pointer_prob: float
+    vocab_prob: float
+    spans: list[tuple[int, str, float]]  # (line, code, attention weight) most attended, top first
+    copied_from: int | None  # line the pointer copied the name from
+    weights: list[tuple[int, str, float]] = field(default_factory=list)  # every window token
+
+
+@dataclass
+class InlineSuggestion:
+    text: str  # what to insert at the cursor (after the typed prefix)
+    logp: float
+    complete: bool
+
+
+@dataclass
+class Popup:
+    prefix: str
+    candidates: list[Candidate]
+    model_used: bool
+
+
+class Completer:
+    """The model side of one open document."""
+
+    def __init__(self, predictor: Predictor | None):
+        self.predictor = predictor
+        self.encoder = DocEncoder(predictor.vocab) if predictor else None
+        self.cache = StateCache()
+
+    def _predict(
+        self, stream: TokenStream, offset: int, cancelled: Cancelled | None
+    ) -> tuple[CursorContext, Prediction | None] | None:
+        """(context, prediction); no prediction inside a string or comment; None without a model."""
+        if self.predictor is None or self.encoder is None:
+            return None
+        ctx = cursor_context(stream, offset, self.encoder)
+        if ctx.inside or len(ctx.inputs) == 0:
+            return ctx, None
+        out = self.cache.advance(self.predictor, ctx.inputs, ctx.origin, cancelled)
+        window_start = len(ctx.inputs) - self.predictor.model.config.window
+        pred = self.predictor.prediction(out, self.encoder, window_start)
+        return ctx, pred
+
+    # -- the popup ------------------------------------------------------------------------------
+    def popup(self, stream: TokenStream, offset: int, max_items: int = 20, cancelled: Cancelled | None = None) -> Popup:
+        result = self._predict(stream, offset, cancelled)
+        ctx, pred = result if result else (None, None)
+        if ctx is not None and ctx.inside:
+            return Popup(ctx.prefix, [], False)  # in a string or a comment
+        prefix = ctx.prefix if ctx else _typed_prefix(stream.text, offset)
+        after_dot = _after_dot(stream.text, offset - len(prefix))
+        scope = scope_at(stream, offset)
+        found: dict[str, Candidate] = {}
+        if pred is not None and self.encoder is not None:
+            probs = pred.probs
+            pool = np.argpartition(-probs, min(POPUP_POOL, len(probs) - 1))[:POPUP_POOL]
+            for i in pool[np.argsort(-probs[pool])]:
+                p = float(probs[i])
+                if p <= 0:
+                    break
+                text = self.encoder.text_of(int(i))
+                if not text.isidentifier() or not text.startswith(prefix) or text == prefix and not prefix:
+                    continue
+                if after_dot and keyword.iskeyword(text):
+                    continue
+                found[text] = Candidate(text, p, self._kind(text, scope), self._source(pred, int(i)))
+        # Names the model did not rank: attributes seen on this receiver, or names in scope.
+        if after_dot:
+            receiver = _receiver(stream.text, offset - len(prefix))
+            extra = attributes_of(stream, receiver) if receiver else {}
+        else:
+            extra = {n: scope.counts.get(n, 0) for n in scope.names}
+        for name, count in sorted(extra.items(), key=lambda kv: -kv[1]):
+            if name.startswith(prefix) and name not in found and name != prefix:
+                found[name] = Candidate(name, 0.0, self._kind(name, scope), "scope")
+        ranked = sorted(found.values(), key=lambda c: (-c.prob, -scope.counts.get(c.text, 0), c.text))
+        return Popup(prefix, ranked[:max_items], pred is not None)
+
+    def _kind(self, text: str, scope: Scope) -> str:
+        if keyword.iskeyword(text):
+            return "keyword"
+        role = scope.names.get(text)
+        if role == -1:
+            return "builtin"
+        if role is None:
+            role = scope.roles.get(text)
+        return KIND_OF_ROLE.get(ROLES[role], "variable") if role is not None and role >= 0 else "text"
+
+    def _source(self, pred: Prediction, ext_id: int) -> str:
+        ptr = (1 - pred.gate) * float(pred.attn[pred.window_ext == ext_id].sum())
+        voc = pred.gate * float(pred.vocab_probs[ext_id]) if ext_id < len(pred.vocab_probs) else 0.0
+        return "pointer" if ptr > voc else "vocabulary"
+
+    # -- ghost text -----------------------------------------------------------------------------
+    def inline(
+        self,
+        stream: TokenStream,
+        offset: int,
+        width: int = 4,
+        max_tokens: int = 16,
+        alternatives: int = 3,
+        selected: str | None = None,
+        budget_s: float = 0.12,
+        cancelled: Cancelled | None = None,
+    ) -> list[InlineSuggestion]:
+        """The rest of the line after the cursor. With `selected` (the popup's selection, which
+        replaces the typed prefix), the rest given that choice."""
+        if self.predictor is None or self.encoder is None:
+            return []
+        ctx = cursor_context(stream, offset, self.encoder)
+        if ctx.inside or len(ctx.inputs) == 0:
+            return []
+        out = self.cache.advance(self.predictor, ctx.inputs, ctx.origin, cancelled)
+        prefix = ctx.prefix
+        if selected is not None:
+            first = selected.__eq__  # exactly the selected name
+            if selected not in self.encoder.oov and selected not in self.predictor.vocab.index:
+                self.encoder.ext_of_text(selected)
+        elif prefix:
+            first = lambda text: text.startswith(prefix) and text.isidentifier()  # noqa: E731
+        else:
+            first = None
+        hyps = self.predictor.beam_search(
+            out, self.encoder, width, max_tokens, first, budget_s, cancelled, alternatives
+        )
+        space_before = offset - len(prefix) > 0 and stream.text[offset - len(prefix) - 1] in " \t"
+        suggestions = []
+        for h in hyps:
+            text = detok.join(ctx.line_before, h.tokens)
+            if space_before or prefix:
+                text = text.lstrip(" ")
+            if prefix and selected is None:
+                text = text[len(prefix) :]
+            elif selected is not None:
+                text = text[len(selected) :]  # the popup inserts the selection itself
+            if text.strip():
+                suggestions.append(InlineSuggestion(text, h.logp, h.complete))
+        return suggestions
+
+    # -- why ------------------------------------------------------------------------------------
+    def explain(self, stream: TokenStream, offset: int, text: str, top: int = 3) -> Explanation | None:
+        """Where the model looked when it suggested `text` at `offset`."""
+        result = self._predict(stream, offset, None)
+        if result is None or result[1] is None or self.encoder is None or self.predictor is None:
+            return None
+        ctx, pred = result
+        ext_id = self.encoder.ext_of_text(text) if text.isidentifier() else self.predictor.vocab.index.get(text, -1)
+        prob = float(pred.probs[ext_id]) if 0 <= ext_id < len(pred.probs) else 0.0
+        K = len(pred.attn)
+        weights: list[tuple[int, str, float]] = []
+        by_line: dict[int, float] = {}
+        for j in range(K):
+            pos = pred.window_start + j
+            if pos < 0 or pos >= len(ctx.texts):
+                continue
+            line = int(ctx.lines[pos])
+            w = float(pred.attn[j])
+            weights.append((line, ctx.texts[pos], w))
+            by_line[line] = by_line.get(line, 0.0) + w
+        lines = stream.text.splitlines()
+        spans = [
+            (line, lines[line - 1].strip() if 0 < line <= len(lines) else "", w)
+            for line, w in sorted(by_line.items(), key=lambda kv: -kv[1])[:top]
+        ]
+        hits = [(float(pred.attn[j]), j) for j in range(K) if pred.window_ext[j] == ext_id and ext_id >= 0]
+        pointer_prob = (1 - pred.gate) * sum(w for w, _ in hits)
+        vocab_prob = pred.gate * float(pred.vocab_probs[ext_id]) if 0 <= ext_id < len(pred.vocab_probs) else 0.0
+        copied_from = None
+        if hits and pointer_prob > vocab_prob:
+            _, j = max(hits)
+            pos = pred.window_start + j
+            copied_from = int(ctx.lines[pos]) if 0 <= pos < len(ctx.lines) else None
+        return Explanation(
+            text, prob, "pointer" if pointer_prob > vocab_prob else "vocabulary", pred.gate, pointer_prob,
+            vocab_prob, spans, copied_from, weights,
+        )
+
+
+def _typed_prefix(text: str, offset: int) -> str:
+    i = offset
+    while i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
+        i -= 1
+    return text[i:offset]
+
+
+def _after_dot(text: str, offset: int) -> bool:
+    i = offset
+    while i > 0 and text[i - 1] in " \t":
+        i -= 1
+    return i > 0 and text[i - 1] == "." and not (i > 1 and text[i - 2].isdigit())
+
+
+def _receiver(text: str, offset: int) -> str:
+    """The name before the `.` that ends at `offset`."""
+    i = offset
+    while i > 0 and text[i - 1] in " \t":
+        i -= 1
+    i -= 1  # the dot
+    j = i
+    while j > 0 and (text[j - 1].isalnum() or text[j - 1] == "_"):
+        j -= 1
+    return text[j:i]

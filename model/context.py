@@ -1,0 +1,137 @@
+"""What the model reads at a cursor: the document's tokens before it, encoded.
+
+Pieces wholly before the cursor are encoded once and cached on the piece. The piece holding the
+cursor is re-lexed up to the cursor in `at_cursor` mode, so that a cursor on a fresh indented
+line still sees the INDENT or DEDENT its indentation implies. An identifier typed up to the
+cursor is not context but the *prefix* that candidates must start with.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+import numpy as np
+
+from heed.model import lexer
+from heed.model.inference import DocEncoder, Encoded, select_context
+from heed.model.lexer import LexState, Tok
+from heed.model.roles import SYNTAX
+from heed.model.stream import Piece, TokenStream
+from heed.model.vocab import token_key
+
+
+@dataclass
+class CursorContext:
+    inputs: Encoded  # model inputs, oldest first
+    origin: int  # document token index of inputs[0]
+    lines: np.ndarray  # 1-based line of each input token
+    texts: list[str]  # text of each input token (for explanations)
+    prefix: str  # identifier characters typed right before the cursor
+    line_before: list[str]  # texts of the current logical line's tokens before the cursor
+    inside: str  # "" or "string" / "comment": where completion makes no sense
+
+
+def _encoded_piece(piece: Piece, encoder: DocEncoder) -> Encoded:
+    """A piece's model inputs, cached on the piece (pieces belong to one document)."""
+    cached = piece.derived.get("encoded")
+    if cached is None or cached[0] is not encoder:
+        keys = [token_key(t.kind, t.text) for t in piece.tokens]
+        enc = encoder.encode(keys, [t.kind for t in piece.tokens], piece.roles)
+        piece.derived["encoded"] = cached = (encoder, enc)
+    return cached[1]
+
+
+def _piece_lines(piece: Piece) -> np.ndarray:
+    if "lines" not in piece.derived:
+        piece.derived["lines"] = np.asarray([t.line for t in piece.tokens], np.int64)
+    return piece.derived["lines"]
+
+
+def _piece_texts(piece: Piece) -> list[str]:
+    if "texts" not in piece.derived:
+        piece.derived["texts"] = [t.text for t in piece.tokens]
+    return piece.derived["texts"]
+
+
+def _inside(text_before: str, last: Tok | None) -> str:
+    """Whether the cursor sits in a comment or an unterminated string."""
+    if last is not None and last.kind == lexer.STRING and last.unterminated:
+        return "string"
+    line = text_before[max(text_before.rfind("\n"), text_before.rfind("\r")) + 1 :]
+    ws = last.ws if last is not None else line
+    tail = ws[max(ws.rfind("\n"), ws.rfind("\r")) + 1 :]
+    return "comment" if "#" in tail else ""
+
+
+def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder) -> CursorContext:
+    """The model's context at `offset` (in code points) of the stream's text."""
+    offset = max(0, min(offset, len(stream.text)))
+    starts = stream.starts()
+    i = max(bisect.bisect_right(starts, offset) - 1, 0)
+    piece = stream.pieces[i] if stream.pieces else None
+    piece_line = 1 + sum(p.lines for p in stream.pieces[:i])
+
+    # The cursor piece, re-lexed up to the cursor.
+    cur_toks: list[Tok] = []
+    if piece is not None:
+        state = LexState(0, 1, 0, piece.state.indents)
+        cur_toks = [t for _, line in lexer.lex_lines(piece.text[: offset - starts[i]], state, at_cursor=True) for t in line]
+    known = {(t.offset, t.text): r for t, r in zip(piece.tokens, piece.roles)} if piece is not None else {}
+    last = cur_toks[-1] if cur_toks else None
+    inside = _inside(stream.text[:offset], last)
+    prefix = ""
+    if last is not None and last.kind in (lexer.NAME, lexer.KEYWORD) and last.offset + len(last.text) == offset - starts[i]:
+        prefix = last.text
+        cur_toks = cur_toks[:-1]
+    elif last is not None and last.kind == lexer.NUMBER and last.offset + len(last.text) == offset - starts[i]:
+        inside = "number"
+    cur_roles = [known.get((t.offset, t.text), SYNTAX) for t in cur_toks]
+    cur = encoder.encode([token_key(t.kind, t.text) for t in cur_toks], [t.kind for t in cur_toks], cur_roles)
+
+    # Earlier pieces, newest first, until the context is long enough.
+    before_counts = [len(p.tokens) for p in stream.pieces[:i]]
+    n_total = sum(before_counts) + len(cur)
+    origin = select_context(n_total)
+    parts: list[Encoded] = []
+    line_parts: list[np.ndarray] = []
+    text_parts: list[list[str]] = []
+    at = n_total - len(cur)
+    line_at = piece_line
+    for j in range(i - 1, -1, -1):
+        if at <= origin:
+            break
+        p = stream.pieces[j]
+        at -= len(p.tokens)
+        line_at -= p.lines
+        enc = _encoded_piece(p, encoder)
+        rel = _piece_lines(p) + (line_at - 1)
+        texts = _piece_texts(p)
+        if at < origin:
+            cut = origin - at
+            enc, rel, texts = enc.tail(cut), rel[cut:], texts[cut:]
+        parts.append(enc)
+        line_parts.append(np.asarray(rel, np.int64))
+        text_parts.append(texts)
+    parts.reverse()
+    line_parts.reverse()
+    text_parts.reverse()
+    parts.append(cur)
+    line_parts.append(np.asarray([t.line + piece_line - 1 for t in cur_toks], np.int64))
+    text_parts.append([t.text for t in cur_toks])
+
+    logical: list[str] = []
+    for t in reversed(cur_toks):
+        if t.kind in (lexer.NEWLINE, lexer.INDENT, lexer.DEDENT):
+            break
+        logical.append(t.text)
+    logical.reverse()
+    return CursorContext(
+        inputs=Encoded.concat(parts),
+        origin=origin,
+        lines=np.concatenate(line_parts) if line_parts else np.zeros(0, np.int64),
+        texts=[t for part in text_parts for t in part],
+        prefix=prefix,
+        line_before=logical,
+        inside=inside,
+    )

@@ -1,0 +1,268 @@
+"""`heed eval`: how good the model is on code it never saw, next to two baselines.
+
+Held-out data: the test split of the given corpora. By default, the standard library's test
+split plus the installed pygls, lsprotocol and libcst packages whole (none of which the default
+model is trained on), tokenized with the model's own vocabulary.
+
+Next-token metrics at every position, for all tokens, identifiers, and attribute names (the
+name after a `.`): top-1, top-5 and MRR (reciprocal rank, 0 past rank 10). A target the model
+cannot produce (a long literal, a name outside the vocabulary that the pointer does not reach)
+counts as wrong. `pointer_share` is the share of top-1 hits the pointer contributed most to.
+
+Baselines, given the token's category for free: *unigram* ranks tokens of that category by
+training frequency; *cache* ranks the file's most recent distinct tokens of that category.
+
+Multi-token: from mid-line points, beam search for the rest of the line; exact match and edit
+similarity (1 - Levenshtein / longer length) of the detokenized text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import keyword
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from heed.model import corpus as corpus_mod
+from heed.model import detok
+from heed.model.batches import Rows
+from heed.model.corpus import Split
+from heed.model.inference import DocEncoder, Encoded, Predictor, select_context
+from heed.model.network import HeedLM, mixture
+from heed.model.store import load_model
+from heed.model.vocab import KIND_ID, LAYOUT, Vocab
+
+MRR_CUTOFF = 10
+CATEGORIES = ("all", "identifier", "attribute")
+
+
+@dataclass
+class Tally:
+    n: int = 0
+    top1: int = 0
+    top5: int = 0
+    rr: float = 0.0
+
+    def add(self, ranks: np.ndarray) -> None:
+        """`ranks`: 1-based rank of the truth per position (0: not ranked at all)."""
+        self.n += len(ranks)
+        self.top1 += int((ranks == 1).sum())
+        self.top5 += int(((ranks >= 1) & (ranks <= 5)).sum())
+        ok = (ranks >= 1) & (ranks <= MRR_CUTOFF)
+        self.rr += float((1.0 / ranks[ok]).sum())
+
+    def report(self) -> dict[str, float]:
+        n = max(self.n, 1)
+        return {"top1": self.top1 / n, "top5": self.top5 / n, "mrr": self.rr / n, "n": self.n}
+
+
+@dataclass
+class Results:
+    model: dict[str, Tally] = field(default_factory=lambda: {c: Tally() for c in CATEGORIES})
+    unigram: dict[str, Tally] = field(default_factory=lambda: {c: Tally() for c in CATEGORIES})
+    cache: dict[str, Tally] = field(default_factory=lambda: {c: Tally() for c in CATEGORIES})
+    pointer_hits: int = 0
+    line: dict[str, float] = field(default_factory=dict)
+
+    def report(self) -> dict[str, Any]:
+        out: dict[str, Any] = {c: self.model[c].report() for c in CATEGORIES}
+        hits = self.model["all"].top1
+        out["pointer_share"] = self.pointer_hits / max(hits, 1)
+        out["baselines"] = {
+            "unigram": {c: self.unigram[c].report() for c in CATEGORIES},
+            "cache": {c: self.cache[c].report() for c in CATEGORIES},
+        }
+        out["line"] = self.line
+        return out
+
+
+def eval_corpus_dir(vocab: Vocab, cache_root: Path | None = None) -> Path:
+    """The default evaluation corpus for this vocabulary, built once and kept in the cache."""
+    root = cache_root or corpus_mod.default_cache_dir().parent
+    digest = hashlib.sha1("\n".join(vocab.tokens).encode()).hexdigest()[:12]
+    out = root / f"eval-{vocab.tokenizer_version}-{digest}"
+    if not (out / "test.npz").exists():
+        corpus_mod.build_corpus(out, corpus_mod.default_eval_sources(), skip_tests=True, vocab=vocab, splits=("test",))
+    return out
+
+
+def _categories(split_ids: np.ndarray, kinds: np.ndarray, dot_id: int) -> dict[str, np.ndarray]:
+    name = kinds == KIND_ID["name"]
+    return {"all": np.ones_like(name), "identifier": name, "attribute": name & (split_ids == dot_id)}
+
+
+@torch.no_grad()
+def next_token_metrics(model: HeedLM, vocab: Vocab, split: Split, results: Results, batch: int = 16, bptt: int = 128,
+                       progress: bool = True) -> None:
+    answerable = torch.tensor(vocab.answerable())
+    V = len(vocab)
+    rows = Rows(split, list(range(len(split))), batch, bptt, max_piece=10**9)
+    state = model.initial_state(batch)
+    dot = vocab.index["."]
+    for b in tqdm(rows, desc="evaluating", unit="segment", disable=not progress, leave=False):
+        state = state.reset_rows(b.reset)
+        out = model(b.ids, b.roles, b.ext, state)
+        state = out.state
+        n_ext = int(max(b.target_ext.max().item(), out.key_ext.max().item(), V - 1)) + 1
+        probs = mixture(out, n_ext, answerable)  # [B, T, n_ext]
+        truth = torch.where(b.target_ext >= 0, b.target_ext, b.targets)
+        ok = (answerable[b.targets] | (b.target_ext >= V)) & (b.mask > 0)
+        p_true = probs.gather(-1, truth.clamp(0, n_ext - 1)[..., None]).squeeze(-1)
+        ranks = ((probs > p_true[..., None]).sum(-1) + 1) * (ok & (p_true > 0))
+        # Which part gave the right answer most: the pointer or the vocabulary?
+        hits_ptr = (out.key_ext[:, None, :] == truth[..., None]) & (truth[..., None] >= 0)
+        ptr = (out.attn * hits_ptr).sum(-1) * (1 - out.gate)
+        voc_p = torch.softmax(out.logits.float(), -1).gather(-1, b.targets[..., None]).squeeze(-1) * out.gate
+        voc_p = torch.where(b.target_ext >= V, torch.zeros_like(voc_p), voc_p)
+        cats = _categories(b.ids.numpy(), b.kinds.numpy(), dot)
+        mask = b.mask.numpy() > 0
+        r = ranks.numpy()
+        for c, sel in cats.items():
+            results.model[c].add(r[sel & mask])
+        results.pointer_hits += int(((ranks == 1) & (ptr > voc_p) & (b.mask > 0)).sum())
+
+
+def baseline_metrics(vocab: Vocab, split: Split, results: Results) -> None:
+    """Unigram and recent-token cache, each told the category of the token to predict."""
+    V = len(vocab)
+    answerable = np.array(vocab.answerable())
+    is_name_tok = np.array([t.isidentifier() and not keyword.iskeyword(t) for t in vocab.tokens])
+    # Unigram: the vocabulary is stored most frequent first; rank within the category.
+    rank_all = np.where(answerable, np.cumsum(answerable), 0)
+    rank_name = np.where(answerable & is_name_tok, np.cumsum(answerable & is_name_tok), 0)
+    dot = vocab.index["."]
+    name_kind = KIND_ID["name"]
+    for f in range(len(split)):
+        a = split.file(f)
+        ids, ext, kinds = a["ids"], a["ext"], a["kinds"]
+        if len(ids) < 2:
+            continue
+        inp, tgt, tgt_ext, tgt_kind = ids[:-1], ids[1:], ext[1:], kinds[1:]
+        in_vocab = (tgt_ext < V) & (tgt_ext >= 0)
+        uni_all = np.where(in_vocab, rank_all[tgt], 0)
+        uni_name = np.where(in_vocab, rank_name[tgt], 0)
+        cats = _categories(inp, tgt_kind, dot)
+        results.unigram["all"].add(uni_all)
+        results.unigram["identifier"].add(uni_name[cats["identifier"]])
+        results.unigram["attribute"].add(uni_name[cats["attribute"]])
+        # Cache: move-to-front lists of the file's recent tokens (all kinds / names only).
+        for cat, names_only in (("all", False), ("identifier", True), ("attribute", True)):
+            recent: list[int] = []
+            ranks = []
+            sel = cats[cat]
+            for t in range(len(tgt)):
+                identity = int(ext[t]) if ext[t] >= 0 else -1
+                if sel[t]:
+                    truth = int(tgt_ext[t])
+                    ranks.append(recent.index(truth) + 1 if truth >= 0 and truth in recent[:MRR_CUTOFF] else 0)
+                # the input token at t becomes visible for later positions
+                if identity >= 0 and (not names_only or kinds[t] == name_kind) and (answerable[ids[t]] or identity >= V):
+                    if identity in recent:
+                        recent.remove(identity)
+                    recent.insert(0, identity)
+                    del recent[64:]
+            results.cache[cat].add(np.asarray(ranks, np.int64))
+
+
+def levenshtein(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def line_metrics(predictor: Predictor, split: Split, points: int, seed: int = 0, width: int = 4,
+                 max_tokens: int = 16, progress: bool = True) -> dict[str, float]:
+    """Rest-of-line completion from mid-line points, by beam search."""
+    vocab = predictor.vocab
+    V = len(vocab)
+    newline_ids = {vocab.index[k] for k in LAYOUT.values()}
+    rng = np.random.default_rng(seed)
+    candidates = []
+    for f in range(len(split)):
+        ids = split.file(f)["ids"]
+        line_start = 0
+        for t in range(len(ids)):
+            if ids[t] in newline_ids:
+                if t - line_start >= 4:
+                    candidates.append((f, line_start, t))
+                line_start = t + 1
+    if not candidates:
+        return {"exact_match": 0.0, "edit_similarity": 0.0, "n": 0}
+    picks = rng.choice(len(candidates), size=min(points, len(candidates)), replace=False)
+    exact = sim = 0.0
+    for k in tqdm(sorted(picks), desc="line completion", disable=not progress, leave=False):
+        f, a, end = candidates[k]
+        cut = int(rng.integers(a + 1, end - 1))  # at least one token before and after
+        arr = split.file(f)
+        encoder = DocEncoder(vocab)
+        oov_count = int(max(arr["ext"].max(), V - 1)) - V + 1
+        encoder.oov_texts = [f"oov{i}" for i in range(oov_count)]  # the corpus's own OOV identities
+        origin = select_context(cut)
+        ctx = Encoded(arr["ids"][origin:cut].astype(np.int64), arr["roles"][origin:cut].astype(np.int64),
+                      arr["ext"][origin:cut].astype(np.int64))
+        out, _ = predictor.run(ctx, predictor.model.initial_state(1))
+        hyps = predictor.beam_search(out, encoder, width, max_tokens, budget_s=10.0, alternatives=1)
+        before = [encoder.text_of(int(e)) if e >= 0 else vocab.tokens[i] for i, e in zip(arr["ids"][a:cut], arr["ext"][a:cut])]
+        truth = [encoder.text_of(int(e)) if e >= 0 else vocab.tokens[i] for i, e in zip(arr["ids"][cut:end], arr["ext"][cut:end])]
+        guess = hyps[0].tokens if hyps else []
+        exact += guess == truth
+        g, t = detok.join(before, guess).strip(), detok.join(before, truth).strip()
+        sim += 1 - levenshtein(g, t) / max(len(g), len(t), 1)
+    n = len(picks)
+    return {"exact_match": exact / n, "edit_similarity": sim / n, "n": n}
+
+
+def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, pointer: bool = True,
+             max_files: int = 0, progress: bool = True) -> dict[str, Any]:
+    model, vocab, meta = load_model(model_dir)
+    if not pointer:
+        model.config = dataclasses.replace(model.config, pointer=False)
+    dirs = [Path(c) for c in corpora] or [eval_corpus_dir(vocab)]
+    splits = []
+    for d in dirs:
+        if corpus_mod.corpus_vocab(d).tokens != vocab.tokens:
+            raise SystemExit(f"{d} was built with another vocabulary: rebuild it with --vocab <model>/vocab.json")
+        splits.append(corpus_mod.load_split(d, "test"))
+    split = _concat(splits)
+    if max_files:
+        split = _first_files(split, max_files)
+    results = Results()
+    next_token_metrics(model, vocab, split, results, progress=progress)
+    baseline_metrics(vocab, split, results)
+    if line_points:
+        results.line = line_metrics(Predictor(model, vocab, meta), split, line_points, progress=progress)
+    report = results.report()
+    report["files"] = len(split)
+    report["model"] = str(model_dir or "default")
+    report["pointer"] = pointer
+    return report
+
+
+def _concat(splits: list[Split]) -> Split:
+    """One split from several (pointer identities are per file, so they stay valid)."""
+    starts = [np.zeros(1, np.int64)]
+    at = 0
+    for s in splits:
+        starts.append(s.starts[1:] + at)
+        at += int(s.starts[-1])
+    return Split(
+        np.concatenate([s.ids for s in splits]), np.concatenate([s.ext for s in splits]),
+        np.concatenate([s.roles for s in splits]), np.concatenate([s.kinds for s in splits]),
+        np.concatenate(starts), [label for s in splits for label in s.labels],
+    )
+
+
+def _first_files(split: Split, n: int) -> Split:
+    n = min(n, len(split))
+    end = int(split.starts[n])
+    return Split(split.ids[:end], split.ext[:end], split.roles[:end], split.kinds[:end], split.starts[: n + 1], split.labels[:n])
