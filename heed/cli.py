@@ -114,6 +114,58 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from heed.server.app import create_server
+
+    if args.log_file:
+        handler = logging.FileHandler(args.log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(handler)
+    logging.getLogger("heed").setLevel(logging.DEBUG if args.verbose > 1 else logging.INFO)
+    server = create_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    from heed.server.offline import complete_at
+
+    path, line, col = _parse_location(args.location)
+    result = complete_at(path, line, col, inline=args.inline, model=args.model, max_items=args.max_items)
+    if args.json:
+        json.dump(result["lsp"], sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(result["text"])
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from heed.model.store import ModelError, default_model_dir, load_model
+
+    try:
+        model, vocab, meta = load_model(args.model)
+    except ModelError as exc:
+        print(f"heed {__version__}: model not usable: {exc}", file=sys.stderr)
+        return 1
+    params = sum(p.numel() for p in model.parameters())
+    print(f"heed {__version__}: model {args.model or default_model_dir()} loaded: {params / 1e6:.1f}M parameters, "
+          f"{len(vocab)} tokens, tokenizer {vocab.tokenizer_version}, trained {meta.get('trained_tokens', '?')} tokens")
+    return 0
+
+
+def _parse_location(location: str) -> tuple[str, int, int]:
+    path, _, rest = location.rpartition(":")
+    path2, _, line = path.rpartition(":")
+    if not path2 or not line.isdigit() or not rest.isdigit():
+        raise SystemExit(f"heed: expected FILE:LINE:COL (1-based), got {location!r}")
+    return path2, int(line), int(rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="heed", description="Local, explainable Python code completion.")
     parser.add_argument("--version", action="version", version=f"heed {__version__}")
@@ -152,6 +204,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-files", type=int, default=0, help="evaluate on the first N test files only")
     p.add_argument("--no-pointer", action="store_true", help="switch the pointer off (ablation)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="run the language server (stdio by default)")
+    p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    p.add_argument("--log-file", help="also log to this file")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("complete", help="what the server would answer at FILE:LINE:COL (1-based)")
+    p.add_argument("location", metavar="FILE:LINE:COL")
+    p.add_argument("--inline", action="store_true", help="ghost text (rest of the line) instead of the popup")
+    p.add_argument("--json", action="store_true", help="the LSP response as JSON")
+    p.add_argument("--model", default=None, help="model folder (default: the bundled model)")
+    p.add_argument("--max-items", type=int, default=10)
+    p.set_defaults(func=cmd_complete)
+
+    p = sub.add_parser("check", help="load the model and say whether it is usable")
+    p.add_argument("--model", default=None, help="model folder (default: the bundled model)")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("train", help="train or fine-tune the model on a corpus")
     _add_train_args(p)

@@ -13,36 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from heed.model import detok
+from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, kind_of, typed_prefix
 from heed.model.context import CursorContext, cursor_context
 from heed.model.inference import Cancelled, DocEncoder, Prediction, Predictor, StateCache
-from heed.model.roles import ROLES
-from heed.model.scope import Scope, attributes_of, scope_at
+from heed.model.scope import scope_at
 from heed.model.stream import TokenStream
 
-# What kind of thing a name is, from the role it plays where the document binds or uses it.
-KIND_OF_ROLE = {
-    "def_name": "function",
-    "class_name": "class",
-    "import": "module",
-    "import_from": "module",
-    "parameter": "variable",
-    "target": "variable",
-    "attribute": "field",
-    "attribute_target": "field",
-    "method": "method",
-    "call": "function",
-    "decorator": "function",
-    "keyword_arg": "variable",
-}
 POPUP_POOL = 400  # model candidates considered before filtering by prefix
-
-
-@dataclass
-class Candidate:
-    text: str
-    prob: float  # the model's probability (0: offered by scope alone)
-    kind: str  # function, method, class, module, variable, field, keyword, builtin, text
-    source: str  # "vocabulary", "pointer" or "scope"
 
 
 @dataclass
@@ -65,19 +42,16 @@ class InlineSuggestion:
     complete: bool
 
 
-@dataclass
-class Popup:
-    prefix: str
-    candidates: list[Candidate]
-    model_used: bool
-
-
 class Completer:
     """The model side of one open document."""
 
     def __init__(self, predictor: Predictor | None):
         self.predictor = predictor
         self.encoder = DocEncoder(predictor.vocab) if predictor else None
+        self.cache = StateCache()
+
+    def forget(self) -> None:
+        """Drop the cached model states (to bound memory); they are recomputed when needed."""
         self.cache = StateCache()
 
     def _predict(
@@ -100,8 +74,8 @@ class Completer:
         ctx, pred = result if result else (None, None)
         if ctx is not None and ctx.inside:
             return Popup(ctx.prefix, [], False)  # in a string or a comment
-        prefix = ctx.prefix if ctx else _typed_prefix(stream.text, offset)
-        after_dot = _after_dot(stream.text, offset - len(prefix))
+        prefix = ctx.prefix if ctx else typed_prefix(stream.text, offset)
+        after_dot = is_after_dot(stream.text, offset - len(prefix))
         scope = scope_at(stream, offset)
         found: dict[str, Candidate] = {}
         if pred is not None and self.encoder is not None:
@@ -116,28 +90,8 @@ class Completer:
                     continue
                 if after_dot and keyword.iskeyword(text):
                     continue
-                found[text] = Candidate(text, p, self._kind(text, scope), self._source(pred, int(i)))
-        # Names the model did not rank: attributes seen on this receiver, or names in scope.
-        if after_dot:
-            receiver = _receiver(stream.text, offset - len(prefix))
-            extra = attributes_of(stream, receiver) if receiver else {}
-        else:
-            extra = {n: scope.counts.get(n, 0) for n in scope.names}
-        for name, count in sorted(extra.items(), key=lambda kv: -kv[1]):
-            if name.startswith(prefix) and name not in found and name != prefix:
-                found[name] = Candidate(name, 0.0, self._kind(name, scope), "scope")
-        ranked = sorted(found.values(), key=lambda c: (-c.prob, -scope.counts.get(c.text, 0), c.text))
-        return Popup(prefix, ranked[:max_items], pred is not None)
-
-    def _kind(self, text: str, scope: Scope) -> str:
-        if keyword.iskeyword(text):
-            return "keyword"
-        role = scope.names.get(text)
-        if role == -1:
-            return "builtin"
-        if role is None:
-            role = scope.roles.get(text)
-        return KIND_OF_ROLE.get(ROLES[role], "variable") if role is not None and role >= 0 else "text"
+                found[text] = Candidate(text, p, kind_of(text, scope), self._source(pred, int(i)))
+        return finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None)
 
     def _source(self, pred: Prediction, ext_id: int) -> str:
         ptr = (1 - pred.gate) * float(pred.attn[pred.window_ext == ext_id].sum())
@@ -227,29 +181,3 @@ class Completer:
             text, prob, "pointer" if pointer_prob > vocab_prob else "vocabulary", pred.gate, pointer_prob,
             vocab_prob, spans, copied_from, weights,
         )
-
-
-def _typed_prefix(text: str, offset: int) -> str:
-    i = offset
-    while i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
-        i -= 1
-    return text[i:offset]
-
-
-def _after_dot(text: str, offset: int) -> bool:
-    i = offset
-    while i > 0 and text[i - 1] in " \t":
-        i -= 1
-    return i > 0 and text[i - 1] == "." and not (i > 1 and text[i - 2].isdigit())
-
-
-def _receiver(text: str, offset: int) -> str:
-    """The name before the `.` that ends at `offset`."""
-    i = offset
-    while i > 0 and text[i - 1] in " \t":
-        i -= 1
-    i -= 1  # the dot
-    j = i
-    while j > 0 and (text[j - 1].isalnum() or text[j - 1] == "_"):
-        j -= 1
-    return text[j:i]

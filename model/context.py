@@ -68,7 +68,7 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder) -> Cur
     """The model's context at `offset` (in code points) of the stream's text."""
     offset = max(0, min(offset, len(stream.text)))
     starts = stream.starts()
-    i = max(bisect.bisect_right(starts, offset) - 1, 0)
+    i = max(bisect.bisect_left(starts, offset) - 1, 0)  # a cursor at a piece boundary ends the piece before
     piece = stream.pieces[i] if stream.pieces else None
     piece_line = 1 + sum(p.lines for p in stream.pieces[:i])
 

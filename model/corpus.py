@@ -240,21 +240,22 @@ def tokenize_files(
 
 
 def encode_file(tokens: FileTokens, vocab: Vocab) -> dict[str, np.ndarray]:
-    """Arrays for one file. `ext` identifies a name's text for the pointer: its vocabulary id,
-    or, outside the vocabulary, len(vocab) + its rank among such names in the file. The pointer
-    copies names only, so every other token has ext -1."""
+    """Arrays for one file. `ext` identifies a token's text for the pointer: its vocabulary id,
+    or, for a name outside the vocabulary, len(vocab) + its rank among such names in the file;
+    -1 for placeholders, which stand for no one text and are never copied."""
     ids = np.empty(len(tokens.keys), dtype=np.int32)
     ext = np.empty(len(tokens.keys), dtype=np.int32)
     oov: dict[str, int] = {}
     name_kind = KIND_ID["name"]
     size = len(vocab)
+    answerable = vocab.answerable()
     for i, (key, kind) in enumerate(zip(tokens.keys, tokens.kinds)):
         vid = vocab.index.get(key)
         if vid is None:
             vid = vocab.encode(KIND_CODES[kind], key)
             ext[i] = size + oov.setdefault(key, len(oov)) if kind == name_kind else -1
         else:
-            ext[i] = vid if kind == name_kind else -1
+            ext[i] = vid if answerable[vid] else -1
         ids[i] = vid
     return {
         "ids": ids,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import keyword
 
-_NO_SPACE_BEFORE = frozenset(") ] } , : . ;".split())
-_NO_SPACE_AFTER = frozenset("( [ { . ~ @".split())
+_NO_SPACE_BEFORE = frozenset([")", "]", "}", ",", ":", ".", ";"])
+_NO_SPACE_AFTER = frozenset(["(", "[", "{", ".", "~", "@"])
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 
 

@@ -62,6 +62,7 @@ class DocEncoder:
 
     def __init__(self, vocab: Vocab):
         self.vocab = vocab
+        self.answerable = vocab.answerable()
         self.oov: dict[str, int] = {}
         self.oov_texts: list[str] = []
 
@@ -84,7 +85,7 @@ class DocEncoder:
             vid = index.get(key)
             if vid is not None:
                 ids[i] = vid
-                ext[i] = vid if kind == "name" else -1
+                ext[i] = vid if self.answerable[vid] else -1
             else:
                 ids[i] = self.vocab.encode(kind, key)
                 ext[i] = self.ext_of_text(key) if kind == "name" else -1

@@ -29,10 +29,7 @@ NAME_LIKE_KEYWORDS = frozenset({"True", "False", "None"})
 CHUNK_DEPTH = 2
 
 _OPERATORS = sorted(
-    """
-    ** //= >>= <<= ... -> := != == <= >= += -= *= /= %= &= |= ^= @= **= // << >>
-    + - * / % & | ^ ~ < > ( ) [ ] { } , : ; . = @ !
-    """.split(),
+    ["**", "//=", ">>=", "<<=", "...", "->", ":=", "!=", "==", "<=", ">=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "@=", "**=", "//", "<<", ">>", "+", "-", "*", "/", "%", "&", "|", "^", "~", "<", ">", "(", ")", "[", "]", "{", "}", ",", ":", ";", ".", "=", "@", "!"],
     key=len,
     reverse=True,
 )
@@ -161,7 +158,8 @@ class _Lexer:
                 return
             tokens.extend(self._line_body())
             yield start, tokens
-            if self.pos >= n:
+            # At a cursor right after a line break, the next line's layout still counts.
+            if self.pos >= n and not (self.at_cursor and tokens[-1].kind == NEWLINE):
                 end = LexState(self.pos, self.line, self.col, tuple(self.indents))
                 break
         if not self.at_cursor:

@@ -56,14 +56,12 @@ UNKNOWN, SYNTAX = ROLE_ID["unknown"], ROLE_ID["syntax"]
 
 _PLACEHOLDER = "__heed__"
 _NEEDS_OPERAND_OPS = frozenset(
-    ". = + - * / % ** // @ < > == != <= >= & | ^ ~ << >> -> := += -= *= /= %= **= //= @= &= |= ^= "
-    "<<= >>= ,".split()
+    [".", "=", "+", "-", "*", "/", "%", "**", "//", "@", "<", ">", "==", "!=", "<=", ">=", "&", "|", "^", "~", "<<", ">>", "->", ":=", "+=", "-=", "*=", "/=", "%=", "**=", "//=", "@=", "&=", "|=", "^=", "<<=", ">>=", ","]
 )
 _NEEDS_OPERAND_KEYWORDS = frozenset(
-    "and or not in is if elif while import from as lambda await del assert with for return yield "
-    "raise else".split()
+    ["and", "or", "not", "in", "is", "if", "elif", "while", "import", "from", "as", "lambda", "await", "del", "assert", "with", "for", "return", "yield", "raise", "else"]
 )
-_BLOCK_KEYWORDS = frozenset("def class if elif else for while with try except finally async".split())
+_BLOCK_KEYWORDS = frozenset(["def", "class", "if", "elif", "else", "for", "while", "with", "try", "except", "finally", "async"])
 _CLOSER = {"(": ")", "[": "]", "{": "}"}
 
 

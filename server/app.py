@@ -1,0 +1,220 @@
+"""The language server: LSP handlers, each a thin function over plain logic in `heed.model`.
+
+The path of a completion request:
+    completion()                  here: find the document and the cursor, queue a job
+    -> Engine.run()               server/engine.py: on the model worker, cancellable
+    -> Document.snapshot()        server/documents.py: the token stream, brought up to date
+    -> Completer.popup()          model/completer.py: context -> model -> ranked candidates
+    -> convert.completion_item()  server/convert.py: back to LSP types
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from heed import __version__
+from heed.model.candidates import fallback_popup, typed_prefix
+from heed.server import convert
+from heed.server.documents import Document, Documents
+from heed.server.engine import Engine, Superseded
+from heed.server.settings import Settings, parse_settings
+
+log = logging.getLogger("heed.server")
+STATUS_NOTIFICATION = "heed/status"
+
+
+class HeedServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("heed", __version__)
+        self.documents = Documents()
+        self.engine = Engine()
+        self.settings = Settings()
+        self.setting_errors: list[str] = []
+        self.loaded: tuple[str, int] | None = None  # (model path, threads) last loaded
+
+    def notify_status(self) -> None:
+        self.protocol.notify(STATUS_NOTIFICATION, self.engine.status.to_json())
+
+    def show(self, kind: types.MessageType, message: str) -> None:
+        log.log(logging.WARNING if kind <= types.MessageType.Warning else logging.INFO, "%s", message)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def apply_settings(self, raw: Any) -> None:
+        self.settings, errors = parse_settings(raw)
+        logging.getLogger("heed").setLevel(self.settings.log_level.upper())
+        for error in errors:
+            self.show(types.MessageType.Warning, f"heed: invalid setting {error}")
+
+    def completer_for(self, doc: Document) -> Any:
+        """The document's model side (on the worker), or None without a model."""
+        predictor = self.engine.predictor
+        if predictor is None:
+            return None
+        if doc.completer is None or doc.completer.predictor is not predictor:
+            from heed.model.completer import Completer
+
+            doc.completer = Completer(predictor)
+        self.documents.touch(doc)
+        return doc.completer
+
+    async def load_model(self) -> None:
+        """Load (or reload) the model off the event loop, with progress shown to the client."""
+        wanted = (self.settings.model_path, self.settings.torch_threads)
+        if self.loaded == wanted:
+            return
+        self.loaded = wanted
+        self.engine.status.state = "loading"
+        self.notify_status()
+        token = str(uuid.uuid4())
+        progress = bool(
+            self.client_capabilities.window and self.client_capabilities.window.work_done_progress
+        )
+        if progress:
+            try:
+                await asyncio.wait_for(self.work_done_progress.create_async(token), 5)
+                self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title="heed", message="loading the model"))
+            except Exception:  # a client that refuses progress still gets completions
+                progress = False
+        loop = asyncio.get_running_loop()
+        status = await loop.run_in_executor(None, self.engine.load, *wanted)
+        if progress:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=status.message))
+        self.notify_status()
+        if status.state == "ready":
+            log.info("%s", status.message)
+        else:
+            self.show(types.MessageType.Warning if status.state == "fallback" else types.MessageType.Error, status.message)
+
+
+def create_server() -> HeedServer:
+    server = HeedServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: HeedServer, params: types.InitializeParams) -> None:
+        ls.apply_settings(params.initialization_options or {})
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: HeedServer, params: types.InitializedParams) -> None:
+        await ls.load_model()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: HeedServer, params: types.DidChangeConfigurationParams) -> None:
+        ls.apply_settings(params.settings or {})
+        await ls.load_model()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: HeedServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.documents.add(params.text_document.uri, params.text_document.text, params.text_document.version)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: HeedServer, params: types.DidChangeTextDocumentParams) -> None:
+        doc = ls.documents.get(params.text_document.uri)
+        if doc is None:
+            log.warning("change to a document that is not open: %s", params.text_document.uri)
+            return
+        for change in params.content_changes:
+            doc.apply(change, params.text_document.version or doc.version + 1)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: HeedServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.documents.close(params.text_document.uri)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_COMPLETION,
+        types.CompletionOptions(trigger_characters=["."], resolve_provider=True),
+    )
+    async def completion(ls: HeedServer, params: types.CompletionParams) -> types.CompletionList:
+        empty = types.CompletionList(is_incomplete=True, items=[])
+        doc = ls.documents.get(params.text_document.uri)
+        if doc is None:
+            return empty
+        offset, version, max_items = doc.offset(params.position), doc.version, ls.settings.completion.max_items
+
+        def job(cancelled):  # type: ignore[no-untyped-def]
+            stream, _, _ = doc.snapshot()
+            completer = ls.completer_for(doc)
+            if completer is None:
+                return fallback_popup(stream, offset, max_items)
+            return completer.popup(stream, offset, max_items, cancelled)
+
+        try:
+            popup = await ls.engine.run(doc.uri, "completion", job, lambda: doc.version != version)
+        except Superseded:
+            return empty
+        except Exception:
+            log.exception("completion failed at %s:%s", doc.uri, params.position)
+            return empty
+        start = doc.position(offset - len(popup.prefix))
+        edit_range = types.Range(start, doc.position(offset))
+        data = {"uri": doc.uri, "offset": offset, "version": version}
+        items = [convert.completion_item(c, i, edit_range, data) for i, c in enumerate(popup.candidates)]
+        return types.CompletionList(is_incomplete=True, items=items)
+
+    @server.feature(types.COMPLETION_ITEM_RESOLVE)
+    async def resolve(ls: HeedServer, item: types.CompletionItem) -> types.CompletionItem:
+        data = item.data if isinstance(item.data, dict) else {}
+        doc = ls.documents.get(str(data.get("uri", "")))
+        if doc is None or data.get("version") != doc.version or not isinstance(data.get("offset"), int):
+            return item
+        offset = data["offset"]
+
+        def job(cancelled):  # type: ignore[no-untyped-def]
+            stream, _, _ = doc.snapshot()
+            completer = ls.completer_for(doc)
+            return completer.explain(stream, offset, item.label) if completer else None
+
+        try:
+            explanation = await ls.engine.run(doc.uri, "resolve", job, lambda: doc.version != data["version"])
+        except Superseded:
+            return item
+        except Exception:
+            log.exception("resolve failed for %r", item.label)
+            return item
+        if explanation is not None:
+            item.documentation = types.MarkupContent(kind=types.MarkupKind.Markdown, value=convert.explanation_markdown(explanation))
+        return item
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(ls: HeedServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
+        doc = ls.documents.get(params.text_document.uri)
+        settings = ls.settings.inline
+        if doc is None or not settings.enabled:
+            return None
+        offset, version = doc.offset(params.position), doc.version
+        selected = params.context.selected_completion_info if params.context else None
+
+        def job(cancelled):  # type: ignore[no-untyped-def]
+            stream, _, _ = doc.snapshot()
+            completer = ls.completer_for(doc)
+            if completer is None:
+                return []
+            return completer.inline(
+                stream, offset, settings.beam_width, settings.max_tokens, settings.alternatives,
+                selected=selected.text if selected else None, cancelled=cancelled,
+            )
+
+        try:
+            suggestions = await ls.engine.run(doc.uri, "inline", job, lambda: doc.version != version)
+        except Superseded:
+            return types.InlineCompletionList(items=[])
+        except Exception:
+            log.exception("inline completion failed at %s:%s", doc.uri, params.position)
+            return types.InlineCompletionList(items=[])
+        if selected is not None:
+            edit_range, typed = selected.range, selected.text
+        else:
+            typed = typed_prefix(doc.text, offset)
+            edit_range = types.Range(doc.position(offset - len(typed)), doc.position(offset))
+        return types.InlineCompletionList(items=[convert.inline_item(typed + s.text, edit_range) for s in suggestions])
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: HeedServer, params: None) -> None:
+        ls.engine.close()
+
+    return server

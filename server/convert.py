@@ -1,0 +1,54 @@
+"""heed's answers -> LSP types. Pure functions, no protocol state."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from heed.model.candidates import Candidate
+
+ITEM_KIND = {
+    "function": types.CompletionItemKind.Function,
+    "method": types.CompletionItemKind.Method,
+    "class": types.CompletionItemKind.Class,
+    "module": types.CompletionItemKind.Module,
+    "variable": types.CompletionItemKind.Variable,
+    "field": types.CompletionItemKind.Field,
+    "keyword": types.CompletionItemKind.Keyword,
+    "builtin": types.CompletionItemKind.Function,
+    "text": types.CompletionItemKind.Text,
+}
+SOURCE_LABEL = {"vocabulary": "model", "pointer": "copied", "scope": "in scope"}
+
+
+def completion_item(candidate: Candidate, rank: int, edit_range: types.Range, data: dict) -> types.CompletionItem:
+    """One popup item. `sortText` keeps the model's order in clients that sort by it."""
+    prob = f"{candidate.prob:.0%}" if candidate.prob >= 0.005 else ""
+    return types.CompletionItem(
+        label=candidate.text,
+        kind=ITEM_KIND.get(candidate.kind, types.CompletionItemKind.Text),
+        label_details=types.CompletionItemLabelDetails(description=" ".join(filter(None, [prob, SOURCE_LABEL[candidate.source]]))),
+        detail=f"heed: {candidate.prob:.1%} ({candidate.kind}, {SOURCE_LABEL[candidate.source]})",
+        sort_text=f"{rank:04d}",
+        filter_text=candidate.text,
+        text_edit=types.TextEdit(range=edit_range, new_text=candidate.text),
+        data=data,
+    )
+
+
+def explanation_markdown(explanation) -> str:  # type: ignore[no-untyped-def]
+    """Why the model suggested an item: where it looked, and whether it copied the name."""
+    e = explanation
+    head = f"**heed** {e.prob:.1%}"
+    if e.copied_from is not None:
+        head += f" · copied from line {e.copied_from} (pointer)"
+    else:
+        head += f" · from the vocabulary (gate {e.gate:.2f})"
+    lines = [head, "", "The model looked most at:", "", "| line | code | weight |", "|---:|---|---:|"]
+    for line, code, weight in e.spans:
+        code = code.replace("|", "\\|").replace("`", "'")
+        lines.append(f"| {line} | `{code[:80]}` | {weight:.2f} |")
+    return "\n".join(lines)
+
+
+def inline_item(text: str, edit_range: types.Range) -> types.InlineCompletionItem:
+    return types.InlineCompletionItem(insert_text=text, range=edit_range)

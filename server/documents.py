@@ -1,0 +1,139 @@
+"""Open documents: their text, the token stream and the model state kept beside it.
+
+The event loop applies each edit to the text at once (cheap). The token stream is brought up to
+date by the model worker when a request needs it, replaying the edits queued since, so a burst
+of typing is tokenized once. LSP positions count UTF-16 code units; the stream counts code
+points: the conversion lives here.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from lsprotocol import types
+
+from heed.model.stream import TokenStream
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+MAX_PENDING_EDITS = 200  # beyond this, re-tokenizing the whole text is cheaper
+WARM_DOCUMENTS = 4  # documents whose model states are kept; others are recomputed on demand
+
+
+def line_starts(text: str) -> list[int]:
+    return [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
+
+
+def offset_at(text: str, starts: list[int], position: types.Position) -> int:
+    """Code-point offset of an LSP position; positions past a line's or the text's end clamp."""
+    if position.line < 0:
+        return 0
+    if position.line >= len(starts):
+        return len(text)
+    start = starts[position.line]
+    end = starts[position.line + 1] if position.line + 1 < len(starts) else len(text)
+    line = text[start:end].rstrip("\r\n")
+    units = 0
+    for i, ch in enumerate(line):
+        if units >= position.character:
+            return start + i
+        units += 2 if ord(ch) > 0xFFFF else 1
+    return start + len(line)
+
+
+def position_at(text: str, starts: list[int], offset: int) -> types.Position:
+    """LSP position (UTF-16) of a code-point offset."""
+    lo, hi = 0, len(starts) - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if starts[mid] <= offset:
+            lo = mid
+        else:
+            hi = mid - 1
+    segment = text[starts[lo] : offset]
+    return types.Position(lo, len(segment) + sum(1 for ch in segment if ord(ch) > 0xFFFF))
+
+
+@dataclass
+class Document:
+    uri: str
+    text: str
+    version: int = 0
+    pending: list[tuple[int, int, str]] = field(default_factory=list)
+    replaced: bool = True  # the stream must be rebuilt from `text`
+    stream: TokenStream | None = None
+    completer: Any = None  # heed.model.completer.Completer, once a model is loaded
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _starts: list[int] | None = None
+
+    def starts(self) -> list[int]:
+        if self._starts is None:
+            self._starts = line_starts(self.text)
+        return self._starts
+
+    def offset(self, position: types.Position) -> int:
+        return offset_at(self.text, self.starts(), position)
+
+    def position(self, offset: int) -> types.Position:
+        return position_at(self.text, self.starts(), offset)
+
+    def apply(self, change: types.TextDocumentContentChangeEvent, version: int) -> None:
+        """Apply one LSP change (on the event loop)."""
+        with self.lock:
+            if isinstance(change, types.TextDocumentContentChangePartial):
+                start = self.offset(change.range.start)
+                end = max(start, self.offset(change.range.end))
+                self.text = self.text[:start] + change.text + self.text[end:]
+                if not self.replaced:
+                    self.pending.append((start, end, change.text))
+                    if len(self.pending) > MAX_PENDING_EDITS:
+                        self.replaced, self.pending = True, []
+            else:
+                self.text = change.text
+                self.replaced, self.pending = True, []
+            self._starts = None
+            self.version = version
+
+    def snapshot(self) -> tuple[TokenStream, str, int]:
+        """The token stream brought up to date, its text and version (in the model worker)."""
+        with self.lock:
+            pending, replaced, text, version = self.pending, self.replaced, self.text, self.version
+            self.pending, self.replaced = [], False
+        if replaced or self.stream is None:
+            self.stream = TokenStream(text)
+        else:
+            for start, end, new in pending:
+                self.stream.edit(start, end, new)
+        return self.stream, text, version
+
+
+class Documents:
+    """Open documents by URI, with the model state of the few used last kept warm."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, Document] = {}
+        self.recent: OrderedDict[str, None] = OrderedDict()
+
+    def get(self, uri: str) -> Document | None:
+        return self.open.get(uri)
+
+    def add(self, uri: str, text: str, version: int) -> Document:
+        doc = self.open[uri] = Document(uri, text, version)
+        return doc
+
+    def close(self, uri: str) -> None:
+        self.open.pop(uri, None)
+        self.recent.pop(uri, None)
+
+    def touch(self, doc: Document) -> None:
+        """Mark `doc` as used; forget the model states of documents not used lately."""
+        self.recent[doc.uri] = None
+        self.recent.move_to_end(doc.uri)
+        while len(self.recent) > WARM_DOCUMENTS:
+            uri, _ = self.recent.popitem(last=False)
+            old = self.open.get(uri)
+            if old is not None and old.completer is not None:
+                old.completer.forget()

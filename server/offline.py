@@ -1,0 +1,48 @@
+"""`heed complete`: what the server would answer at a place in a file, without an editor.
+
+The same path as a live request (token stream -> Completer -> LSP conversion), run once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import converters, types
+
+from heed.model.candidates import typed_prefix
+from heed.model.completer import Completer
+from heed.model.inference import Predictor
+from heed.model.store import ModelError, load_model
+from heed.model.stream import TokenStream
+from heed.server import convert
+from heed.server.documents import line_starts, offset_at, position_at
+
+
+def complete_at(path: str, line: int, col: int, inline: bool = False, model: str | None = None,
+                max_items: int = 10) -> dict[str, Any]:
+    """{"lsp": the LSP result as JSON, "text": a readable rendering}. `line` and `col` are 1-based."""
+    text = Path(path).read_bytes().decode("utf-8", errors="replace")
+    starts = line_starts(text)
+    offset = offset_at(text, starts, types.Position(max(line - 1, 0), max(col - 1, 0)))
+    try:
+        predictor: Predictor | None = Predictor(*load_model(model))
+        note = ""
+    except ModelError as exc:
+        predictor, note = None, f"(no model: {exc}; names in scope only)\n"
+    completer = Completer(predictor)
+    stream = TokenStream(text)
+    convert_json = converters.get_converter().unstructure
+    if inline:
+        typed = typed_prefix(text, offset)
+        edit = types.Range(position_at(text, starts, offset - len(typed)), position_at(text, starts, offset))
+        suggestions = completer.inline(stream, offset, budget_s=1.0)
+        items = [convert.inline_item(typed + s.text, edit) for s in suggestions]
+        rendered = "\n".join(f"{text[starts[line - 1]:offset]}\u2502{s.text}    (log p {s.logp:.2f})" for s in suggestions)
+        return {"lsp": convert_json(types.InlineCompletionList(items=items)), "text": note + (rendered or "(no suggestion)")}
+    popup = completer.popup(stream, offset, max_items)
+    edit = types.Range(position_at(text, starts, offset - len(popup.prefix)), position_at(text, starts, offset))
+    data = {"uri": Path(path).resolve().as_uri(), "offset": offset, "version": 0}
+    items = [convert.completion_item(c, i, edit, data) for i, c in enumerate(popup.candidates)]
+    rows = [f"{i + 1:>3}. {c.text:<28} {c.prob:7.2%}  {c.kind:<9} {c.source}" for i, c in enumerate(popup.candidates)]
+    return {"lsp": convert_json(types.CompletionList(is_incomplete=True, items=items)), "text": note + "\n".join(rows)}
