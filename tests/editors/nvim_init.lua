@@ -115,8 +115,8 @@ local function ghost_step()
 end
 
 local function popup_step()
-  vim.api.nvim_win_set_cursor(0, { 2, 0 })
-  feed('A.') -- line 2 is `os`: typing the trigger character opens the popup
+  vim.api.nvim_win_set_cursor(0, { vim.fn.search('^os$'), 0 })
+  feed('A.') -- on the line `os`: typing the trigger character opens the popup
   wait_for('popup', popup_items, 20000, function(words)
     result.popup = words
     ghost_step()
@@ -128,7 +128,10 @@ vim.api.nvim_create_autocmd('VimEnter', {
     wait_for('client', heed_client, 30000, function(client)
       result.attached = true
       result.inline_provider = client.server_capabilities.inlineCompletionProvider ~= nil
-      popup_step()
+      -- While the model loads the server answers with empty lists: wait for heed/status.
+      wait_for('heed/status ready', function()
+        return vim.g.heed_status == 'ready' or vim.g.heed_status == 'fallback'
+      end, 60000, popup_step)
     end)
   end,
 })

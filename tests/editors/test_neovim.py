@@ -20,6 +20,7 @@ INIT = Path(__file__).with_name("nvim_init.lua")
 REAL_SERVER = [sys.executable, "-m", "heed", "serve"]
 SERVER_CMD = json.loads(os.environ.get("HEED_TEST_SERVER_CMD", "null")) or REAL_SERVER
 TIMEOUT_S = 90
+DEMO = "import os\n\nprint(os.path.join('a', 'b'))\nos\n"
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -37,7 +38,8 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def _run(nvim: Path, tmp_path: Path, **env: str) -> dict:
     demo = tmp_path / "demo.py"
-    demo.write_text("import os\nos\n")
+    # An earlier `os.path` lets even a small model offer `path` (its pointer copies names).
+    demo.write_text(DEMO)
     out = tmp_path / "result.json"
     proc = subprocess.run(
         [str(nvim), "--headless", "-u", str(INIT), str(demo)],

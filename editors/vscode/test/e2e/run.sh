@@ -35,7 +35,8 @@ trap cleanup EXIT
 
 # A fresh workspace and profile each run: code-server saves edits and remembers state.
 mkdir -p "$WORK/ws" "$WORK/data/User" "$WORK/ext"
-printf 'import os\n\nos' >"$WORK/ws/demo.py"
+# An earlier `os.path` lets even a small model offer `path` (its pointer copies names).
+printf "import os\n\nprint(os.path.join('a', 'b'))\nos" >"$WORK/ws/demo.py"
 cat >"$WORK/data/User/settings.json" <<JSON
 {
   "workbench.startupEditor": "none",
