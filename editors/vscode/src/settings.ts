@@ -2,7 +2,7 @@
 
 export interface ServerSettings {
   modelPath: string;
-  inline: { enabled: boolean; beamWidth: number; maxTokens: number };
+  inline: { enabled: boolean; beamWidth: number; maxTokens: number; alternatives: number };
   completion: { maxItems: number };
   torchThreads: number;
   logLevel: string;
@@ -16,7 +16,7 @@ export interface ExtensionSettings {
 
 export const DEFAULTS: ServerSettings = {
   modelPath: "",
-  inline: { enabled: true, beamWidth: 4, maxTokens: 16 },
+  inline: { enabled: true, beamWidth: 4, maxTokens: 16, alternatives: 3 },
   completion: { maxItems: 20 },
   torchThreads: 0,
   logLevel: "info",
@@ -42,8 +42,9 @@ export function expandPath(value: string, ctx: PathContext): string {
   return out;
 }
 
-function int(value: unknown, fallback: number, min: number): number {
-  return typeof value === "number" && Number.isInteger(value) && value >= min ? value : fallback;
+// Same ranges as the server (server/settings.py), which would otherwise reject the value.
+function int(value: unknown, fallback: number, min: number, max: number): number {
+  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max ? value : fallback;
 }
 
 function strings(value: unknown): string[] {
@@ -59,11 +60,12 @@ export function readSettings(get: Getter, ctx: PathContext): ExtensionSettings {
       modelPath: expandPath(String(get("modelPath", d.modelPath) ?? ""), ctx),
       inline: {
         enabled: get("inline.enabled", d.inline.enabled) !== false,
-        beamWidth: int(get("inline.beamWidth", d.inline.beamWidth), d.inline.beamWidth, 1),
-        maxTokens: int(get("inline.maxTokens", d.inline.maxTokens), d.inline.maxTokens, 1),
+        beamWidth: int(get("inline.beamWidth", d.inline.beamWidth), d.inline.beamWidth, 1, 16),
+        maxTokens: int(get("inline.maxTokens", d.inline.maxTokens), d.inline.maxTokens, 1, 64),
+        alternatives: int(get("inline.alternatives", d.inline.alternatives), d.inline.alternatives, 1, 5),
       },
-      completion: { maxItems: int(get("completion.maxItems", d.completion.maxItems), d.completion.maxItems, 1) },
-      torchThreads: int(get("torchThreads", d.torchThreads), d.torchThreads, 0),
+      completion: { maxItems: int(get("completion.maxItems", d.completion.maxItems), d.completion.maxItems, 1, 200) },
+      torchThreads: int(get("torchThreads", d.torchThreads), d.torchThreads, 0, 64),
       logLevel: String(get("logLevel", d.logLevel)),
     },
   };

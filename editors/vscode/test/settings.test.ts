@@ -22,6 +22,7 @@ test("flat VS Code keys become nested keys", () => {
       "inline.enabled": false,
       "inline.beamWidth": 2,
       "inline.maxTokens": 8,
+      "inline.alternatives": 1,
       "completion.maxItems": 5,
       torchThreads: 2,
       logLevel: "debug",
@@ -32,7 +33,7 @@ test("flat VS Code keys become nested keys", () => {
   );
   assert.deepEqual(s.server, {
     modelPath: "/ws/runs/ft",
-    inline: { enabled: false, beamWidth: 2, maxTokens: 8 },
+    inline: { enabled: false, beamWidth: 2, maxTokens: 8, alternatives: 1 },
     completion: { maxItems: 5 },
     torchThreads: 2,
     logLevel: "debug",
@@ -42,8 +43,12 @@ test("flat VS Code keys become nested keys", () => {
 });
 
 test("invalid numbers fall back to defaults", () => {
-  const s = readSettings(getterFrom({ "inline.beamWidth": 0, "completion.maxItems": 2.5, torchThreads: "x" }), ctx);
+  const s = readSettings(
+    getterFrom({ "inline.beamWidth": 0, "inline.maxTokens": 65, "completion.maxItems": 2.5, torchThreads: "x" }),
+    ctx,
+  );
   assert.equal(s.server.inline.beamWidth, 4);
+  assert.equal(s.server.inline.maxTokens, 16);
   assert.equal(s.server.completion.maxItems, 20);
   assert.equal(s.server.torchThreads, 0);
 });
