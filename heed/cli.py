@@ -158,6 +158,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from heed.model.explain import build_report, render_html, render_terminal
+    from heed.model.inference import Predictor
+    from heed.model.store import ModelError, load_model
+    from heed.server.documents import line_starts, offset_at
+
+    path, line, col = _parse_location(args.location)
+    text = _read_source(path)
+    from lsprotocol import types
+
+    offset = offset_at(text, line_starts(text), types.Position(line - 1, col - 1))
+    try:
+        predictor = Predictor(*load_model(args.model))
+    except ModelError as exc:
+        print(f"heed: {exc}", file=sys.stderr)
+        return 1
+    report = build_report(predictor, text, offset, top=args.top)
+    print(render_terminal(report, colour=sys.stdout.isatty() and not args.no_colour))
+    if args.html:
+        Path(args.html).write_text(render_html(report, f"{path}:{line}:{col}"), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
+    return 0
+
+
 def _parse_location(location: str) -> tuple[str, int, int]:
     path, _, rest = location.rpartition(":")
     path2, _, line = path.rpartition(":")
@@ -217,6 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="model folder (default: the bundled model)")
     p.add_argument("--max-items", type=int, default=10)
     p.set_defaults(func=cmd_complete)
+
+    p = sub.add_parser("explain", help="show where the model looked at FILE:LINE:COL (1-based)")
+    p.add_argument("location", metavar="FILE:LINE:COL")
+    p.add_argument("--html", metavar="OUT.html", help="also write a self-contained HTML page")
+    p.add_argument("--model", default=None, help="model folder (default: the bundled model)")
+    p.add_argument("--top", type=int, default=5, help="candidates to explain")
+    p.add_argument("--no-colour", action="store_true", help="plain text (the default when not a terminal)")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("check", help="load the model and say whether it is usable")
     p.add_argument("--model", default=None, help="model folder (default: the bundled model)")

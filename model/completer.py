@@ -32,7 +32,7 @@ class Explanation:
     vocab_prob: float
     spans: list[tuple[int, str, float]]  # (line, code, attention weight) most attended, top first
     copied_from: int | None  # line the pointer copied the name from
-    weights: list[tuple[int, str, float]] = field(default_factory=list)  # every window token
+    weights: list[tuple[int, int, str, float]] = field(default_factory=list)  # (line, col, text, weight) per window token
 
 
 @dataclass
@@ -154,7 +154,7 @@ class Completer:
         ext_id = self.encoder.ext_of_text(text) if text.isidentifier() else self.predictor.vocab.index.get(text, -1)
         prob = float(pred.probs[ext_id]) if 0 <= ext_id < len(pred.probs) else 0.0
         K = len(pred.attn)
-        weights: list[tuple[int, str, float]] = []
+        weights: list[tuple[int, int, str, float]] = []
         by_line: dict[int, float] = {}
         for j in range(K):
             pos = pred.window_start + j
@@ -162,7 +162,7 @@ class Completer:
                 continue
             line = int(ctx.lines[pos])
             w = float(pred.attn[j])
-            weights.append((line, ctx.texts[pos], w))
+            weights.append((line, int(ctx.cols[pos]), ctx.texts[pos], w))
             by_line[line] = by_line.get(line, 0.0) + w
         lines = stream.text.splitlines()
         spans = [

@@ -26,6 +26,7 @@ class CursorContext:
     inputs: Encoded  # model inputs, oldest first
     origin: int  # document token index of inputs[0]
     lines: np.ndarray  # 1-based line of each input token
+    cols: np.ndarray  # its column (code points)
     texts: list[str]  # text of each input token (for explanations)
     prefix: str  # identifier characters typed right before the cursor
     line_before: list[str]  # texts of the current logical line's tokens before the cursor
@@ -42,16 +43,15 @@ def _encoded_piece(piece: Piece, encoder: DocEncoder) -> Encoded:
     return cached[1]
 
 
-def _piece_lines(piece: Piece) -> np.ndarray:
-    if "lines" not in piece.derived:
-        piece.derived["lines"] = np.asarray([t.line for t in piece.tokens], np.int64)
-    return piece.derived["lines"]
-
-
-def _piece_texts(piece: Piece) -> list[str]:
-    if "texts" not in piece.derived:
-        piece.derived["texts"] = [t.text for t in piece.tokens]
-    return piece.derived["texts"]
+def _piece_positions(piece: Piece) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(line relative to the piece, column, text) of each token, cached on the piece."""
+    if "positions" not in piece.derived:
+        piece.derived["positions"] = (
+            np.asarray([t.line for t in piece.tokens], np.int64),
+            np.asarray([t.col for t in piece.tokens], np.int64),
+            [t.text for t in piece.tokens],
+        )
+    return piece.derived["positions"]
 
 
 def _inside(text_before: str, last: Tok | None) -> str:
@@ -95,6 +95,7 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder) -> Cur
     origin = select_context(n_total)
     parts: list[Encoded] = []
     line_parts: list[np.ndarray] = []
+    col_parts: list[np.ndarray] = []
     text_parts: list[list[str]] = []
     at = n_total - len(cur)
     line_at = piece_line
@@ -105,19 +106,20 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder) -> Cur
         at -= len(p.tokens)
         line_at -= p.lines
         enc = _encoded_piece(p, encoder)
-        rel = _piece_lines(p) + (line_at - 1)
-        texts = _piece_texts(p)
+        rel, cols, texts = _piece_positions(p)
+        rel = rel + (line_at - 1)
         if at < origin:
             cut = origin - at
-            enc, rel, texts = enc.tail(cut), rel[cut:], texts[cut:]
+            enc, rel, cols, texts = enc.tail(cut), rel[cut:], cols[cut:], texts[cut:]
         parts.append(enc)
-        line_parts.append(np.asarray(rel, np.int64))
+        line_parts.append(rel)
+        col_parts.append(cols)
         text_parts.append(texts)
-    parts.reverse()
-    line_parts.reverse()
-    text_parts.reverse()
+    for part in (parts, line_parts, col_parts, text_parts):
+        part.reverse()
     parts.append(cur)
     line_parts.append(np.asarray([t.line + piece_line - 1 for t in cur_toks], np.int64))
+    col_parts.append(np.asarray([t.col for t in cur_toks], np.int64))
     text_parts.append([t.text for t in cur_toks])
 
     logical: list[str] = []
@@ -129,7 +131,8 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder) -> Cur
     return CursorContext(
         inputs=Encoded.concat(parts),
         origin=origin,
-        lines=np.concatenate(line_parts) if line_parts else np.zeros(0, np.int64),
+        lines=np.concatenate(line_parts),
+        cols=np.concatenate(col_parts),
         texts=[t for part in text_parts for t in part],
         prefix=prefix,
         line_before=logical,
