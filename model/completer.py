@@ -8,6 +8,7 @@ uses them.
 from __future__ import annotations
 
 import keyword
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,6 +120,7 @@ class Completer:
             return []
         out = self.cache.advance(self.predictor, ctx.inputs, ctx.origin, cancelled)
         prefix = ctx.prefix
+        first: Callable[[str], bool] | None
         if selected is not None:
             first = selected.__eq__  # exactly the selected name
             if selected not in self.encoder.oov and selected not in self.predictor.vocab.index:
@@ -148,9 +150,11 @@ class Completer:
     def explain(self, stream: TokenStream, offset: int, text: str, top: int = 3) -> Explanation | None:
         """Where the model looked when it suggested `text` at `offset`."""
         result = self._predict(stream, offset, None)
-        if result is None or result[1] is None or self.encoder is None or self.predictor is None:
+        if result is None or self.encoder is None or self.predictor is None:
             return None
         ctx, pred = result
+        if pred is None:
+            return None
         ext_id = self.encoder.ext_of_text(text) if text.isidentifier() else self.predictor.vocab.index.get(text, -1)
         prob = float(pred.probs[ext_id]) if 0 <= ext_id < len(pred.probs) else 0.0
         K = len(pred.attn)

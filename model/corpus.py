@@ -267,13 +267,13 @@ def encode_file(tokens: FileTokens, vocab: Vocab) -> dict[str, np.ndarray]:
 
 def write_split(path: Path, encoded: list[dict[str, np.ndarray]]) -> int:
     starts = np.zeros(len(encoded) + 1, dtype=np.int64)
-    for i, arrays in enumerate(encoded):
-        starts[i + 1] = starts[i] + len(arrays["ids"])
+    for i, file_arrays in enumerate(encoded):
+        starts[i + 1] = starts[i] + len(file_arrays["ids"])
     joined = {
         name: np.concatenate([a[name] for a in encoded]) if encoded else np.zeros(0, dtype=dtype)
         for name, dtype in (("ids", np.int32), ("ext", np.int32), ("roles", np.int8), ("kinds", np.int8))
     }
-    np.savez(path, starts=starts, **joined)
+    np.savez(path, starts=starts, ids=joined["ids"], ext=joined["ext"], roles=joined["roles"], kinds=joined["kinds"])
     return int(starts[-1])
 
 

@@ -30,9 +30,8 @@ def needs_space(prev: str, text: str, stack: list[str]) -> bool:
         return False  # a call or a subscript
     if "=" in (prev, text) and stack and stack[-1] == "(":
         return False  # a keyword argument or default
-    if prev in ("*", "**") and stack and stack[-1] == "(":
-        return False  # f(*args, **kwargs): a star binds to what follows
-    return True
+    # f(*args, **kwargs): a star binds to what follows
+    return not (prev in ("*", "**") and stack and stack[-1] == "(")
 
 
 def join(before: list[str], tokens: list[str]) -> str:
