@@ -185,11 +185,17 @@ class HeedLM(nn.Module):
         logits: torch.Tensor, attn: torch.Tensor, gate: torch.Tensor, key_ext: torch.Tensor,
         targets: torch.Tensor, target_ext: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """log p(target), and the log-probabilities the vocabulary and the pointer gave it."""
+        """log p(target), and the log-probabilities the vocabulary and the pointer gave it.
+
+        A name outside the vocabulary is `<unk>` to the vocabulary. Where the pointer can reach
+        it (it stands in the window) only the pointer is credited: otherwise predicting `<unk>`,
+        which is never shown, would be as good as copying the name and the pointer never learns to.
+        """
         log_voc = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.long()[..., None]).squeeze(-1)
         hits = (key_ext[:, None, :] == target_ext[..., None]) & (target_ext[..., None] >= 0)
         ptr = (attn * hits).sum(-1)
         log_ptr = torch.log(ptr.clamp_min(1e-30)).masked_fill(ptr <= 0, float("-inf"))
+        log_voc = log_voc.masked_fill((target_ext >= logits.shape[-1]) & (ptr > 0), float("-inf"))
         a = torch.log(gate.clamp_min(1e-30)) + log_voc
         b = torch.log1p(-gate.clamp_max(1 - 1e-7)) + log_ptr
         return torch.logaddexp(a, b), a, b
