@@ -119,7 +119,9 @@ class TokenStream:
         tail: list[Piece] = []
         for piece, offset in self._lex_from(state, text):
             j = old_after.get(offset)
-            if j is not None and self.pieces[j].state.indents == piece.state.indents:
+            # Token columns are kept as lexed, so a piece that starts mid-line (the end of a text
+            # without a final line break) is reused only at the same column.
+            if j is not None and self.pieces[j].state.indents == piece.state.indents and self.pieces[j].state.col == piece.state.col:
                 tail = self.pieces[j:]
                 break
             fresh.append(piece)
