@@ -274,7 +274,7 @@ def _repair(line: list[Tok]) -> str:
 def _parse_names(source: str) -> list[tuple[str, int]] | None:
     try:
         module = cst.parse_module(source)
-    except (cst.ParserSyntaxError, RecursionError, ValueError, MemoryError):
+    except (cst.ParserSyntaxError, cst.CSTValidationError, RecursionError, ValueError, MemoryError):
         return None
     visitor = _RoleVisitor()
     try:
