@@ -55,12 +55,14 @@ def _piece_positions(piece: Piece) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 
 def _inside(text_before: str, last: Tok | None) -> str:
-    """Whether the cursor sits in a comment or an unterminated string."""
+    """Whether the cursor sits in a comment or an unterminated string. `text_before` is the text
+    before the cursor that `last`, the last token before it, was lexed from."""
     if last is not None and last.kind == lexer.STRING and last.unterminated:
         return "string"
-    line = text_before[max(text_before.rfind("\n"), text_before.rfind("\r")) + 1 :]
-    ws = last.ws if last is not None else line
-    tail = ws[max(ws.rfind("\n"), ws.rfind("\r")) + 1 :]
+    # After the last token come only spaces, comments and line breaks: a `#` on the cursor's line
+    # there starts a comment (`x = 1  # note|`).
+    rest = text_before[last.offset + len(last.text) :] if last is not None else text_before
+    tail = rest[max(rest.rfind("\n"), rest.rfind("\r")) + 1 :]
     return "comment" if "#" in tail else ""
 
 
@@ -79,7 +81,7 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder) -> Cur
         cur_toks = [t for _, line in lexer.lex_lines(piece.text[: offset - starts[i]], state, at_cursor=True) for t in line]
     known = {(t.offset, t.text): r for t, r in zip(piece.tokens, piece.roles)} if piece is not None else {}
     last = cur_toks[-1] if cur_toks else None
-    inside = _inside(stream.text[:offset], last)
+    inside = _inside(piece.text[: offset - starts[i]] if piece is not None else stream.text[:offset], last)
     prefix = ""
     if last is not None and last.kind in (lexer.NAME, lexer.KEYWORD) and last.offset + len(last.text) == offset - starts[i]:
         prefix = last.text
