@@ -22,6 +22,15 @@ def _read_source(name: str) -> str:
     return Path(name).read_bytes().decode("utf-8", errors="replace")
 
 
+def _bundled(path: str) -> str:
+    """`bundled` names the model shipped with heed."""
+    if path == "bundled":
+        from heed.model.store import default_model_dir
+
+        return str(default_model_dir())
+    return path
+
+
 def cmd_tokens(args: argparse.Namespace) -> int:
     from heed.model.stream import tokenize
 
@@ -48,7 +57,8 @@ def cmd_corpus_build(args: argparse.Namespace) -> int:
     if args.vocab:
         from heed.model.vocab import Vocab
 
-        vocab = Vocab.load(Path(args.vocab))
+        vocab_path = Path(_bundled(args.vocab))
+        vocab = Vocab.load(vocab_path / "vocab.json" if vocab_path.is_dir() else vocab_path)
     stats = corpus.build_corpus(
         Path(args.out),
         sources,
@@ -75,6 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from heed.model import corpus
     from heed.model.train import TrainConfig, train
 
+    args.init_from = _bundled(args.init_from)
     if not corpus.is_corpus(Path(args.corpus)):
         print(f"no corpus in {args.corpus}: building it from the standard library (no tests, no evaluation packages)",
               file=sys.stderr)
@@ -212,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--exclude", action="append", default=[], metavar="NAME", help="a folder or module name to leave out")
     b.add_argument("--no-stdlib", action="store_true", help="leave out the standard library")
     b.add_argument("--skip-tests", action="store_true", help="leave out test folders and test_*.py files")
-    b.add_argument("--vocab", help="use this vocab.json instead of building one")
+    b.add_argument("--vocab", help="use this vocab.json (or model folder, or `bundled`) instead of building one")
     b.add_argument("--vocab-size", type=int, default=10000)
     b.add_argument("--min-count", type=int, default=3)
     b.add_argument("--cache", help="token cache folder (default ~/.cache/heed/tokens or $HEED_CACHE)")
@@ -266,7 +277,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     d = TrainConfig(corpus="", out="")
     p.add_argument("--corpus", required=True, help="corpus folder (built from the standard library if missing)")
     p.add_argument("--out", required=True, help="model folder to write (checkpoints go to OUT/checkpoint)")
-    p.add_argument("--init-from", default="", metavar="MODEL", help="fine-tune this model folder (its vocabulary is kept)")
+    p.add_argument("--init-from", default="", metavar="MODEL", help="fine-tune this model folder, or `bundled` (its vocabulary is kept)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     p.add_argument("--device", default=d.device, help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps")
     p.add_argument("--seed", type=int, default=d.seed)
