@@ -1,0 +1,213 @@
+"""Inference with a tiny random model: the state cache gives what a fresh run gives after any
+edits, beam search stops at line ends, and explanations point at real lines."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from heed.model.completer import Completer
+from heed.model.context import cursor_context
+from heed.model.inference import CHECKPOINT, OPENERS, STOP_KEYS, DocEncoder, Predictor
+from heed.model.network import mixture
+from heed.model.roles import UNKNOWN
+from heed.model.stream import TokenStream
+
+INSERTS = ["self.", "x = foo(", "bar", "(", ")", "\n", "\n    ", "import os\n", "'", "#", ".", ", ", "value_",
+           "def g(a, b):\n    return a.", "\n\n", "zz_new_name"]
+
+
+def assert_same_popup(got, want) -> None:  # type: ignore[no-untyped-def]
+    assert (got.prefix, got.model_used) == (want.prefix, want.model_used)
+    assert [(c.text, c.kind, c.source) for c in got.candidates] == [(c.text, c.kind, c.source) for c in want.candidates]
+    np.testing.assert_allclose([c.prob for c in got.candidates], [c.prob for c in want.candidates], rtol=1e-5, atol=1e-8)
+
+
+edits = st.lists(st.tuples(st.floats(0, 1), st.integers(0, 25), st.sampled_from(INSERTS)), min_size=1, max_size=3)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(edits=edits)
+def test_incremental_popup_equals_a_fresh_one(tiny_predictor: Predictor, sample_source: str,
+                                              edits: list[tuple[float, int, str]]) -> None:
+    """Edits applied to one stream, one Completer (and its state cache) throughout, against a
+    fresh stream and a fresh Completer on the same text, at the cursor after each edit."""
+    stream = TokenStream(sample_source)
+    completer = Completer(tiny_predictor)
+    completer.popup(stream, len(sample_source))  # fill the cache
+    for where, delete, insert in edits:
+        start = int(where * len(stream.text))
+        stream.edit(start, min(start + delete, len(stream.text)), insert)
+        cursor = start + len(insert)
+        assert_same_popup(completer.popup(stream, cursor), Completer(tiny_predictor).popup(TokenStream(stream.text), cursor))
+    # and at the end of the document, where the cached states reach furthest
+    end = len(stream.text)
+    assert_same_popup(completer.popup(stream, end), Completer(tiny_predictor).popup(TokenStream(stream.text), end))
+
+
+def test_an_edit_near_the_end_runs_few_tokens(tiny_predictor: Predictor, sample_source: str) -> None:
+    stream = TokenStream(sample_source)
+    completer = Completer(tiny_predictor)
+    completer.popup(stream, len(stream.text))
+    context = len(cursor_context(stream, len(stream.text), completer.encoder).inputs)  # type: ignore[arg-type]
+    assert completer.cache.tokens_run == context > 10 * CHECKPOINT  # the first request runs everything
+    end = len(stream.text)
+    for i, ch in enumerate("y = fnma"):
+        stream.edit(end + i, end + i, ch)
+        popup = completer.popup(stream, end + i + 1)
+        assert popup.model_used
+        assert completer.cache.tokens_run <= 2 * CHECKPOINT, (ch, completer.cache.tokens_run)
+    assert_same_popup(popup, Completer(tiny_predictor).popup(TokenStream(stream.text), len(stream.text)))
+    # an edit at the top invalidates everything after it
+    stream.edit(0, 0, "import sys\n")
+    completer.popup(stream, len(stream.text))
+    assert completer.cache.tokens_run > context
+
+
+# -- beam search ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def newline_happy_predictor(tiny_predictor: Predictor) -> Predictor:
+    """The tiny model, made to end lines often, so that beams finish within a few tokens."""
+    model = copy.deepcopy(tiny_predictor.model)
+    with torch.no_grad():
+        model.decoder_bias[tiny_predictor.vocab.index["<newline>"]] += 4.0
+    return Predictor(model, tiny_predictor.vocab, tiny_predictor.meta)
+
+
+def _ext_of(encoder: DocEncoder, text: str) -> int:
+    vid = encoder.vocab.index.get(text)
+    return vid if vid is not None else len(encoder.vocab) + encoder.oov[text]
+
+
+@torch.no_grad()
+def _score(predictor: Predictor, encoder: DocEncoder, out, tokens: list[str]):  # type: ignore[no-untyped-def]
+    """log p(tokens) fed the way beam search feeds them, and the distribution after them."""
+    n_ext = encoder.n_ext
+    total = 0.0
+    for text in tokens:
+        probs = mixture(out, n_ext, predictor.all_answers)[0, -1]
+        ext = _ext_of(encoder, text)
+        total += math.log(max(float(probs[ext]), 1e-12))
+        last = torch.tensor([[ext]])
+        ids = torch.where(last < len(predictor.vocab), last, torch.full_like(last, predictor.vocab.unk))
+        out = predictor.model(ids, torch.full_like(ids, UNKNOWN), last, out.state, last_only=True)
+    return total, mixture(out, n_ext, predictor.all_answers)[0, -1]
+
+
+def _depth(tokens: list[str]) -> int:
+    return sum(t in OPENERS for t in tokens) - sum(t in ")]}" for t in tokens)
+
+
+@pytest.mark.parametrize("cursor_text", ["\n    name = ", "\n    return os.path.join(pat, "])
+def test_beam_search_ends_at_line_ends(newline_happy_predictor: Predictor, sample_source: str, cursor_text: str) -> None:
+    predictor = newline_happy_predictor
+    stream = TokenStream(sample_source.rstrip("\n") + cursor_text)
+    completer = Completer(predictor)
+    encoder = completer.encoder
+    assert encoder is not None
+    ctx = cursor_context(stream, len(stream.text), encoder)
+    out = completer.cache.advance(predictor, ctx.inputs, ctx.origin)
+    hyps = predictor.beam_search(out, encoder, width=4, max_tokens=8, budget_s=60.0, alternatives=6)
+    assert hyps
+    assert [h.logp for h in hyps] == sorted((h.logp for h in hyps), reverse=True)
+    assert len({tuple(h.tokens) for h in hyps}) == len(hyps)
+    assert any(h.complete for h in hyps)
+    stops = [predictor.vocab.index[k] for k in STOP_KEYS]
+    for h in hyps:
+        assert h.tokens and len(h.tokens) <= 8 and h.logp <= 0
+        assert not any(t in STOP_KEYS or "\n" in t for t in h.tokens)
+        if not h.complete:
+            continue
+        if h.tokens[-1] in ")]}" and _depth(h.tokens) < 0:
+            logp, _ = _score(predictor, encoder, out, h.tokens)  # closed a bracket opened before the cursor
+            assert math.isclose(logp, h.logp, abs_tol=1e-3)
+        else:
+            logp, after = _score(predictor, encoder, out, h.tokens)  # then the line ended
+            assert any(math.isclose(logp + math.log(float(after[s])), h.logp, abs_tol=1e-3) for s in stops), h
+    suggestions = completer.inline(stream, len(stream.text), budget_s=60.0)
+    assert suggestions and all("\n" not in s.text and "\r" not in s.text for s in suggestions)
+
+
+# -- explanations ------------------------------------------------------------------------------------
+
+
+def _check_explanation(exp, text: str, lines: list[str], window: int) -> None:  # type: ignore[no-untyped-def]
+    assert exp is not None and exp.text == text
+    weights = exp.weights
+    assert len(weights) == window
+    assert math.isclose(sum(w[-1] for w in weights), 1.0, abs_tol=1e-4)
+    for entry in weights:
+        line, token = entry[0], entry[-2]
+        assert 1 <= line <= len(lines)
+        if token.strip():
+            assert token.splitlines()[0] in lines[line - 1], (entry, lines[line - 1])
+        if len(entry) == 4 and token:  # (line, col, text, weight)
+            assert lines[line - 1][entry[1]:].startswith(token.splitlines()[0]), entry
+    assert exp.spans and [s[2] for s in exp.spans] == sorted((s[2] for s in exp.spans), reverse=True)
+    for line, code, _ in exp.spans:
+        assert 1 <= line <= len(lines) and code == lines[line - 1].strip()
+    if exp.source == "pointer":
+        assert exp.copied_from is not None and text in lines[exp.copied_from - 1]
+        assert exp.pointer_prob > exp.vocab_prob
+
+
+def test_explain(tiny_predictor: Predictor, sample_source: str) -> None:
+    text = sample_source.rstrip("\n") + "\n\nzz_unique_name = compile(pat)\nprint(zz_unique_name.match(name), "
+    lines = text.splitlines()
+    stream = TokenStream(text)
+    completer = Completer(tiny_predictor)
+    window = tiny_predictor.model.config.window
+    popup = completer.popup(stream, len(text))
+    assert popup.model_used
+    model_candidates = [c for c in popup.candidates if c.source != "scope"]
+    assert model_candidates
+    for cand in model_candidates[:5]:
+        exp = completer.explain(stream, len(text), cand.text)
+        _check_explanation(exp, cand.text, lines, window)
+        assert math.isclose(exp.prob, cand.prob, rel_tol=1e-5)
+        assert exp.source == cand.source
+    # a name outside the vocabulary can only come from the pointer, copied from where it stands
+    assert "zz_unique_name" not in tiny_predictor.vocab.index
+    exp = completer.explain(stream, len(text), "zz_unique_name")
+    _check_explanation(exp, "zz_unique_name", lines, window)
+    assert exp.source == "pointer" and exp.vocab_prob == 0 and exp.prob > 0
+    assert exp.copied_from in (len(lines) - 1, len(lines))
+    # a name the window does not hold gets nothing from the pointer
+    exp = completer.explain(stream, len(text), "never_seen_anywhere")
+    assert exp is not None and exp.prob == 0 and exp.copied_from is None
+
+
+def test_no_prediction_inside_strings_and_comments(tiny_predictor: Predictor) -> None:
+    completer = Completer(tiny_predictor)
+    for text in ["x = 'abc", "x = 1  # note", "def f():\n    x = 1 # no", 's = """doc\nmore']:
+        stream = TokenStream(text)
+        popup = completer.popup(stream, len(text))
+        assert popup.candidates == [] and completer.explain(stream, len(text), "x") is None
+        assert completer.inline(stream, len(text)) == []
+
+
+@pytest.mark.xfail(strict=True, reason="known bug: beam_search counts brackets from the cursor on, so with no "
+                   "bracket open on the line a stray `)` still ends a hypothesis as complete")
+def test_beam_search_does_not_close_brackets_that_are_not_open(tiny_predictor: Predictor, sample_source: str) -> None:
+    model = copy.deepcopy(tiny_predictor.model)
+    with torch.no_grad():
+        model.decoder_bias[tiny_predictor.vocab.index[")"]] += 8.0
+    predictor = Predictor(model, tiny_predictor.vocab, tiny_predictor.meta)
+    stream = TokenStream(sample_source.rstrip("\n") + "\n    name = ")
+    completer = Completer(predictor)
+    assert completer.encoder is not None
+    ctx = cursor_context(stream, len(stream.text), completer.encoder)
+    assert _depth(ctx.line_before) == 0
+    out = completer.cache.advance(predictor, ctx.inputs, ctx.origin)
+    hyps = predictor.beam_search(out, completer.encoder, width=4, max_tokens=8, budget_s=60.0)
+    assert hyps
+    for h in hyps:
+        assert all(_depth(h.tokens[: i + 1]) >= 0 for i in range(len(h.tokens))), h
