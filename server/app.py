@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import uuid
 from typing import Any
 
@@ -27,6 +28,7 @@ from heed.server.settings import Settings, parse_settings
 
 log = logging.getLogger("heed.server")
 STATUS_NOTIFICATION = "heed/status"
+DEBUG_DOCUMENT = "heed/debugDocument"  # only with HEED_DEBUG=1: see debug_document() below
 
 
 class HeedServer(LanguageServer):
@@ -216,5 +218,19 @@ def create_server() -> HeedServer:
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: HeedServer, params: None) -> None:
         ls.engine.close()
+
+    if os.environ.get("HEED_DEBUG") == "1":
+
+        @server.feature(DEBUG_DOCUMENT)
+        async def debug_document(ls: HeedServer, params: Any) -> dict | None:
+            """For tests (tests/test_reliability_edits.py): the server's copy of a document, to
+            compare with the client's. `streamText` is the token stream's own text, brought up to
+            date on the model worker as a completion would, so incremental re-lexing is checked too."""
+            uri = params["uri"] if isinstance(params, dict) else params.uri
+            doc = ls.documents.get(uri)
+            if doc is None:
+                return None
+            stream, text, version = await ls.engine.call(doc.snapshot)
+            return {"text": text, "version": version, "streamText": stream.source()}
 
     return server
