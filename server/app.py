@@ -24,6 +24,7 @@ from heed.model.candidates import fallback_popup, typed_prefix
 from heed.server import convert
 from heed.server.documents import Document, Documents
 from heed.server.engine import Engine, Superseded
+from heed.server.protocol import HeedProtocol
 from heed.server.settings import Settings, parse_settings
 
 log = logging.getLogger("heed.server")
@@ -33,7 +34,7 @@ DEBUG_DOCUMENT = "heed/debugDocument"  # only with HEED_DEBUG=1: see debug_docum
 
 class HeedServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("heed", __version__)
+        super().__init__("heed", __version__, protocol_cls=HeedProtocol)
         self.documents = Documents()
         self.engine = Engine()
         self.settings = Settings()
