@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from heed import __version__
@@ -33,6 +34,8 @@ DEBUG_DOCUMENT = "heed/debugDocument"  # only with HEED_DEBUG=1: see debug_docum
 
 
 class HeedServer(LanguageServer):
+    protocol: HeedProtocol
+
     def __init__(self) -> None:
         super().__init__("heed", __version__, protocol_cls=HeedProtocol)
         self.documents = Documents()
@@ -40,6 +43,17 @@ class HeedServer(LanguageServer):
         self.settings = Settings()
         self.setting_errors: list[str] = []
         self.loaded: tuple[str, int] | None = None  # (model path, threads) last loaded
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        super().start_io(stdin, stdout)
+        if self.protocol.exit_code:  # `exit` came without `shutdown`: LSP wants exit code 1
+            raise SystemExit(self.protocol.exit_code)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # pygls's read loop reports bytes it could not parse here: answer them (-32700).
+        if source is JsonRpcException and self.protocol.answer_unparsable(error):
+            return
+        super().report_server_error(error, source)
 
     def notify_status(self) -> None:
         self.protocol.notify(STATUS_NOTIFICATION, self.engine.status.to_json())
