@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import uuid
 from typing import Any
 
@@ -25,7 +26,7 @@ from heed.model.candidates import fallback_popup, typed_prefix
 from heed.server import convert
 from heed.server.documents import Document, Documents
 from heed.server.engine import Engine, Superseded
-from heed.server.protocol import HeedProtocol
+from heed.server.protocol import BoundedStdin, HeedProtocol
 from heed.server.settings import Settings, parse_settings
 
 log = logging.getLogger("heed.server")
@@ -45,7 +46,7 @@ class HeedServer(LanguageServer):
         self.loaded: tuple[str, int] | None = None  # (model path, threads) last loaded
 
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
-        super().start_io(stdin, stdout)
+        super().start_io(BoundedStdin(stdin or sys.stdin.buffer), stdout)  # see server/protocol.py
         if self.protocol.exit_code:  # `exit` came without `shutdown`: LSP wants exit code 1
             raise SystemExit(self.protocol.exit_code)
 

@@ -1,8 +1,11 @@
 """The JSON-RPC edges pygls 2.1 leaves open, closed the way the LSP specification says.
 
 Found by tests/test_reliability_protocol.py and tests/test_reliability_edits.py; each case
-below was a hang, a wrong answer or a wrong document before:
+below was a hang, a crash or a wrong document before:
 
+- A `Content-Length` larger than any real message (say 100 GB): pygls allocated it up front and
+  the server died of MemoryError. Frames above MAX_MESSAGE_BYTES are refused (-32700) and
+  skipped, read in bounded pieces, until the next header.
 - Bytes that are not JSON or not UTF-8: pygls logged them and answered nothing. Now: -32700
   ParseError with id null (JSON-RPC 2.0, section 5.1).
 - A request whose params do not fit the method (`"position": "x"`): pygls raised while decoding
@@ -30,7 +33,7 @@ below was a hang, a wrong answer or a wrong document before:
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, BinaryIO
 
 import attrs
 from lsprotocol import types
@@ -46,6 +49,36 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.protocol.json_rpc import RPCRequest
 
 log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a 1 MB file escaped as \uXXXX is 6 MB: far below this
+MAX_HEADER_LINE = 64 * 1024  # header lines are read in pieces of at most this
+
+
+class BoundedStdin:
+    """stdin for pygls's reader: a frame too large to be real is not read into memory.
+
+    Reading it would allocate `Content-Length` bytes at once. Instead the body is answered as
+    unparsable (one byte that is not JSON) and left in the stream, where pygls's header loop
+    reads it in pieces of MAX_HEADER_LINE and drops them until the next `Content-Length`.
+    The same resynchronisation recovers from a Content-Length that is merely wrong.
+    """
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+
+    def readline(self) -> bytes:
+        line = self.raw.readline(MAX_HEADER_LINE)
+        # After a frame whose Content-Length was wrong (or refused), the next header follows the
+        # leftover body on the same line; pygls only knows a header at the start of a line, so
+        # without this every later message would be lost too.
+        at = line.find(b"Content-Length:")
+        return line[at:] if at > 0 else line
+
+    def read(self, n: int) -> bytes:
+        if n > MAX_MESSAGE_BYTES:
+            log.warning("refusing a %d-byte message (more than %d): skipping to the next header", n, MAX_MESSAGE_BYTES)
+            return b"\x00"
+        return self.raw.read(n)
 
 
 @attrs.define
