@@ -54,7 +54,7 @@ def kind_of(text: str, scope: Scope) -> str:
     if role == -1:
         return "builtin"
     if role is None:
-        role = scope.roles.get(text)
+        role = scope.role_of(text)
     return KIND_OF_ROLE.get(ROLES[role], "variable") if role is not None and role >= 0 else "text"
 
 
@@ -72,9 +72,11 @@ def finish_popup(
         extra = {n: scope.counts.get(n, 0) for n in scope.names}
     for name, _count in sorted(extra.items(), key=lambda kv: -kv[1]):
         if name.startswith(prefix) and name not in found and name != prefix:
-            found[name] = Candidate(name, 0.0, kind_of(name, scope), "scope")
-    ranked = sorted(found.values(), key=lambda c: (-c.prob, -scope.counts.get(c.text, 0), c.text))
-    return Popup(prefix, ranked[:max_items], model_used)
+            found[name] = Candidate(name, 0.0, "", "scope")
+    ranked = sorted(found.values(), key=lambda c: (-c.prob, -scope.counts.get(c.text, 0), c.text))[:max_items]
+    for c in ranked:  # kinds for the items shown only: looking one up can scan the document
+        c.kind = kind_of(c.text, scope)
+    return Popup(prefix, ranked, model_used)
 
 
 def fallback_popup(stream: TokenStream, offset: int, max_items: int) -> Popup:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from heed.model import detok
-from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, kind_of, typed_prefix
+from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, typed_prefix
 from heed.model.context import CursorContext, cursor_context
 from heed.model.inference import Cancelled, DocEncoder, Prediction, Predictor, StateCache
 from heed.model.scope import scope_at
@@ -91,7 +91,7 @@ class Completer:
                     continue
                 if after_dot and keyword.iskeyword(text):
                     continue
-                found[text] = Candidate(text, p, kind_of(text, scope), self._source(pred, int(i)))
+                found[text] = Candidate(text, p, "", self._source(pred, int(i)))
         return finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None)
 
     def _source(self, pred: Prediction, ext_id: int) -> str:
@@ -129,8 +129,9 @@ class Completer:
             first = lambda text: text.startswith(prefix) and text.isidentifier()  # noqa: E731
         else:
             first = None
+        opened = sum(t in "([{" for t in ctx.line_before) - sum(t in ")]}" for t in ctx.line_before)
         hyps = self.predictor.beam_search(
-            out, self.encoder, width, max_tokens, first, budget_s, cancelled, alternatives
+            out, self.encoder, width, max_tokens, first, budget_s, cancelled, alternatives, max(opened, 0)
         )
         space_before = offset - len(prefix) > 0 and stream.text[offset - len(prefix) - 1] in " \t"
         suggestions = []

@@ -177,12 +177,14 @@ class Predictor:
         budget_s: float = 0.15,
         cancelled: Cancelled | None = None,
         alternatives: int = 3,
+        open_before: int = 0,
     ) -> list[LineHypothesis]:
         """Most probable continuations of the line after `out`'s position.
 
         `first` restricts the first token (the identifier already typed, or the popup's
         selection). A hypothesis ends at the end of the line, at a closing bracket that was
-        opened before the cursor, at a literal the vocabulary only knows by kind, or after
+        opened before the cursor (`open_before` of them are open there; a closing bracket with
+        none open is not Python and ends nothing), at a literal the vocabulary only knows by kind, or after
         `max_tokens`. Ranked by total log-probability, the end included.
         """
         deadline = time.monotonic() + budget_s
@@ -213,8 +215,9 @@ class Predictor:
                         finished.append(LineHypothesis([encoder.text_of(t) for t in toks], score, tok in self.stop_ids))
                     continue
                 d = depth + (text in OPENERS) - (text in CLOSERS)
-                if d < 0:  # closes a bracket opened before the cursor: the call is complete
-                    finished.append(LineHypothesis([encoder.text_of(t) for t in toks + [tok]], score, True))
+                if d < 0:
+                    if -d <= open_before:  # closes a bracket opened before the cursor: complete
+                        finished.append(LineHypothesis([encoder.text_of(t) for t in toks + [tok]], score, True))
                     continue
                 if len(nxt) < width:
                     nxt.append((score, toks + [tok], d))

@@ -10,6 +10,7 @@ summarises itself once; a request only merges the summaries.
 from __future__ import annotations
 
 import builtins
+import bisect
 from collections import Counter
 from dataclasses import dataclass
 
@@ -51,33 +52,76 @@ def piece_names(piece: Piece) -> PieceNames:
     return cached
 
 
+class ScopeIndex:
+    """Document-wide name counts and module-level bindings, kept up to date piece by piece.
+
+    A request only pays for the pieces that changed since the last one (typing changes one),
+    not for the whole document. Pieces are held by reference, so their ids stay unique.
+    """
+
+    def __init__(self) -> None:
+        self.pieces: dict[int, Piece] = {}
+        self.counts: Counter[str] = Counter()
+        self.roles: dict[str, Counter[int]] = {}  # name -> pieces using it in each role
+        self.module: dict[str, int] = {}  # names bound by top-level statements
+        self.module_pieces: tuple[int, ...] = ()
+
+    def update(self, stream: TokenStream) -> None:
+        current = {id(p): p for p in stream.pieces}
+        for key in self.pieces.keys() - current.keys():
+            summary = piece_names(self.pieces[key])
+            self.counts.subtract(summary.counts)
+            for name, role in summary.roles.items():
+                self.roles[name][role] -= 1
+        for key in current.keys() - self.pieces.keys():
+            summary = piece_names(current[key])
+            self.counts.update(summary.counts)
+            for name, role in summary.roles.items():
+                self.roles.setdefault(name, Counter())[role] += 1
+        self.pieces = current
+        module_pieces = tuple(id(p) for p in stream.pieces if p.depth == 0)
+        if module_pieces != self.module_pieces:
+            self.module = {}
+            for p in stream.pieces:
+                if p.depth == 0:
+                    for name, role in piece_names(p).bound.items():
+                        self.module.setdefault(name, role)
+            self.module_pieces = module_pieces
+
+
 @dataclass
 class Scope:
     names: dict[str, int]  # visible name -> binding role (-1: builtin)
     counts: Counter[str]  # occurrences in the document
-    roles: dict[str, int]  # a name's latest role in the document
+    roles: dict[str, Counter[int]]  # name -> how many pieces use it in each role
+
+    def role_of(self, name: str) -> int | None:
+        """The role a name plays most where the document uses it (for names bound nowhere)."""
+        used = self.roles.get(name)
+        if not used:
+            return None
+        role, count = max(used.items(), key=lambda kv: kv[1])
+        return role if count > 0 else None
 
 
 def scope_at(stream: TokenStream, offset: int) -> Scope:
     """Names visible at `offset`: module-level bindings, bindings in the enclosing top-level
     statement, and builtins."""
-    starts = stream.starts()
+    index = stream.derived.get("scope")
+    if index is None:
+        index = stream.derived["scope"] = ScopeIndex()
+    index.update(stream)
     names: dict[str, int] = {n: -1 for n in BUILTINS}
-    counts: Counter[str] = Counter()
-    roles: dict[str, int] = {}
-    enclosing = 0
-    for i, piece in enumerate(stream.pieces):
-        if starts[i] > offset:
+    names.update(index.module)
+    starts = stream.starts()
+    i = max(bisect.bisect_right(starts, offset) - 1, 0)
+    # The enclosing top-level statement: back from the cursor to the nearest depth-0 piece.
+    while i >= 0 and i < len(stream.pieces):
+        names.update(piece_names(stream.pieces[i]).bound)
+        if stream.pieces[i].depth == 0:
             break
-        if piece.depth == 0:
-            enclosing = i  # the latest top-level statement starting before the cursor
-    for i, piece in enumerate(stream.pieces):
-        summary = piece_names(piece)
-        counts.update(summary.counts)
-        roles.update(summary.roles)
-        if piece.depth == 0 or (enclosing <= i and starts[i] <= offset):
-            names.update(summary.bound)
-    return Scope(names, counts, roles)
+        i -= 1
+    return Scope(names, index.counts, index.roles)
 
 
 def attributes_of(stream: TokenStream, receiver: str) -> Counter[str]:

@@ -47,19 +47,7 @@ class Piece:
     roles: list[int]
     lines: int  # line breaks inside the piece
     derived: dict[str, Any] = field(default_factory=dict)  # per-piece data others compute once
-
-    @property
-    def depth(self) -> int:
-        """Indentation depth of the piece's first statement."""
-        depth = len(self.state.indents) - 1
-        for tok in self.tokens:
-            if tok.kind == INDENT:
-                depth += 1
-            elif tok.kind == DEDENT:
-                depth -= 1
-            else:
-                break
-        return depth
+    depth: int = 0  # indentation depth of the piece's first statement
 
 
 class _RoleCache:
@@ -82,6 +70,19 @@ class _RoleCache:
         return roles
 
 
+def _depth(start: LexState, tokens: list[Tok]) -> int:
+    """Indentation depth after the layout tokens a piece starts with."""
+    depth = len(start.indents) - 1
+    for tok in tokens:
+        if tok.kind == INDENT:
+            depth += 1
+        elif tok.kind == DEDENT:
+            depth -= 1
+        else:
+            break
+    return depth
+
+
 def _count_breaks(text: str) -> int:
     return text.count("\n") + text.count("\r") - text.count("\r\n")
 
@@ -94,6 +95,7 @@ class TokenStream:
         self.text = ""
         self.pieces: list[Piece] = []
         self._starts: list[int] | None = None
+        self.derived: dict[str, Any] = {}  # document-wide data others keep up to date (scope index)
         self.replace(text)
 
     # -- building -------------------------------------------------------------------------
@@ -140,7 +142,7 @@ class TokenStream:
             tok.offset -= start.offset
             tok.line -= start.line - 1
         roles = self.role_cache.roles(source, start.indents, tokens)
-        return Piece(start, source, tokens, roles, _count_breaks(source))
+        return Piece(start, source, tokens, roles, _count_breaks(source), depth=_depth(start, tokens))
 
     # -- reading --------------------------------------------------------------------------
     def starts(self) -> list[int]:

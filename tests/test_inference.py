@@ -194,8 +194,6 @@ def test_no_prediction_inside_strings_and_comments(tiny_predictor: Predictor) ->
         assert completer.inline(stream, len(text)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: beam_search counts brackets from the cursor on, so with no "
-                   "bracket open on the line a stray `)` still ends a hypothesis as complete")
 def test_beam_search_does_not_close_brackets_that_are_not_open(tiny_predictor: Predictor, sample_source: str) -> None:
     model = copy.deepcopy(tiny_predictor.model)
     with torch.no_grad():
