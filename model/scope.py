@@ -9,8 +9,8 @@ summarises itself once; a request only merges the summaries.
 
 from __future__ import annotations
 
-import builtins
 import bisect
+import builtins
 from collections import Counter
 from dataclasses import dataclass
 
