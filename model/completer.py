@@ -95,9 +95,8 @@ class Completer:
         return finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None)
 
     def _source(self, pred: Prediction, ext_id: int) -> str:
-        ptr = (1 - pred.gate) * float(pred.attn[pred.window_ext == ext_id].sum())
-        voc = pred.gate * float(pred.vocab_probs[ext_id]) if ext_id < len(pred.vocab_probs) else 0.0
-        return "pointer" if ptr > voc else "vocabulary"
+        pointer, vocab = _shares(pred, ext_id)
+        return "pointer" if pointer > vocab else "vocabulary"
 
     # -- ghost text -----------------------------------------------------------------------------
     def inline(
@@ -123,8 +122,8 @@ class Completer:
         first: Callable[[str], bool] | None
         if selected is not None:
             first = selected.__eq__  # exactly the selected name
-            if selected not in self.encoder.oov and selected not in self.predictor.vocab.index:
-                self.encoder.ext_of_text(selected)
+            if selected.isidentifier():
+                self.encoder.ext_of_text(selected)  # so that beam search can produce it
         elif prefix:
             first = lambda text: text.startswith(prefix) and text.isidentifier()  # noqa: E731
         else:
@@ -175,8 +174,7 @@ class Completer:
             for line, w in sorted(by_line.items(), key=lambda kv: -kv[1])[:top]
         ]
         hits = [(float(pred.attn[j]), j) for j in range(K) if pred.window_ext[j] == ext_id and ext_id >= 0]
-        pointer_prob = (1 - pred.gate) * sum(w for w, _ in hits)
-        vocab_prob = pred.gate * float(pred.vocab_probs[ext_id]) if 0 <= ext_id < len(pred.vocab_probs) else 0.0
+        pointer_prob, vocab_prob = _shares(pred, ext_id)
         copied_from = None
         if hits and pointer_prob > vocab_prob:
             _, j = max(hits)
@@ -186,3 +184,10 @@ class Completer:
             text, prob, "pointer" if pointer_prob > vocab_prob else "vocabulary", pred.gate, pointer_prob,
             vocab_prob, spans, copied_from, weights,
         )
+
+
+def _shares(pred: Prediction, ext_id: int) -> tuple[float, float]:
+    """(probability from the pointer, probability from the vocabulary) of one candidate."""
+    pointer = (1 - pred.gate) * float(pred.attn[pred.window_ext == ext_id].sum()) if ext_id >= 0 else 0.0
+    vocab = pred.gate * float(pred.vocab_probs[ext_id]) if 0 <= ext_id < len(pred.vocab_probs) else 0.0
+    return pointer, vocab
