@@ -271,6 +271,50 @@ def _repair(line: list[Tok]) -> str:
     return fix + "\n"
 
 
+# libcst's native parser recurses once per nesting level and per operator of a chain
+# (`- - - x`, `a[0][0]...`, `lambda: lambda: ...`) and crashes the whole process with a
+# segmentation fault somewhere below 10,000 of them; it also takes time growing with the square
+# of a chain's length (5,000 `[0]` in a row: 47 s). Real code is far from both (the standard
+# library: nesting under 300 and no chunk over 16,000 tokens, but for one 2,200-string literal
+# in pydoc_data/topics.py); an editor's buffer need not be, so chunks past these limits are not
+# parsed: their names keep the role `unknown`.
+MAX_PARSE_TOKENS = 30_000  # linear: about 0.5 s of libcst
+MAX_PARSE_NESTING = 1_000  # tokens along the deepest path of nested runs; a crash is ~10x further
+MAX_PARSE_COST = 10_000_000  # sum of squared run lengths: about 2.5 s in the worst shape measured
+
+
+def _too_hard_to_parse(tokens: list[Tok]) -> bool:
+    """Whether libcst could crash or take seconds on this chunk (see the limits above).
+
+    A *run* is what one bracket or block level holds between commas, semicolons and line ends:
+    one expression, where libcst nests once per operator. Nesting is the sum of the runs along the
+    open brackets and indents; the cost, the sum of each finished run's length squared.
+    """
+    if len(tokens) > MAX_PARSE_TOKENS:
+        return True
+    runs, nesting, cost = [0], 0, 0
+    for tok in tokens:
+        if (tok.kind == OP and tok.text in "([{") or tok.kind == INDENT:
+            runs[-1] += 1
+            runs.append(0)
+            nesting += 1
+        elif ((tok.kind == OP and tok.text in ")]}") or tok.kind == DEDENT) and len(runs) > 1:
+            done = runs.pop()
+            cost += done * done
+            nesting -= done - 1
+            runs[-1] += 1
+        elif (tok.kind == OP and tok.text in (",", ";")) or tok.kind == NEWLINE:
+            cost += runs[-1] * runs[-1]
+            nesting -= runs[-1]
+            runs[-1] = 0
+        else:
+            runs[-1] += 1
+            nesting += 1
+        if nesting > MAX_PARSE_NESTING:
+            return True
+    return cost + sum(r * r for r in runs) > MAX_PARSE_COST
+
+
 def _parse_names(source: str) -> list[tuple[str, int]] | None:
     try:
         module = cst.parse_module(source)
@@ -295,7 +339,7 @@ def chunk_roles(tokens: list[Tok]) -> list[int]:
     for i in name_slots:
         if tokens[i].kind == NAME:
             roles[i] = UNKNOWN
-    if not name_slots:
+    if not name_slots or _too_hard_to_parse(tokens):
         return roles
     names = None
     body = tokens
