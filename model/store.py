@@ -54,6 +54,8 @@ def load_model(folder: Path | str | None = None, device: str = "cpu") -> tuple[H
             raise ModelError(f"model folder {folder} has no {name}")
     try:
         raw = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+        if not isinstance(raw, dict) or not isinstance(raw.get("model"), dict):
+            raise ValueError('expected an object with a "model" object in it')  # not a bare KeyError: 'model'
         config = ModelConfig.from_json(raw["model"])
         meta = raw.get("meta", {})
     except (ValueError, KeyError, TypeError) as exc:
@@ -61,7 +63,8 @@ def load_model(folder: Path | str | None = None, device: str = "cpu") -> tuple[H
     try:
         vocab = Vocab.load(folder / VOCAB)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{folder / VOCAB}: {exc}") from exc
+        why = str(exc)  # Vocab.load's own messages start with the path already
+        raise ModelError(why if why.startswith(str(folder / VOCAB)) else f"{folder / VOCAB}: {why}") from exc
     if vocab.tokenizer_version != TOKENIZER_VERSION:
         raise ModelError(
             f"model {folder} was made for tokenizer {vocab.tokenizer_version!r}, this heed uses "
