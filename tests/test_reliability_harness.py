@@ -156,12 +156,12 @@ class ServerProcess:
     def notify(self, method: str, params: Any = None) -> None:
         self.send({"jsonrpc": "2.0", "method": method, "params": params})
 
-    def wait_note(self, method: str, check=lambda p: True, timeout: float = 60.0) -> Any:  # type: ignore[no-untyped-def]
-        """The first notification `method` whose params pass `check`."""
+    def wait_note(self, method: str, check=lambda p: True, timeout: float = 60.0, since: int = 0) -> Any:  # type: ignore[no-untyped-def]
+        """The first notification `method` (after the first `since` of them) whose params pass `check`."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
-                for params in self.notes[method]:
+                for params in self.notes[method][since:]:
                     if check(params):
                         return params
                 left = deadline - time.monotonic()
@@ -221,8 +221,12 @@ class ServerProcess:
         return _status_kb(self.proc.pid, "VmRSS") / 1024
 
     def peak_rss_mb(self) -> float:
-        """Peak resident memory of the server process so far, in MiB (Linux)."""
+        """Peak resident memory of the server process since start or `reset_peak()`, in MiB (Linux)."""
         return _status_kb(self.proc.pid, "VmHWM") / 1024
+
+    def reset_peak(self) -> None:
+        """Start measuring the peak afresh (Linux 4.0+: "5" to clear_refs resets VmHWM)."""
+        Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
 
     def log_tail(self, lines: int = 30) -> str:
         return "server stderr (tail):\n" + "\n".join(list(self.stderr_tail)[-lines:])
