@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import sysconfig
 import warnings
 from collections import Counter
@@ -179,16 +180,22 @@ def _write_cache(path: Path, tokens: FileTokens) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)  # atomic: a crash never leaves a half-written entry under the real name
+    try:
+        os.replace(tmp, path)  # atomic: a crash never leaves a half-written entry under the real name
+    finally:
+        tmp.unlink(missing_ok=True)  # left only when the rename failed (the entry is a directory)
 
 
 def tokenize_file(path: Path, cache_dir: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[str, str, FileTokens | None]:
     """(status, sha, tokens) for one file. Status: parsed, cached, corrupt_rebuilt or a skip reason."""
     try:
-        if path.stat().st_size > max_bytes:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return "not_a_file", "", None  # a FIFO named x.py: reading it waited forever
+        if info.st_size > max_bytes:
             return "too_large", "", None
         raw = path.read_bytes()
-    except OSError:
+    except OSError:  # a dangling symlink, a symlink loop, no permission, gone since listed
         return "unreadable", "", None
     try:
         text = raw.decode("utf-8")
@@ -206,7 +213,10 @@ def tokenize_file(path: Path, cache_dir: Path, max_bytes: int = MAX_FILE_BYTES) 
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return "syntax_error", sha, None
     tokens = tokenize_source(text)
-    _write_cache(entry, tokens)
+    try:
+        _write_cache(entry, tokens)
+    except OSError as exc:  # the cache only saves time: a cache that cannot be written must not stop the build
+        log.warning("could not write the token cache entry %s: %s", entry, exc)
     return ("corrupt_rebuilt" if cached == "corrupt" else "parsed"), sha, tokens
 
 
