@@ -12,6 +12,7 @@ a message a user can act on.
 from __future__ import annotations
 
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,24 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("heed.model") / "default"))
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """Write a text file under a temporary name, then rename it into place."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def save_model(folder: Path, model: HeedLM, vocab: Vocab, meta: dict[str, Any] | None = None) -> None:
+    # Each file is written under a temporary name and renamed into place once complete: training
+    # killed while it releases a model leaves the previous release loadable, not a truncated file.
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(folder / WEIGHTS), metadata={"format": "heed", "tokenizer_version": vocab.tokenizer_version})
+    tmp = folder / (WEIGHTS + ".tmp")
+    save_file(tensors, str(tmp), metadata={"format": "heed", "tokenizer_version": vocab.tokenizer_version})
+    os.replace(tmp, folder / WEIGHTS)
     config = {"model": model.config.to_json(), "meta": meta or {}}
-    (folder / CONFIG).write_text(json.dumps(config, indent=1), encoding="utf-8")
-    vocab.save(folder / VOCAB)
+    write_atomically(folder / CONFIG, json.dumps(config, indent=1))
+    write_atomically(folder / VOCAB, json.dumps(vocab.to_json(), ensure_ascii=False))
 
 
 def load_model(folder: Path | str | None = None, device: str = "cpu") -> tuple[HeedLM, Vocab, dict[str, Any]]:
