@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
@@ -34,7 +35,7 @@ from heed.model.batches import Batch, Rows, epoch_files
 from heed.model.corpus import corpus_vocab, load_split
 from heed.model.network import HeedLM, ModelConfig, State, mixture
 from heed.model.roles import UNKNOWN
-from heed.model.store import load_model, save_model
+from heed.model.store import load_model, save_model, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -292,19 +293,28 @@ class Trainer:
         tensors["rng.cpu"] = torch.get_rng_state()
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / "train_state.safetensors"))
         info = {"step": self.step, "epoch": self.epoch, "segment": self.segment, "best": self.best, "bad_evals": self.bad_evals,
                 "elapsed": self.elapsed, "tokens_seen": self.tokens_seen, "history": self.history,
                 "model": self.model.config.to_json(), "train": asdict(self.cfg)}
-        (folder / "train_state.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-        self.vocab.save(folder / "vocab.json")
+        # The whole state is one file, `info` in its metadata, renamed into place once complete: a
+        # kill at any moment leaves the previous checkpoint whole and consistent. (Written as two
+        # files in place, a kill halfway left a truncated file that --resume crashed on, and a kill
+        # between them left new weights beside old counters, which --resume trained on silently.)
+        tmp = folder / "train_state.safetensors.tmp"
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata={"train_state": json.dumps(info)})
+        os.replace(tmp, folder / "train_state.safetensors")
+        write_atomically(folder / "train_state.json", json.dumps(info, indent=1))  # for people and tools
+        write_atomically(folder / "vocab.json", json.dumps(self.vocab.to_json(), ensure_ascii=False))
 
     def load_checkpoint(self) -> None:
         folder = self.out / "checkpoint"
-        if not (folder / "train_state.json").exists():
+        if not (folder / "train_state.safetensors").exists():
             log.warning("no checkpoint in %s: starting afresh", folder)
             return
-        info = json.loads((folder / "train_state.json").read_text(encoding="utf-8"))
+        with safe_open(str(folder / "train_state.safetensors"), "pt") as f:
+            saved = (f.metadata() or {}).get("train_state")
+        # Checkpoints written before the state moved into the metadata keep it beside it only.
+        info = json.loads(saved if saved else (folder / "train_state.json").read_text(encoding="utf-8"))
         tensors = load_file(str(folder / "train_state.safetensors"))
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         opt_state = self.opt.state_dict()
