@@ -158,8 +158,9 @@ class _Lexer:
                 return
             tokens.extend(self._line_body())
             yield start, tokens
-            # At a cursor right after a line break, the next line's layout still counts.
-            if self.pos >= n and not (self.at_cursor and tokens[-1].kind == NEWLINE):
+            # At a cursor right after a line break, the next line's layout still counts. (A line
+            # that is only a backslash continuation up to the cursor has no tokens at all.)
+            if self.pos >= n and not (self.at_cursor and tokens and tokens[-1].kind == NEWLINE):
                 end = LexState(self.pos, self.line, self.col, tuple(self.indents))
                 break
         if not self.at_cursor:
