@@ -223,3 +223,37 @@ def test_random_edits_keep_the_server_in_step_with_the_client(server: ServerProc
     assert EditMachine.checks >= 100  # the machine really ran (15 examples of up to 25 steps)
     assert server.alive()
     assert server.traceback_count == 0, server.log_tail()
+
+
+# Cases the fuzzer and bench/soak.py found, replayed every run (each was a fix; see docs/RELIABILITY.md).
+REGRESSIONS = {
+    # pygls rewrote an insert past the end of the last line to one character before it
+    "insert past the end of the last line": ("x", {"range": {"start": {"line": 0, "character": 2},
+                                                             "end": {"line": 0, "character": 2}}, "text": "y"}, "xy"),
+    # pygls measured a line holding a form feed as two lines
+    "insert after a form feed": ("ab\x0ccd\nxy", {"range": {"start": {"line": 0, "character": 4},
+                                                           "end": {"line": 0, "character": 4}}, "text": "Z"}, "ab\x0ccZd\nxy"),
+    # likewise U+2028 and \x85, which Python's splitlines() breaks at and LSP does not
+    "insert after U+2028 and NEL": ("a\u2028b\x85c", {"range": {"start": {"line": 0, "character": 5},
+                                                                "end": {"line": 0, "character": 5}}, "text": "!"}, "a\u2028b\x85c!"),
+}
+
+
+@pytest.mark.parametrize("case", REGRESSIONS.values(), ids=REGRESSIONS.keys())
+def test_edit_regressions(server: ServerProcess, case: tuple[str, dict, str]) -> None:
+    before, change, after = case
+    uri = f"file:///regression/{abs(hash(before))}.py"
+    server.open(uri, before)
+    server.change(uri, 2, [change])
+    assert server.debug_document(uri)["text"] == after
+
+
+@pytest.mark.parametrize("text", ["x = 1\n\\\n", "\\\n", "def f():\n    return \\\r\n"])
+def test_completion_right_after_a_backslash_continuation(server: ServerProcess, text: str) -> None:
+    """The lexer raised IndexError there, so every request failed (found by bench/soak.py)."""
+    doc = ClientDoc(f"file:///regression/backslash{len(text)}.py", text)
+    server.open(doc.uri, text)
+    server.request("textDocument/completion", {"textDocument": {"uri": doc.uri}, "position": doc.end()})
+    server.request("textDocument/inlineCompletion", {"textDocument": {"uri": doc.uri}, "position": doc.end(),
+                                                     "context": {"triggerKind": 1}})
+    assert not server.take_tracebacks(), server.log_tail()
