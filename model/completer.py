@@ -132,6 +132,8 @@ class Completer:
         hyps = self.predictor.beam_search(
             out, self.encoder, width, max_tokens, first, budget_s, cancelled, alternatives, max(opened, 0)
         )
+        if any(h.complete for h in hyps):  # a line left with a bracket open is a poor suggestion
+            hyps = [h for h in hyps if h.complete]
         space_before = offset - len(prefix) > 0 and stream.text[offset - len(prefix) - 1] in " \t"
         suggestions = []
         for h in hyps:
