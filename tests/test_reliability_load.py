@@ -118,12 +118,12 @@ def test_opening_and_closing_many_documents_does_not_grow_memory(server: ServerP
             server.open(doc.uri, doc.text)
             server.request("textDocument/completion", {"textDocument": {"uri": doc.uri}, "position": doc.end()}, 30)
             server.notify("textDocument/didClose", {"textDocument": {"uri": doc.uri}})
-    cycle(20, "warm")  # allocator and caches settle
+    cycle(10, "warm")  # allocator and caches settle
     before = server.rss_mb()
-    cycle(100, "measured")
+    cycle(50, "measured")  # a kept document would hold ~0.5 MB: its text, tokens, model states
     growth = server.rss_mb() - before
-    print(f"\n100 more documents opened, completed and closed: memory {growth:+.0f} MiB")
-    assert growth < 30
+    print(f"\n50 more documents opened, completed and closed: memory {growth:+.1f} MiB")
+    assert growth < 10
 
 
 def test_a_day_of_keystrokes_does_not_grow_memory(server: ServerProcess) -> None:
