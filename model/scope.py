@@ -100,7 +100,7 @@ class Scope:
         used = self.roles.get(name)
         if not used:
             return None
-        role, count = max(used.items(), key=lambda kv: kv[1])
+        role, count = max(used.items(), key=lambda kv: (kv[1], -kv[0]))  # ties: the first role, always
         return role if count > 0 else None
 
 
