@@ -107,7 +107,8 @@ def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
         assert torch.equal(a[key], b[key]), key
 
 
-@pytest.mark.parametrize("fault", ["half-written:checkpoint:3", "after-weights:checkpoint:3", "after-weights:checkpoint:5"])
+@pytest.mark.parametrize("fault", ["half-written:checkpoint:3", "after-weights:checkpoint:3",
+                                   pytest.param("after-weights:checkpoint:5", marks=pytest.mark.slow)])
 def test_killed_while_checkpointing_then_resumed_is_exact(tiny_corpus: Path, tmp_path: Path, reference, fault: str) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "run"
     assert run_training(tiny_corpus, out, fault) == 137
