@@ -236,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="corpus folders whose test split to use (default: stdlib test split + pygls, lsprotocol, libcst)")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.add_argument("--line-points", type=int, default=300, help="mid-line points for rest-of-line completion")
-    p.add_argument("--max-files", type=int, default=0, help="evaluate on the first N test files only")
+    p.add_argument("--max-files", type=int, default=0, help="evaluate on N test files spread over the split (0: all)")
     p.add_argument("--no-pointer", action="store_true", help="switch the pointer off (ablation)")
     p.set_defaults(func=cmd_eval)
 

@@ -213,7 +213,8 @@ def line_metrics(predictor: Predictor, split: Split, points: int, seed: int = 0,
         out, _ = predictor.run(ctx, predictor.model.initial_state(1))
         before = [encoder.text_of(int(e)) if e >= 0 else vocab.tokens[i] for i, e in zip(arr["ids"][a:cut], arr["ext"][a:cut])]
         opened = max(sum(t in "([{" for t in before) - sum(t in ")]}" for t in before), 0)
-        hyps = predictor.beam_search(out, encoder, width, max_tokens, budget_s=10.0, alternatives=1, open_before=opened)
+        hyps = predictor.beam_search(out, encoder, width, max_tokens, budget_s=10.0, alternatives=1, open_before=opened,
+                                     stop_at_close=False)
         truth = [encoder.text_of(int(e)) if e >= 0 else vocab.tokens[i] for i, e in zip(arr["ids"][cut:end], arr["ext"][cut:end])]
         guess = hyps[0].tokens if hyps else []
         exact += guess == truth
@@ -236,7 +237,7 @@ def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, 
         splits.append(corpus_mod.load_split(d, "test"))
     split = _concat(splits)
     if max_files:
-        split = _first_files(split, max_files)
+        split = _spread_files(split, max_files)
     results = Results()
     next_token_metrics(model, vocab, split, results, progress=progress)
     baseline_metrics(vocab, split, results)
@@ -263,7 +264,12 @@ def _concat(splits: list[Split]) -> Split:
     )
 
 
-def _first_files(split: Split, n: int) -> Split:
-    n = min(n, len(split))
-    end = int(split.starts[n])
-    return Split(split.ids[:end], split.ext[:end], split.roles[:end], split.kinds[:end], split.starts[: n + 1], split.labels[:n])
+def _spread_files(split: Split, n: int) -> Split:
+    """`n` files spread evenly over the split (every source represented), in order."""
+    if n >= len(split):
+        return split
+    chosen = sorted({int(i) for i in np.linspace(0, len(split) - 1, n)})
+    parts = [split.file(i) for i in chosen]
+    starts = np.concatenate([[0], np.cumsum([len(p["ids"]) for p in parts])]).astype(np.int64)
+    return Split(*(np.concatenate([p[k] for p in parts]) for k in ("ids", "ext", "roles", "kinds")), starts,
+                 [split.labels[i] for i in chosen])

@@ -20,7 +20,7 @@ import torch
 
 from heed.model.network import HeedLM, Output, State, mixture
 from heed.model.roles import UNKNOWN
-from heed.model.vocab import LAYOUT, UNANSWERABLE, Vocab
+from heed.model.vocab import LAYOUT, PAD, UNANSWERABLE, UNK, Vocab
 
 CHECKPOINT = 64  # tokens between cached states
 MAX_CONTEXT = 4096  # tokens before the cursor the model reads at most
@@ -134,7 +134,9 @@ class Predictor:
         self.vocab = vocab
         self.meta = meta or {}
         self.answerable = torch.tensor(vocab.answerable())
-        self.all_answers = torch.ones(len(vocab), dtype=torch.bool)
+        # Beam search may predict a placeholder (`<str>`: a string comes here), which ends the
+        # hypothesis; never `<unk>`, whose mass belongs to the names the pointer can copy.
+        self.beam_answers = torch.tensor([t not in (PAD, UNK) for t in vocab.tokens])
         self.stop_ids = {vocab.index[k] for k in STOP_KEYS}
         self.unanswerable_ids = {vocab.index[k] for k in UNANSWERABLE}
 
@@ -178,14 +180,16 @@ class Predictor:
         cancelled: Cancelled | None = None,
         alternatives: int = 3,
         open_before: int = 0,
+        stop_at_close: bool = True,
     ) -> list[LineHypothesis]:
         """Most probable continuations of the line after `out`'s position.
 
         `first` restricts the first token (the identifier already typed, or the popup's
         selection). A hypothesis ends at the end of the line, at a closing bracket that was
         opened before the cursor (`open_before` of them are open there; a closing bracket with
-        none open is not Python and ends nothing), at a literal the vocabulary only knows by kind, or after
-        `max_tokens`. Ranked by total log-probability, the end included.
+        none open is not Python and ends nothing; with `stop_at_close` False the line goes on), at a literal the vocabulary only knows by kind, or after
+        `max_tokens`. Lines that end come first, each group by total log-probability (the end
+        included).
         """
         deadline = time.monotonic() + budget_s
         n_ext = encoder.n_ext
@@ -194,7 +198,7 @@ class Predictor:
         for step in range(max_tokens):
             if cancelled and cancelled():
                 raise RequestCancelled
-            probs = mixture(out, n_ext, self.all_answers)[:, -1]  # [beams, n_ext]
+            probs = mixture(out, n_ext, self.beam_answers)[:, -1]  # [beams, n_ext]
             logp = torch.log(probs.clamp_min(1e-12))
             if step == 0 and first is not None:
                 allowed = torch.tensor([first(encoder.text_of(i)) for i in range(n_ext)])
@@ -215,9 +219,10 @@ class Predictor:
                         finished.append(LineHypothesis([encoder.text_of(t) for t in toks], score, tok in self.stop_ids))
                     continue
                 d = depth + (text in OPENERS) - (text in CLOSERS)
-                if d < 0:
-                    if -d <= open_before:  # closes a bracket opened before the cursor: complete
-                        finished.append(LineHypothesis([encoder.text_of(t) for t in toks + [tok]], score, True))
+                if -d > open_before:  # a bracket that is not open
+                    continue
+                if d < 0 and stop_at_close:  # closes a bracket opened before the cursor: complete
+                    finished.append(LineHypothesis([encoder.text_of(t) for t in toks + [tok]], score, True))
                     continue
                 if len(nxt) < width:
                     nxt.append((score, toks + [tok], d))
@@ -234,7 +239,7 @@ class Predictor:
             out = self.model(ids, roles, last, state, last_only=True)
         for logp_, toks, _ in live:
             finished.append(LineHypothesis([encoder.text_of(t) for t in toks], logp_, False))
-        finished.sort(key=lambda h: -h.logp)
+        finished.sort(key=lambda h: (not h.complete, -h.logp))  # whole lines first
         seen: set[tuple[str, ...]] = set()
         unique = []
         for h in finished:
