@@ -227,7 +227,9 @@ class Predictor:
                 if len(nxt) < width:
                     nxt.append((score, toks + [tok], d))
                     rows.append(row)
-            if not nxt or len(finished) >= width * 2:
+            complete = [h.logp for h in finished if h.complete]
+            # Done when enough lines have ended and every live one is already less likely.
+            if not nxt or (len(complete) >= alternatives and max(c for c, _, _ in nxt) < max(complete)):
                 break
             live = nxt
             if step == max_tokens - 1 or time.monotonic() > deadline:
