@@ -93,13 +93,13 @@ def _score(predictor: Predictor, encoder: DocEncoder, out, tokens: list[str]):  
     n_ext = encoder.n_ext
     total = 0.0
     for text in tokens:
-        probs = mixture(out, n_ext, predictor.all_answers)[0, -1]
+        probs = mixture(out, n_ext, predictor.beam_answers)[0, -1]
         ext = _ext_of(encoder, text)
         total += math.log(max(float(probs[ext]), 1e-12))
         last = torch.tensor([[ext]])
         ids = torch.where(last < len(predictor.vocab), last, torch.full_like(last, predictor.vocab.unk))
         out = predictor.model(ids, torch.full_like(ids, UNKNOWN), last, out.state, last_only=True)
-    return total, mixture(out, n_ext, predictor.all_answers)[0, -1]
+    return total, mixture(out, n_ext, predictor.beam_answers)[0, -1]
 
 
 def _depth(tokens: list[str]) -> int:
@@ -117,7 +117,8 @@ def test_beam_search_ends_at_line_ends(newline_happy_predictor: Predictor, sampl
     out = completer.cache.advance(predictor, ctx.inputs, ctx.origin)
     hyps = predictor.beam_search(out, encoder, width=4, max_tokens=8, budget_s=60.0, alternatives=6)
     assert hyps
-    assert [h.logp for h in hyps] == sorted((h.logp for h in hyps), reverse=True)
+    keys = [(not h.complete, -h.logp) for h in hyps]
+    assert keys == sorted(keys)  # lines that end first, each group most probable first
     assert len({tuple(h.tokens) for h in hyps}) == len(hyps)
     assert any(h.complete for h in hyps)
     stops = [predictor.vocab.index[k] for k in STOP_KEYS]
