@@ -291,20 +291,25 @@ def starts_chunk(prev_line: list[Tok] | None, depth: int) -> bool:
     return not (prev_first is not None and prev_first.kind == OP and prev_first.text == "@")
 
 
+def depth_after_layout(start: LexState, tokens: list[Tok]) -> int:
+    """Indentation depth after the INDENT/DEDENT tokens that `tokens` (from `start`) begin with."""
+    depth = len(start.indents) - 1
+    for tok in tokens:
+        if tok.kind == INDENT:
+            depth += 1
+        elif tok.kind == DEDENT:
+            depth -= 1
+        else:
+            break
+    return depth
+
+
 def chunks(text: str, state: LexState = LexState()) -> Iterator[Chunk]:
     """Split `text` (from `state`) into chunks, lexing it once."""
     current: Chunk | None = None
     prev_line: list[Tok] | None = None
     for start, line in lex_lines(text, state):
-        depth = len(start.indents) - 1
-        for tok in line:
-            if tok.kind == INDENT:
-                depth += 1
-            elif tok.kind == DEDENT:
-                depth -= 1
-            else:
-                break
-        if current is None or starts_chunk(prev_line, depth):
+        if current is None or starts_chunk(prev_line, depth_after_layout(start, line)):
             if current is not None:
                 yield current
             current = Chunk(start)

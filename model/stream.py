@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from heed.model.lexer import DEDENT, INDENT, LexState, Tok, chunks
+from heed.model.lexer import LexState, Tok, chunks, depth_after_layout
 from heed.model.roles import ROLES, chunk_roles
 
 ROLE_CACHE_SIZE = 8192
@@ -68,19 +68,6 @@ class _RoleCache:
         if len(self.entries) > self.size:
             self.entries.popitem(last=False)
         return roles
-
-
-def _depth(start: LexState, tokens: list[Tok]) -> int:
-    """Indentation depth after the layout tokens a piece starts with."""
-    depth = len(start.indents) - 1
-    for tok in tokens:
-        if tok.kind == INDENT:
-            depth += 1
-        elif tok.kind == DEDENT:
-            depth -= 1
-        else:
-            break
-    return depth
 
 
 def _count_breaks(text: str) -> int:
@@ -142,7 +129,7 @@ class TokenStream:
             tok.offset -= start.offset
             tok.line -= start.line - 1
         roles = self.role_cache.roles(source, start.indents, tokens)
-        return Piece(start, source, tokens, roles, _count_breaks(source), depth=_depth(start, tokens))
+        return Piece(start, source, tokens, roles, _count_breaks(source), depth=depth_after_layout(start, tokens))
 
     # -- reading --------------------------------------------------------------------------
     def starts(self) -> list[int]:
