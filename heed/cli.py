@@ -272,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    from heed.model.train import TrainConfig
+    from heed.model.train_config import TrainConfig
 
     d = TrainConfig(corpus="", out="")
     p.add_argument("--corpus", required=True, help="corpus folder (built from the standard library if missing)")

@@ -21,7 +21,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,38 +36,9 @@ from heed.model.corpus import corpus_vocab, load_split
 from heed.model.network import HeedLM, ModelConfig, State, mixture
 from heed.model.roles import UNKNOWN
 from heed.model.store import load_model, save_model, write_atomically
+from heed.model.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    corpus: str
-    out: str
-    embed: int = 192
-    hidden: int = 512
-    window: int = 96
-    dropout: float = 0.1
-    role_dropout: float = 0.1  # roles shown as `unknown`, as they are for tokens beam search made up
-    pointer: bool = True
-    batch: int = 32
-    bptt: int = 128
-    lr: float = 2e-3
-    weight_decay: float = 0.01
-    warmup: int = 200
-    clip: float = 1.0
-    epochs: int = 20
-    max_steps: int = 0  # 0: no limit
-    max_minutes: float = 0.0  # 0: no limit
-    eval_every: int = 500
-    eval_tokens: int = 200_000
-    ckpt_every: int = 500
-    patience: int = 4  # validations without improvement before stopping
-    seed: int = 1234
-    device: str = "auto"
-    threads: int = 0
-    init_from: str = ""
-    resume: bool = False
 
 
 def pick_device(name: str) -> torch.device:
