@@ -14,18 +14,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "heed", "serve"])
 CLIENTS = ["visual-studio-code", "neovim"]
 URI = "file:///work/stack.py"
-STACK = '''class Stack:
-    def __init__(self):
-        self.items = []
-
-    def push(self, item):
-        self.items.append(item)
-
-    def pop(self):
-        return self.items.pop()
-
-    def peek(self):
-        return self.'''
+STACK = (Path(__file__).resolve().parents[1] / "docs" / "examples" / "stack.py").read_text().rstrip("\n")
 
 
 def _record_status(client: LanguageClient) -> list[dict]:
