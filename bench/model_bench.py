@@ -48,9 +48,9 @@ def main() -> int:
     print(f"model: {meta.get('trained_steps', '?')} steps, hidden {model.config.hidden}, window {model.config.window}, "
           f"vocab {len(vocab)}; torch {torch.__version__}, {torch.get_num_threads()} threads")
 
-    cold = _ms(lambda: predictor.run(Encoded(ctx.ids[:500], ctx.roles[:500], ctx.ext[:500]), model.initial_state(1)), 10)
-    out, states = predictor.run(Encoded(ctx.ids[:512], ctx.roles[:512], ctx.ext[:512]), model.initial_state(1))
-    state = states[-1]
+    cold = _ms(lambda: predictor.run(Encoded(ctx.ids[:500], ctx.roles[:500], ctx.ext[:500]), predictor.initial_state()), 10)
+    out = predictor.run(Encoded(ctx.ids[:512], ctx.roles[:512], ctx.ext[:512]), predictor.initial_state())
+    state = out.state
     one = Encoded(ctx.ids[512:513], ctx.roles[512:513], ctx.ext[512:513])
     step = _ms(lambda: predictor.run(one, state), 200)
     encoder = DocEncoder(vocab)

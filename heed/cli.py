@@ -282,7 +282,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=d.device, help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-pointer", dest="pointer", action="store_false", help="vocabulary only (ablation)")
-    for name in ("embed", "hidden", "window", "batch", "bptt", "warmup", "epochs", "max_steps", "eval_every",
+    for name in ("embed", "hidden", "window", "far", "batch", "bptt", "warmup", "epochs", "max_steps", "eval_every",
                  "eval_tokens", "ckpt_every", "patience", "threads"):
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
     for name in ("dropout", "role_dropout", "lr", "weight_decay", "clip", "max_minutes"):

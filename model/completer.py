@@ -55,6 +55,19 @@ class Completer:
         """Drop the cached model states (to bound memory); they are recomputed when needed."""
         self.cache = StateCache()
 
+    def warm(self, stream: TokenStream, cancelled: Cancelled | None = None) -> None:
+        """Run the model over the whole document ahead of requests (the server does this when it
+        is idle), so that a request anywhere resumes from a state a few tokens before it."""
+        if self.predictor is None or self.encoder is None:
+            return
+        ctx = cursor_context(stream, len(stream.text), self.encoder)
+        if len(ctx.inputs) and not self.is_warm(ctx):
+            self.cache.advance(self.predictor, ctx.inputs, ctx.origin, cancelled, warm=True)
+
+    def is_warm(self, ctx: CursorContext) -> bool:
+        base = self.cache.base
+        return base is not None and self.cache.origin == ctx.origin and base.common(ctx.inputs) == len(ctx.inputs) == len(base.inputs)
+
     def _predict(
         self, stream: TokenStream, offset: int, cancelled: Cancelled | None
     ) -> tuple[CursorContext, Prediction | None] | None:
@@ -65,9 +78,7 @@ class Completer:
         if ctx.inside or len(ctx.inputs) == 0:
             return ctx, None
         out = self.cache.advance(self.predictor, ctx.inputs, ctx.origin, cancelled)
-        window_start = len(ctx.inputs) - self.predictor.model.config.window
-        pred = self.predictor.prediction(out, self.encoder, window_start)
-        return ctx, pred
+        return ctx, self.predictor.prediction(out, self.encoder, ctx.inputs)
 
     # -- the popup ------------------------------------------------------------------------------
     def popup(self, stream: TokenStream, offset: int, max_items: int = 20, cancelled: Cancelled | None = None) -> Popup:
@@ -159,12 +170,10 @@ class Completer:
             return None
         ext_id = self.encoder.ext_of_text(text) if text.isidentifier() else self.predictor.vocab.index.get(text, -1)
         prob = float(pred.probs[ext_id]) if 0 <= ext_id < len(pred.probs) else 0.0
-        K = len(pred.attn)
         weights: list[tuple[int, int, str, float]] = []
         by_line: dict[int, float] = {}
-        for j in range(K):
-            pos = pred.window_start + j
-            if pos < 0 or pos >= len(ctx.texts):
+        for j, pos in enumerate(pred.key_pos):
+            if pos < 0 or pos >= len(ctx.texts) or pred.attn[j] <= 0:
                 continue
             line = int(ctx.lines[pos])
             w = float(pred.attn[j])
@@ -175,12 +184,12 @@ class Completer:
             (line, lines[line - 1].strip() if 0 < line <= len(lines) else "", w)
             for line, w in sorted(by_line.items(), key=lambda kv: -kv[1])[:top]
         ]
-        hits = [(float(pred.attn[j]), j) for j in range(K) if pred.window_ext[j] == ext_id and ext_id >= 0]
+        hits = [(float(pred.attn[j]), j) for j in range(len(pred.attn)) if pred.key_ext[j] == ext_id >= 0 and pred.key_pos[j] >= 0]
         pointer_prob, vocab_prob = _shares(pred, ext_id)
         copied_from = None
         if hits and pointer_prob > vocab_prob:
             _, j = max(hits)
-            pos = pred.window_start + j
+            pos = int(pred.key_pos[j])
             copied_from = int(ctx.lines[pos]) if 0 <= pos < len(ctx.lines) else None
         return Explanation(
             text, prob, "pointer" if pointer_prob > vocab_prob else "vocabulary", pred.gate, pointer_prob,
@@ -190,6 +199,6 @@ class Completer:
 
 def _shares(pred: Prediction, ext_id: int) -> tuple[float, float]:
     """(probability from the pointer, probability from the vocabulary) of one candidate."""
-    pointer = (1 - pred.gate) * float(pred.attn[pred.window_ext == ext_id].sum()) if ext_id >= 0 else 0.0
+    pointer = (1 - pred.gate) * float(pred.attn[pred.key_ext == ext_id].sum()) if ext_id >= 0 else 0.0
     vocab = pred.gate * float(pred.vocab_probs[ext_id]) if 0 <= ext_id < len(pred.vocab_probs) else 0.0
     return pointer, vocab

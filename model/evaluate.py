@@ -210,7 +210,7 @@ def line_metrics(predictor: Predictor, split: Split, points: int, seed: int = 0,
         origin = select_context(cut)
         ctx = Encoded(arr["ids"][origin:cut].astype(np.int64), arr["roles"][origin:cut].astype(np.int64),
                       arr["ext"][origin:cut].astype(np.int64))
-        out, _ = predictor.run(ctx, predictor.model.initial_state(1))
+        out = predictor.run(ctx, predictor.initial_state())
         before = [encoder.text_of(int(e)) if e >= 0 else vocab.tokens[i] for i, e in zip(arr["ids"][a:cut], arr["ext"][a:cut])]
         opened = max(sum(t in "([{" for t in before) - sum(t in ")]}" for t in before), 0)
         hyps = predictor.beam_search(out, encoder, width, max_tokens, budget_s=10.0, alternatives=1, open_before=opened,

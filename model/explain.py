@@ -1,6 +1,6 @@
 """`heed explain`: the code before a cursor, coloured by where the model looked.
 
-The attention weights over the window (the last K tokens) become a heat map over the source:
+The pointer's weights over the window (the last K tokens) and the far names become a heat map over the source:
 the redder a token, the more the prediction drew on it. Below it, the top candidates with their
 source: the vocabulary, or the pointer copying a name from an earlier line.
 """

@@ -19,12 +19,12 @@ import numpy as np
 import torch
 
 from heed.model.network import HeedLM, Output, State, mixture
-from heed.model.roles import UNKNOWN
+from heed.model.roles import SYNTAX, UNKNOWN
 from heed.model.vocab import LAYOUT, PAD, UNANSWERABLE, UNK, Vocab
 
 CHECKPOINT = 64  # tokens between cached states
-MAX_CONTEXT = 4096  # tokens before the cursor the model reads at most
-CONTEXT_STRIDE = 1024  # the context's start moves in steps of this, so the cache stays valid
+MAX_CONTEXT = 32768  # tokens before the cursor the model reads at most (the whole of nearly any file)
+CONTEXT_STRIDE = 8192  # the context's start moves in steps of this, so the cache stays valid
 STOP_KEYS = frozenset(LAYOUT.values())  # a line ends at <newline>, <indent>, <dedent>, <eof>
 OPENERS, CLOSERS = frozenset("([{"), frozenset(")]}")
 
@@ -106,9 +106,9 @@ class Prediction:
 
     probs: np.ndarray  # [n_ext] next-token probabilities (placeholders zeroed)
     gate: float  # probability given to the vocabulary (1 - pointer)
-    attn: np.ndarray  # [K] attention over the last K context tokens (oldest first)
-    window_ext: np.ndarray  # [K] pointer identity of those tokens
-    window_start: int  # index in the context of the first of them (may be negative: not valid)
+    attn: np.ndarray  # [F+K] the pointer's weights: far names, then the last K context tokens
+    key_ext: np.ndarray  # [F+K] pointer identity of those tokens
+    key_pos: np.ndarray  # [F+K] their index in the context (-1: an empty slot)
     vocab_probs: np.ndarray  # [V] the vocabulary's own distribution (before the gate)
 
 
@@ -140,31 +140,47 @@ class Predictor:
         self.stop_ids = {vocab.index[k] for k in STOP_KEYS}
         self.unanswerable_ids = {vocab.index[k] for k in UNANSWERABLE}
 
+    @property
+    def chunk(self) -> int:
+        """Tokens run at a time, and the spacing of cached states: at most the window, whose last
+        `chunk` entries are the hidden states of the tokens just run (the cache keeps them)."""
+        return min(CHECKPOINT, self.model.config.window)
+
+    def initial_state(self) -> State:
+        return compact(self.model.initial_state(1))
+
     @torch.no_grad()
-    def run(self, inputs: Encoded, state: State, cancelled: Cancelled | None = None) -> tuple[Output, list[State]]:
-        """Consume `inputs` from `state`: the output at the last token, and the state after every
-        CHECKPOINT tokens (aligned to the start of `inputs`)."""
-        states = []
+    def run(self, inputs: Encoded, state: State, cancelled: Cancelled | None = None,
+            keep: Callable[[int, State], None] | None = None) -> Output:
+        """Consume `inputs` from `state`, `chunk` tokens at a time: the output at the last token.
+        `keep(tokens consumed, state)` sees the state after each chunk."""
         out = None
-        for a in range(0, len(inputs), CHECKPOINT):
+        for a in range(0, len(inputs), self.chunk):
             if cancelled and cancelled():
                 raise RequestCancelled
-            b = min(a + CHECKPOINT, len(inputs))
+            b = min(a + self.chunk, len(inputs))
             seg = [torch.from_numpy(x[a:b])[None] for x in (inputs.ids, inputs.roles, inputs.ext)]
             out = self.model(*seg, state, last_only=True)
-            state = out.state
-            states.append(state)
+            state = compact(out.state)
+            out = out._replace(state=state)
+            if keep:
+                keep(b, state)
         assert out is not None, "run() needs at least one token"
-        return out, states
+        return out
 
-    def prediction(self, out: Output, encoder: DocEncoder, window_start: int) -> Prediction:
+    def prediction(self, out: Output, encoder: DocEncoder, context: Encoded) -> Prediction:
+        """The next-token prediction after the last token of `context` (`out` is the model's output there)."""
+        n, K, F = len(context), self.model.config.window, self.model.config.far
+        window = np.arange(n - K, n)
+        far = np.flatnonzero(name_mask(context)[: max(n - K, 0)])[-F:] if F else np.zeros(0, np.int64)
+        key_pos = np.concatenate([np.full(F - len(far), -1), far, np.where(window >= 0, window, -1)])
         probs = mixture(out, encoder.n_ext, self.answerable)[0, -1]
         return Prediction(
             probs=probs.numpy(),
             gate=float(out.gate[0, -1]),
             attn=out.attn[0, -1].numpy(),
-            window_ext=out.key_ext[0].numpy(),
-            window_start=window_start,
+            key_ext=out.key_ext[0].numpy(),
+            key_pos=key_pos,
             vocab_probs=torch.softmax(out.logits[0, -1].float(), -1).numpy(),
         )
 
@@ -251,39 +267,153 @@ class Predictor:
         return unique[:alternatives]
 
 
+def compact(state: State) -> State:
+    """The state as the cache stores it: the hidden states of the window and the far memory in
+    half precision. A run always carries it so, which keeps a resumed run equal to a fresh one."""
+    return state._replace(mem=state.mem.half(), far=state.far.half())
+
+
+def name_mask(inputs: Encoded) -> np.ndarray:
+    """The tokens that enter the far memory when they leave the window (as the network decides)."""
+    return (inputs.roles != SYNTAX) & (inputs.ext >= 0)
+
+
+@dataclass
+class Track:
+    """The model's states along one token sequence: the LSTM's (h, c) every `chunk` tokens and
+    the hidden state at every position, from which the state at any kept point is rebuilt (the
+    window and the far memory are hidden states of earlier positions). Positions before `start`
+    belong to `parent`: a track forks from another where an edit made them differ."""
+
+    inputs: Encoded  # the whole sequence, from the context's origin
+    start: int
+    parent: Track | None
+    hidden: torch.Tensor  # [capacity, H] half: the LSTM output at positions start, start+1, ...
+    end: int  # positions start .. end-1 have their hidden state
+    hc: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)  # k -> (h, c) after k tokens
+
+    @staticmethod
+    def fork(inputs: Encoded, parent: Track | None, at: int, hidden_size: int) -> Track:
+        return Track(inputs, at, parent, torch.empty(0, hidden_size, dtype=torch.half), at)
+
+    def common(self, inputs: Encoded) -> int:
+        """How many leading tokens `inputs` shares with this track (that have hidden states)."""
+        m = min(len(inputs), len(self.inputs), self.end)
+        same = (inputs.ids[:m] == self.inputs.ids[:m]) & (inputs.roles[:m] == self.inputs.roles[:m]) & (
+            inputs.ext[:m] == self.inputs.ext[:m])
+        return m if same.all() else int(np.argmin(same))
+
+    def kept(self, k: int) -> bool:
+        if k == 0:
+            return True
+        return k in self.hc if k > self.start or self.parent is None else self.parent.kept(k)
+
+    def lstm_at(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.hc[k] if k > self.start or self.parent is None else self.parent.lstm_at(k)
+
+    def rows(self, positions: np.ndarray) -> torch.Tensor:
+        """Hidden states at `positions` (each < end)."""
+        mine = positions >= self.start
+        out = torch.empty(len(positions), self.hidden.shape[1], dtype=self.hidden.dtype)
+        out[torch.from_numpy(mine)] = self.hidden[torch.from_numpy(positions[mine] - self.start)]
+        if not mine.all():
+            assert self.parent is not None
+            out[torch.from_numpy(~mine)] = self.parent.rows(positions[~mine])
+        return out
+
+    def store(self, b: int, state: State) -> None:
+        """Keep the state after the first b tokens, having just run positions end .. b-1."""
+        a = self.end
+        if b - self.start > self.hidden.shape[0]:  # grow by doubling
+            grown = self.hidden.new_empty(max(2 * self.hidden.shape[0], b - self.start), self.hidden.shape[1])
+            grown[: a - self.start] = self.hidden[: a - self.start]
+            self.hidden = grown
+        self.hidden[a - self.start : b - self.start] = state.mem[0, -(b - a) :]  # the window ends with them
+        self.end = b
+        self.hc[b] = (state.h, state.c)
+
+    def truncate(self, k: int) -> None:
+        self.end = min(self.end, k)
+        self.hc = {at: v for at, v in self.hc.items() if at <= k}
+
+    def state_at(self, predictor: Predictor, k: int) -> State:
+        """The model's state after the first k tokens (k kept), as a run from the start leaves it."""
+        if k == 0:
+            return predictor.initial_state()
+        K, F = predictor.model.config.window, predictor.model.config.far
+        h, c = self.lstm_at(k)
+        ext, names = self.inputs.ext[:k], name_mask(self.inputs)[:k]
+        win = np.arange(k - K, k)
+        ok = win >= 0
+        mem = torch.zeros(1, K, h.shape[-1], dtype=torch.half)
+        mem[0, torch.from_numpy(ok)] = self.rows(win[ok])
+        far_pos = np.flatnonzero(names[: max(k - K, 0)])[-F:] if F else np.zeros(0, np.int64)
+        far = torch.zeros(1, F, h.shape[-1], dtype=torch.half)
+        far_ext = torch.full((1, F), -1, dtype=torch.long)
+        far_valid = torch.zeros(1, F, dtype=torch.bool)
+        if len(far_pos):
+            far[0, F - len(far_pos) :] = self.rows(far_pos)
+            far_ext[0, F - len(far_pos) :] = torch.from_numpy(ext[far_pos])
+            far_valid[0, F - len(far_pos) :] = True
+        win = np.maximum(win, 0)
+        return State(h, c, mem, torch.from_numpy(np.where(ok, ext[win], -1))[None], torch.from_numpy(ok)[None],
+                     torch.from_numpy(ok & names[win])[None], far, far_ext, far_valid)
+
+    def flattened(self) -> Track:
+        """The same states in one track without a parent."""
+        if self.parent is None:
+            return self
+        hidden = torch.cat([self.parent.rows(np.arange(self.start)), self.hidden[: self.end - self.start]])
+        hc = {k: v for k, v in self.parent.flattened().hc.items() if k <= self.start} | self.hc
+        return Track(self.inputs, 0, None, hidden, self.end, hc)
+
+
 @dataclass
 class StateCache:
-    """LSTM states along one document's context, for resuming after an edit."""
+    """The model's states along one document, for resuming after an edit or at another place.
 
-    origin: int = -1  # document token index where the cached context starts
-    inputs: Encoded | None = None
-    checkpoints: dict[int, State] = field(default_factory=dict)  # tokens consumed -> state
-    tokens_run: int = 0  # tokens the last request had to run (for tests and benchmarks)
+    Two tracks: `base`, run over the whole document in the background (`warm=True`), and `live`,
+    forked from it where the requests' contexts leave it (at the line being typed). When the
+    user types a line and takes it back, or moves to another place, `base` still holds there. A
+    warm run that reaches the document's end becomes the new `base`.
+    """
 
-    def advance(
-        self, predictor: Predictor, context: Encoded, origin: int, cancelled: Cancelled | None = None
-    ) -> Output:
+    origin: int = -1  # document token index where the cached contexts start
+    base: Track | None = None
+    live: Track | None = None
+    tokens_run: int = 0  # tokens the last call had to run (for tests and benchmarks)
+
+    def advance(self, predictor: Predictor, context: Encoded, origin: int, cancelled: Cancelled | None = None,
+                warm: bool = False) -> Output:
         """The model's output after the last token of `context` (which starts at `origin`)."""
         n = len(context)
-        if origin != self.origin or self.inputs is None:
-            self.origin, self.inputs, self.checkpoints = origin, None, {}
-        common = 0
-        if self.inputs is not None:
-            m = min(n, len(self.inputs))
-            same = (context.ids[:m] == self.inputs.ids[:m]) & (context.roles[:m] == self.inputs.roles[:m]) & (
-                context.ext[:m] == self.inputs.ext[:m]
-            )
-            common = m if same.all() else int(np.argmin(same))
-        start = min(common, n - 1) // CHECKPOINT * CHECKPOINT
-        while start > 0 and start not in self.checkpoints:
-            start -= CHECKPOINT
-        state = self.checkpoints[start] if start > 0 else predictor.model.initial_state(1)
-        out, states = predictor.run(context.tail(start), state, cancelled)
-        self.checkpoints = {k: v for k, v in self.checkpoints.items() if k <= start}
-        for i, st in enumerate(states):
-            at = start + (i + 1) * CHECKPOINT
-            if at <= n and at % CHECKPOINT == 0:
-                self.checkpoints[at] = st
-        self.inputs = context
-        self.tokens_run = n - start
+        if origin != self.origin:
+            self.origin, self.base, self.live = origin, None, None
+        # Resume from the track that shares the most with `context`, at its last kept state before
+        # the first difference (and before the last token, whose output is the answer).
+        track, k = None, 0
+        for t in (self.live, self.base):
+            if t is None:
+                continue
+            at = min(t.common(context), n - 1) // predictor.chunk * predictor.chunk
+            while not t.kept(at):
+                at -= predictor.chunk
+            if at > k:
+                track, k = t, at
+        state = track.state_at(predictor, k) if track is not None else predictor.initial_state()
+        hidden_size = predictor.model.config.hidden
+        if track is not None and track is self.live and k >= track.start:
+            track.truncate(k)
+            track.inputs = context
+        elif track is not None and track.parent is not None and k <= track.start:
+            track = Track.fork(context, track.parent, k, hidden_size)
+        elif track is not None:  # the base
+            track = Track.fork(context, track, k, hidden_size)
+        else:
+            track = Track.fork(context, None, 0, hidden_size)
+        self.live = track
+        out = predictor.run(context.tail(k), state, cancelled, keep=lambda b, st: track.store(k + b, st))
+        self.tokens_run = n - k
+        if warm:  # the whole document: the new base
+            self.base, self.live = track.flattened(), None
         return out

@@ -13,6 +13,11 @@ Pointer Networks". For each position t:
 
 The same attention is the pointer: copying a name seen in the window, even one outside the
 vocabulary, is attending to where it stood. That is also what `heed explain` shows.
+
+Names reach further back than the window: the hidden states of the last F names that left it
+(the *far memory*) are scored by the same query, discounted by a learned bias, and share the
+pointer's softmax with the window (they do not enter the context vector). A name used once
+at the top of a file can be copied a thousand tokens later.
 """
 
 from __future__ import annotations
@@ -22,10 +27,10 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, NamedTuple
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F_
 from torch import nn
 
-from heed.model.roles import ROLES
+from heed.model.roles import ROLES, SYNTAX
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class ModelConfig:
     hidden: int = 256
     layers: int = 1
     window: int = 64  # K: hidden states the attention (and the pointer) can reach back to
+    far: int = 0  # F: names beyond the window the pointer can still copy (0: none)
     dropout: float = 0.1
     pointer: bool = True  # False: the vocabulary alone (for the ablation)
 
@@ -48,6 +54,7 @@ class ModelConfig:
         "hidden": (4, 8192),
         "layers": (1, 8),
         "window": (1, 4096),
+        "far": (0, 65536),
     }
 
     @classmethod
@@ -80,13 +87,17 @@ class State(NamedTuple):
     mem: torch.Tensor  # [B, K, H] the last K hidden states
     mem_ext: torch.Tensor  # [B, K] their pointer identities (-1: copies nothing)
     mem_valid: torch.Tensor  # [B, K] bool: False before a file's start
+    mem_name: torch.Tensor  # [B, K] bool: a name, which enters the far memory when it leaves
+    far: torch.Tensor  # [B, F, H] hidden states of the last F names that left the window
+    far_ext: torch.Tensor  # [B, F] their pointer identities
+    far_valid: torch.Tensor  # [B, F] bool; the valid entries are the newest, at the end
 
     def detach(self) -> State:
         return State(*(t.detach() for t in self))
 
     def select(self, rows: torch.Tensor) -> State:
         """The state of some batch rows (beam search reorders hypotheses this way)."""
-        return State(self.h[:, rows], self.c[:, rows], self.mem[rows], self.mem_ext[rows], self.mem_valid[rows])
+        return State(self.h[:, rows], self.c[:, rows], *(t[rows] for t in self[2:]))
 
     def reset_rows(self, rows: torch.Tensor) -> State:
         """Zero the rows where `rows` is True: a new file starts there."""
@@ -97,14 +108,36 @@ class State(NamedTuple):
             self.mem * keep[:, None, None],
             torch.where(rows[:, None], torch.full_like(self.mem_ext, -1), self.mem_ext),
             self.mem_valid & ~rows[:, None],
+            self.mem_name & ~rows[:, None],
+            self.far * keep[:, None, None],
+            torch.where(rows[:, None], torch.full_like(self.far_ext, -1), self.far_ext),
+            self.far_valid & ~rows[:, None],
         )
+
+
+FAR_BIAS_INIT = -2.0
+
+
+def push_far(state: State, keys: torch.Tensor, ext: torch.Tensor, names: torch.Tensor, F: int) -> tuple[torch.Tensor, ...]:
+    """The far memory after `keys` left the window: the newest F names, oldest first, valid last."""
+    if F == 0:
+        return state.far, state.far_ext, state.far_valid
+    all_keys = torch.cat([state.far, keys.to(state.far.dtype)], dim=1)
+    all_ext = torch.cat([state.far_ext, ext], dim=1)
+    valid = torch.cat([state.far_valid, names], dim=1)
+    n = valid.shape[1]
+    at = torch.arange(n, device=valid.device)
+    keep = torch.where(valid, at + n, at).argsort(dim=1)[:, -F:]  # invalid first, then valid in order
+    valid = valid.gather(1, keep)
+    return (all_keys.gather(1, keep[..., None].expand(-1, -1, all_keys.shape[-1])),
+            all_ext.gather(1, keep).masked_fill(~valid, -1), valid)
 
 
 class Output(NamedTuple):
     logits: torch.Tensor  # [B, T, V] vocabulary scores
-    attn: torch.Tensor  # [B, T, K+T] attention over memory + this segment
+    attn: torch.Tensor  # [B, T, F+K+T] the pointer's distribution over far memory, window memory, segment
     gate: torch.Tensor  # [B, T] probability given to the vocabulary
-    key_ext: torch.Tensor  # [B, K+T] pointer identity of each attended position
+    key_ext: torch.Tensor  # [B, F+K+T] pointer identity of each of those positions
     state: State
     loss: torch.Tensor | None
 
@@ -122,6 +155,8 @@ class HeedLM(nn.Module):
         self.proj = nn.Linear(2 * c.hidden, c.embed)
         self.gate = nn.Linear(2 * c.hidden, 1)
         self.decoder_bias = nn.Parameter(torch.zeros(c.vocab_size))
+        if c.far:  # log-weight of a far name against one in the window, before their scores
+            self.far_bias = nn.Parameter(torch.tensor(FAR_BIAS_INIT))
         nn.init.normal_(self.embed.weight, std=0.05)
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> State:
@@ -133,6 +168,10 @@ class HeedLM(nn.Module):
             torch.zeros(batch, c.window, c.hidden, device=device),
             torch.full((batch, c.window), -1, dtype=torch.long, device=device),
             torch.zeros(batch, c.window, dtype=torch.bool, device=device),
+            torch.zeros(batch, c.window, dtype=torch.bool, device=device),
+            torch.zeros(batch, c.far, c.hidden, device=device),
+            torch.full((batch, c.far), -1, dtype=torch.long, device=device),
+            torch.zeros(batch, c.far, dtype=torch.bool, device=device),
         )
 
     def forward(
@@ -145,30 +184,50 @@ class HeedLM(nn.Module):
         target_ext: torch.Tensor | None = None,  # [B, T] its pointer identity (-1: none)
         mask: torch.Tensor | None = None,  # [B, T] positions that count in the loss
         last_only: bool = False,  # inference: attention and heads for the last position alone
+        names: torch.Tensor | None = None,  # [B, T] bool: inputs that are names (default: from roles)
     ) -> Output:
         B, T = ids.shape
-        K = self.config.window
+        K, F = self.config.window, self.config.far
+        if names is None:  # the trainer passes them, since its role dropout hides some
+            names = roles != SYNTAX
         x = torch.cat([self.embed(ids), self.role_embed(roles.long())], dim=-1)
         out, (h, c) = self.lstm(self.drop(x), (state.h, state.c))  # out: [B, T, H]
         keys = torch.cat([state.mem.to(out.dtype), out], dim=1)  # [B, K+T, H]
         key_ext = torch.cat([state.mem_ext, ext.long()], dim=1)  # [B, K+T]
         key_valid = torch.cat([state.mem_valid, torch.ones(B, T, dtype=torch.bool, device=ids.device)], dim=1)
-        new_state = State(h, c, keys[:, -K:], key_ext[:, -K:], key_valid[:, -K:])
-        if last_only:  # one query, over exactly the window it can see
+        key_name = torch.cat([state.mem_name, names.bool() & (ext >= 0)], dim=1) & key_valid
+        # The first T keys leave the window; the names among them go to the far memory.
+        far = push_far(state, keys[:, :T], key_ext[:, :T], key_name[:, :T], F)
+        new_state = State(h, c, keys[:, -K:], key_ext[:, -K:], key_valid[:, -K:], key_name[:, -K:], *far)
+        if last_only:  # one query, over exactly the window it can see, and the far memory
             out, T = out[:, -1:], 1
-            keys, key_ext, key_valid = new_state.mem, new_state.mem_ext, new_state.mem_valid
-            allowed = key_valid[:, None, :]
+            keys = torch.cat([new_state.far.to(out.dtype), new_state.mem], dim=1)
+            key_ext = torch.cat([new_state.far_ext, new_state.mem_ext], dim=1)
+            window = torch.cat([torch.zeros_like(new_state.far_valid), new_state.mem_valid], dim=1)[:, None, :]
+            beyond = torch.cat([new_state.far_valid, torch.zeros_like(new_state.mem_valid)], dim=1)[:, None, :]
         else:
             # Query t (at K+t among the keys) sees keys t+1 .. t+K: the K latest, itself included.
             q_pos = torch.arange(T, device=ids.device)[:, None] + K
             k_pos = torch.arange(K + T, device=ids.device)[None, :]
             band = (k_pos <= q_pos) & (k_pos > q_pos - K)  # [T, K+T]
-            allowed = band[None] & key_valid[:, None, :]  # [B, T, K+T]
-        scores = torch.einsum("bth,bkh->btk", self.query(out), keys) / math.sqrt(self.config.hidden)
-        attn = torch.softmax(scores.float().masked_fill(~allowed, float("-inf")), dim=-1)
+            window = band[None] & key_valid[:, None, :]  # [B, T, K+T]
+            # Beyond the band: names that left the window during this segment, then the far memory
+            # less as many of its oldest entries, so that each query sees F names at most.
+            left = (k_pos <= q_pos - K)[None] & key_name[:, None, :]  # [B, T, K+T]
+            n_left = left.sum(-1, keepdim=True)  # [B, T, 1]
+            old = state.far_valid[:, None, :] & (torch.arange(F, device=ids.device) >= n_left)  # [B, T, F]
+            keys = torch.cat([state.far.to(out.dtype), keys], dim=1)  # [B, F+K+T, H]
+            key_ext = torch.cat([state.far_ext, key_ext], dim=1)
+            window = torch.cat([torch.zeros_like(old), window], dim=-1)
+            beyond = torch.cat([old, left], dim=-1)
+        scores = (torch.einsum("bth,bkh->btk", self.query(out), keys) / math.sqrt(self.config.hidden)).float()
+        attn = torch.softmax(scores.masked_fill(~window, float("-inf")), dim=-1)  # the window alone
         context = torch.einsum("btk,bkh->bth", attn.to(keys.dtype), keys)
+        if F:  # the pointer: one softmax over the window and the far names
+            far_scores = torch.where(beyond, scores + self.far_bias.float(), torch.full_like(scores, float("-inf")))
+            attn = torch.softmax(torch.where(window, scores, far_scores), dim=-1)
         z = self.drop(torch.cat([out, context], dim=-1))
-        logits = F.linear(torch.tanh(self.proj(z)), self.embed.weight, self.decoder_bias)
+        logits = F_.linear(torch.tanh(self.proj(z)), self.embed.weight, self.decoder_bias)
         if self.config.pointer:
             gate = torch.sigmoid(self.gate(z).float()).squeeze(-1)
         else:
@@ -202,7 +261,7 @@ class HeedLM(nn.Module):
 
     def nll(self, logits, attn, gate, key_ext, targets, target_ext) -> torch.Tensor:  # type: ignore[no-untyped-def]
         if not self.config.pointer:
-            return F.cross_entropy(logits.float().transpose(1, 2), targets.long(), reduction="none")
+            return F_.cross_entropy(logits.float().transpose(1, 2), targets.long(), reduction="none")
         logp, _, _ = self.target_log_prob(logits, attn, gate, key_ext, targets, target_ext)
         return -logp.clamp_min(-30.0)
 

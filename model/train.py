@@ -21,7 +21,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from tqdm import tqdm
 from heed.model.batches import Batch, Rows, epoch_files
 from heed.model.corpus import corpus_vocab, load_split
 from heed.model.network import HeedLM, ModelConfig, State, mixture
-from heed.model.roles import UNKNOWN
+from heed.model.roles import SYNTAX, UNKNOWN
 from heed.model.store import load_model, save_model, write_atomically
 from heed.model.train_config import TrainConfig
 
@@ -70,6 +70,10 @@ class Trainer:
         self.valid_split = load_split(corpus, "valid")
         if cfg.init_from:
             self.model, self.vocab, _ = load_model(cfg.init_from, "cpu")
+            if cfg.far != self.model.config.far:  # grow (or drop) the far memory: a new far_bias
+                grown = HeedLM(replace(self.model.config, far=cfg.far))
+                grown.load_state_dict(self.model.state_dict(), strict=False)
+                self.model = grown
             self.model.train()
             if corpus_vocab(corpus).tokens != self.vocab.tokens:
                 raise SystemExit(f"the corpus {corpus} was not built with the vocabulary of {cfg.init_from}: "
@@ -78,7 +82,7 @@ class Trainer:
             self.vocab = corpus_vocab(corpus)
             self.model = HeedLM(ModelConfig(
                 vocab_size=len(self.vocab), embed=cfg.embed, hidden=cfg.hidden, window=cfg.window,
-                dropout=cfg.dropout, pointer=cfg.pointer,
+                far=cfg.far, dropout=cfg.dropout, pointer=cfg.pointer,
             ))
         self.model.to(self.device)
         self.net: torch.nn.Module = self.model
@@ -136,7 +140,7 @@ class Trainer:
         if self.cfg.role_dropout:
             roles = roles.masked_fill(torch.rand(roles.shape, device=self.device) < self.cfg.role_dropout, UNKNOWN)
         with self._autocast():
-            out = self.net(b.ids, roles, b.ext, state, b.targets, b.target_ext, b.mask)
+            out = self.net(b.ids, roles, b.ext, state, b.targets, b.target_ext, b.mask, names=b.roles != SYNTAX)
         self.opt.zero_grad(set_to_none=True)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
@@ -294,7 +298,7 @@ class Trainer:
             if st:
                 opt_state["state"][i] = st
         self.opt.load_state_dict(opt_state)
-        if "carry.h" in tensors:
+        if all(f"carry.{n}" in tensors for n in State._fields):  # else a fresh state, as at an epoch's start
             self.state = State(*(tensors[f"carry.{n}"].to(self.device) for n in State._fields))
         torch.set_rng_state(tensors["rng.cpu"])
         if "rng.cuda" in tensors and self.device.type == "cuda":

@@ -12,6 +12,7 @@ class TrainConfig:
     embed: int = 192
     hidden: int = 512
     window: int = 96
+    far: int = 512  # names beyond the window the pointer can copy (with --init-from: grows the model's)
     dropout: float = 0.1
     role_dropout: float = 0.1  # roles shown as `unknown`, as they are for tokens beam search made up
     pointer: bool = True

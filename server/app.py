@@ -32,6 +32,8 @@ from heed.server.settings import Settings, parse_settings
 log = logging.getLogger("heed.server")
 STATUS_NOTIFICATION = "heed/status"
 DEBUG_DOCUMENT = "heed/debugDocument"  # only with HEED_DEBUG=1: see debug_document() below
+WARM_AFTER_OPEN = 0.05  # seconds before warming a document's model states after it opens
+WARM_AFTER_EDIT = 0.5  # ... and after an edit: once typing pauses, not between keystrokes
 
 
 class HeedServer(LanguageServer):
@@ -81,6 +83,22 @@ class HeedServer(LanguageServer):
         self.documents.touch(doc)
         return doc.completer
 
+    def warm_later(self, doc: Document, delay: float = WARM_AFTER_EDIT) -> None:
+        """Run the model over the document in the worker's idle time, once typing pauses, so that
+        a request anywhere in it resumes from a state just before the cursor."""
+        if self.engine.predictor is None:
+            return
+
+        def warm(stop):  # type: ignore[no-untyped-def]
+            if self.documents.get(doc.uri) is not doc:
+                return
+            stream, _, version = doc.snapshot()
+            completer = self.completer_for(doc)
+            if completer is not None:
+                completer.warm(stream, lambda: stop() or doc.version != version)
+
+        self.engine.when_idle(doc.uri, warm, delay)
+
     async def load_model(self) -> None:
         """Load (or reload) the model off the event loop, with progress shown to the client."""
         wanted = (self.settings.model_path, self.settings.torch_threads)
@@ -106,6 +124,8 @@ class HeedServer(LanguageServer):
         self.notify_status()
         if status.state == "ready":
             log.info("%s", status.message)
+            for doc in self.documents.open.values():
+                self.warm_later(doc, WARM_AFTER_OPEN)
         else:
             self.show(types.MessageType.Warning if status.state == "fallback" else types.MessageType.Error, status.message)
 
@@ -128,7 +148,8 @@ def create_server() -> HeedServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: HeedServer, params: types.DidOpenTextDocumentParams) -> None:
-        ls.documents.add(params.text_document.uri, params.text_document.text, params.text_document.version)
+        doc = ls.documents.add(params.text_document.uri, params.text_document.text, params.text_document.version)
+        ls.warm_later(doc, WARM_AFTER_OPEN)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: HeedServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -138,10 +159,12 @@ def create_server() -> HeedServer:
             return
         for change in params.content_changes:
             doc.apply(change, params.text_document.version or doc.version + 1)
+        ls.warm_later(doc)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: HeedServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.documents.close(params.text_document.uri)
+        ls.engine.cancel_idle(params.text_document.uri)
 
     @server.feature(
         types.TEXT_DOCUMENT_COMPLETION,

@@ -8,6 +8,10 @@ state caches are not thread-safe and two jobs would only fight over the CPU. Eac
 `cancelled()` probe that turns true when a newer request of the same kind arrives for the same
 document, when the document changes, or when the client cancels: the job stops at its next
 check and the handler answers at once with an empty result.
+
+In the worker's idle time, background jobs (warming the documents' model states) run under the
+same kind of probe: any request arriving stops them at their next check, and they are tried
+again once the requests are done.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+IDLE_RETRY = 0.3  # seconds before a background job stopped by a request is tried again
 
 
 @dataclass
@@ -48,6 +53,8 @@ class Engine:
         self.generation: dict[tuple[str, str], int] = {}
         self.load_started = 0.0
         self._load_lock = threading.Lock()
+        self.busy = 0  # requests queued or running (touched on the event loop only)
+        self.timers: dict[str, asyncio.TimerHandle] = {}
 
     # -- loading ----------------------------------------------------------------------------------
     def load(self, model_path: str, threads: int) -> Status:
@@ -97,6 +104,7 @@ class Engine:
             return job(cancelled)
 
         loop = asyncio.get_running_loop()
+        self.busy += 1
         try:
             return await loop.run_in_executor(self.worker, guarded)
         except asyncio.CancelledError:
@@ -106,10 +114,47 @@ class Engine:
             if type(exc).__name__ == "RequestCancelled":
                 raise Superseded from exc
             raise
+        finally:
+            self.busy -= 1
+
+    # -- background jobs --------------------------------------------------------------------------
+    def when_idle(self, key: str, job: Callable[[Callable[[], bool]], None], delay: float) -> None:
+        """Run `job(stop)` on the worker `delay` seconds from now (a later call with the same key
+        replaces this one); `stop()` turns true when a request arrives, and the job is retried later."""
+        old = self.timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+        self.timers[key] = asyncio.get_running_loop().call_later(delay, self._start_idle, key, job)
+
+    def cancel_idle(self, key: str) -> None:
+        old = self.timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+
+    def _start_idle(self, key: str, job: Callable[[Callable[[], bool]], None]) -> None:
+        self.timers.pop(key, None)
+        if self.busy:
+            self.when_idle(key, job, IDLE_RETRY)
+            return
+        future = asyncio.get_running_loop().run_in_executor(self.worker, job, lambda: self.busy > 0)
+        future.add_done_callback(lambda f: self._idle_done(key, job, f))
+
+    def _idle_done(self, key: str, job: Callable[[Callable[[], bool]], None], future: asyncio.Future) -> None:
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is not None and type(exc).__name__ == "RequestCancelled":
+            if key not in self.timers:  # nothing newer scheduled: try again
+                self.when_idle(key, job, IDLE_RETRY)
+        elif exc is not None:
+            log.error("background job %s failed", key, exc_info=exc)
 
     async def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the worker (for work that must not race the model jobs)."""
         return await asyncio.get_running_loop().run_in_executor(self.worker, fn)
 
     def close(self) -> None:
+        for timer in self.timers.values():
+            timer.cancel()
+        self.timers.clear()
         self.worker.shutdown(wait=False, cancel_futures=True)

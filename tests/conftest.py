@@ -74,7 +74,7 @@ def tiny_model_dir(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) 
 
     vocab = corpus_vocab(tiny_corpus)
     torch.manual_seed(0)
-    model = HeedLM(ModelConfig(vocab_size=len(vocab), embed=16, role_embed=4, hidden=32, window=16, dropout=0.0))
+    model = HeedLM(ModelConfig(vocab_size=len(vocab), embed=16, role_embed=4, hidden=32, window=16, far=8, dropout=0.0))
     folder = tmp_path_factory.mktemp("tiny_model") / "model"
     save_model(folder, model, vocab, {"note": "random weights, for tests"})
     return folder

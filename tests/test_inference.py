@@ -140,10 +140,10 @@ def test_beam_search_ends_at_line_ends(newline_happy_predictor: Predictor, sampl
 # -- explanations ------------------------------------------------------------------------------------
 
 
-def _check_explanation(exp, text: str, lines: list[str], window: int) -> None:  # type: ignore[no-untyped-def]
+def _check_explanation(exp, text: str, lines: list[str], keys: int) -> None:  # type: ignore[no-untyped-def]
     assert exp is not None and exp.text == text
     weights = exp.weights
-    assert len(weights) == window
+    assert len(weights) == keys  # the window and the far memory (full in these files)
     assert math.isclose(sum(w[-1] for w in weights), 1.0, abs_tol=1e-4)
     for entry in weights:
         line, token = entry[0], entry[-2]
@@ -165,7 +165,7 @@ def test_explain(tiny_predictor: Predictor, sample_source: str) -> None:
     lines = text.splitlines()
     stream = TokenStream(text)
     completer = Completer(tiny_predictor)
-    window = tiny_predictor.model.config.window
+    window = tiny_predictor.model.config.window + tiny_predictor.model.config.far
     popup = completer.popup(stream, len(text))
     assert popup.model_used
     model_candidates = [c for c in popup.candidates if c.source != "scope"]
@@ -184,6 +184,18 @@ def test_explain(tiny_predictor: Predictor, sample_source: str) -> None:
     # a name the window does not hold gets nothing from the pointer
     exp = completer.explain(stream, len(text), "never_seen_anywhere")
     assert exp is not None and exp.prob == 0 and exp.copied_from is None
+
+
+def test_the_pointer_copies_a_name_from_beyond_the_window(tiny_predictor: Predictor) -> None:
+    """A name outside the vocabulary, used once at the top and then out of the window's reach, is
+    still offered: from the far memory, and explained by the line it stands on."""
+    text = "zz_far_name = 1\n" + "(1, 2, 3)\n" * 12 + "print("
+    stream = TokenStream(text)
+    completer = Completer(tiny_predictor)
+    popup = completer.popup(stream, len(text))
+    assert "zz_far_name" in [c.text for c in popup.candidates if c.source != "scope"]
+    exp = completer.explain(stream, len(text), "zz_far_name")
+    assert exp is not None and exp.prob > 0 and exp.vocab_prob == 0 and exp.copied_from == 1
 
 
 def test_no_prediction_inside_strings_and_comments(tiny_predictor: Predictor) -> None:
@@ -210,3 +222,34 @@ def test_beam_search_does_not_close_brackets_that_are_not_open(tiny_predictor: P
     assert hyps
     for h in hyps:
         assert all(_depth(h.tokens[: i + 1]) >= 0 for i in range(len(h.tokens))), h
+
+
+# -- warming -----------------------------------------------------------------------------------------
+
+
+def test_a_warm_document_answers_anywhere_from_a_nearby_state(tiny_predictor: Predictor, sample_source: str) -> None:
+    """After `warm`, a request anywhere runs the cursor's own statement and a chunk before it; typing
+    a line and taking it back leaves the warm states good for the next place."""
+    stream = TokenStream(sample_source)
+    completer = Completer(tiny_predictor)
+    completer.warm(stream)
+    everything = completer.cache.tokens_run
+    assert completer.cache.base is not None and everything > 20 * tiny_predictor.chunk
+    completer.warm(stream)  # already warm: nothing to run
+    assert completer.cache.tokens_run == everything
+    lines = sample_source.splitlines(keepends=True)
+    places = [i for i, line in enumerate(lines) if line.startswith("        ") and line.lstrip().startswith(("return ", "if "))]
+    places = places[:: max(len(places) // 4, 1)][:4]
+    assert len(places) == 4
+    for i in places:
+        at = sum(len(line) for line in lines[:i])
+        typed = lines[i][: len(lines[i]) - len(lines[i].lstrip())] + "res = "
+        stream.edit(at, at, typed)
+        for j, ch in enumerate("fnma"):
+            stream.edit(at + len(typed) + j, at + len(typed) + j, ch)
+            cursor = at + len(typed) + j + 1
+            popup = completer.popup(stream, cursor)
+            assert popup.model_used and completer.cache.tokens_run < everything / 5, (i, completer.cache.tokens_run)
+            assert_same_popup(popup, Completer(tiny_predictor).popup(TokenStream(stream.text), cursor))
+        stream.edit(at, at + len(typed) + 4, "")  # taken back
+        assert stream.text == sample_source
