@@ -264,12 +264,15 @@ def create_server() -> HeedServer:
         async def debug_document(ls: HeedServer, params: Any) -> dict | None:
             """For tests (tests/test_reliability_edits.py): the server's copy of a document, to
             compare with the client's. `streamText` is the token stream's own text, brought up to
-            date on the model worker as a completion would, so incremental re-lexing is checked too."""
+            date on the model worker as a completion would, so incremental re-lexing is checked too;
+            `warmTokens` how many tokens the warmed model states cover (tests/test_server.py)."""
             uri = params["uri"] if isinstance(params, dict) else params.uri
             doc = ls.documents.get(uri)
             if doc is None:
                 return None
             stream, text, version = await ls.engine.call(doc.snapshot)
-            return {"text": text, "version": version, "streamText": stream.source()}
+            base = doc.completer.cache.base if doc.completer is not None else None
+            return {"text": text, "version": version, "streamText": stream.source(),
+                    "warmTokens": len(base.inputs) if base is not None else 0}
 
     return server

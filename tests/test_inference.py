@@ -29,21 +29,24 @@ def assert_same_popup(got, want) -> None:  # type: ignore[no-untyped-def]
     np.testing.assert_allclose([c.prob for c in got.candidates], [c.prob for c in want.candidates], rtol=1e-5, atol=1e-8)
 
 
-edits = st.lists(st.tuples(st.floats(0, 1), st.integers(0, 25), st.sampled_from(INSERTS)), min_size=1, max_size=3)
+edits = st.lists(st.tuples(st.floats(0, 1), st.integers(0, 25), st.sampled_from(INSERTS), st.booleans()), min_size=1, max_size=3)
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(edits=edits)
 def test_incremental_popup_equals_a_fresh_one(tiny_predictor: Predictor, sample_source: str,
-                                              edits: list[tuple[float, int, str]]) -> None:
+                                              edits: list[tuple[float, int, str, bool]]) -> None:
     """Edits applied to one stream, one Completer (and its state cache) throughout, against a
-    fresh stream and a fresh Completer on the same text, at the cursor after each edit."""
+    fresh stream and a fresh Completer on the same text, at the cursor after each edit (after
+    some, the document is warmed first, as the server does when typing pauses)."""
     stream = TokenStream(sample_source)
     completer = Completer(tiny_predictor)
     completer.popup(stream, len(sample_source))  # fill the cache
-    for where, delete, insert in edits:
+    for where, delete, insert, warm in edits:
         start = int(where * len(stream.text))
         stream.edit(start, min(start + delete, len(stream.text)), insert)
+        if warm:
+            completer.warm(stream)
         cursor = start + len(insert)
         assert_same_popup(completer.popup(stream, cursor), Completer(tiny_predictor).popup(TokenStream(stream.text), cursor))
     # and at the end of the document, where the cached states reach furthest

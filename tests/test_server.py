@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -252,3 +253,30 @@ async def test_invalid_settings_give_one_message_each_and_defaults(bad_settings_
     await asyncio.sleep(0.1)
     result = await complete(client, end_of(STACK))
     assert len(result.items) == 2
+
+
+def test_documents_are_warmed_in_idle_time_and_again_after_edits() -> None:
+    """After an open, and once typing pauses after an edit, the model runs over the whole document
+    in the worker's idle time (`warmTokens`: the tokens its warmed states cover)."""
+    from test_reliability_harness import ClientDoc, ServerProcess
+
+    def warm_tokens(server: ServerProcess, uri: str, expect: object) -> int:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            got = server.debug_document(uri, timeout=30)["warmTokens"]
+            if expect(got):
+                return got
+            time.sleep(0.2)
+        raise AssertionError(f"warmTokens stayed {got}")
+
+    server = ServerProcess()
+    try:
+        assert server.initialize()["state"] == "ready"
+        doc = ClientDoc(URI, STACK)
+        server.open(doc.uri, doc.text)
+        before = warm_tokens(server, doc.uri, lambda n: n > 50)
+        server.change(doc.uri, 2, [doc.edit(len(doc.text), len(doc.text), "\n\nextra = Stack()\n")])
+        after = warm_tokens(server, doc.uri, lambda n: n != before)
+        assert after > before
+    finally:
+        assert server.close() == 0
