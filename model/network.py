@@ -159,6 +159,31 @@ class HeedLM(nn.Module):
             self.far_bias = nn.Parameter(torch.tensor(FAR_BIAS_INIT))
         nn.init.normal_(self.embed.weight, std=0.05)
 
+    @staticmethod
+    def weight_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+        """The name and shape of every weight, without building the model (a test checks them
+        against a built one). Loading checks a file against these before allocating anything."""
+        c = config
+        shapes: dict[str, tuple[int, ...]] = {
+            "decoder_bias": (c.vocab_size,),
+            "embed.weight": (c.vocab_size, c.embed),
+            "role_embed.weight": (c.n_roles, c.role_embed),
+            "query.weight": (c.hidden, c.hidden),
+            "proj.weight": (c.embed, 2 * c.hidden),
+            "proj.bias": (c.embed,),
+            "gate.weight": (1, 2 * c.hidden),
+            "gate.bias": (1,),
+        }
+        if c.far:
+            shapes["far_bias"] = ()
+        for layer in range(c.layers):
+            inputs = c.embed + c.role_embed if layer == 0 else c.hidden
+            shapes[f"lstm.weight_ih_l{layer}"] = (4 * c.hidden, inputs)
+            shapes[f"lstm.weight_hh_l{layer}"] = (4 * c.hidden, c.hidden)
+            shapes[f"lstm.bias_ih_l{layer}"] = (4 * c.hidden,)
+            shapes[f"lstm.bias_hh_l{layer}"] = (4 * c.hidden,)
+        return shapes
+
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> State:
         c = self.config
         zeros = torch.zeros(c.layers, batch, c.hidden, device=device)

@@ -88,17 +88,17 @@ def load_model(folder: Path | str | None = None, device: str = "cpu") -> tuple[H
         tensors = load_file(str(folder / WEIGHTS))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise ModelError(f"{folder / WEIGHTS} is not a readable safetensors file ({exc}); pickles are never loaded") from exc
-    # Names and shapes are checked against a skeleton on the meta device, which allocates
-    # nothing; the real model is built only once they match, so its size is the file's. Building
-    # it first let a config that does not fit the weights allocate whatever it asked for
-    # (hidden 4096 and 3 layers: 1.6 GB before the refusal; hidden 8192 and 8 layers: 17 GB).
-    with torch.device("meta"):
-        expected = HeedLM(config).state_dict()
+    # Names and shapes are checked before the model is built, so that its size is the file's.
+    # Building it first let a config that does not fit the weights allocate whatever it asked
+    # for (hidden 4096 and 3 layers: 1.6 GB before the refusal; hidden 8192 and 8 layers: 17 GB).
+    # (A skeleton on torch's meta device did the same, but importing the meta machinery cost the
+    # server 75 MB of memory.)
+    expected = HeedLM.weight_shapes(config)
     if set(tensors) != set(expected):
         raise ModelError(f"{folder / WEIGHTS}: tensors {sorted(set(tensors) ^ set(expected))} do not match the config")
     for name, tensor in tensors.items():
-        if tensor.shape != expected[name].shape:
-            raise ModelError(f"{folder / WEIGHTS}: {name} has shape {tuple(tensor.shape)}, the config needs {tuple(expected[name].shape)}")
+        if tuple(tensor.shape) != expected[name]:
+            raise ModelError(f"{folder / WEIGHTS}: {name} has shape {tuple(tensor.shape)}, the config needs {expected[name]}")
         if not torch.isfinite(tensor).all():
             raise ModelError(f"{folder / WEIGHTS}: {name} holds non-finite values")
     model = HeedLM(config)

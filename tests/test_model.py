@@ -326,3 +326,9 @@ def test_state_select_and_reset(model: HeedLM) -> None:
     assert isinstance(reset, State)
     assert (reset.h[:, 0] == 0).all() and (reset.mem_ext[0] == -1).all() and not reset.mem_valid[0].any()
     assert torch.equal(reset.mem[1:], state.mem[1:]) and reset.mem_valid[1:].all()
+
+
+@pytest.mark.parametrize("config", [ModelConfig(vocab_size=50), ModelConfig(vocab_size=70, layers=2, far=8, hidden=24, embed=12)])
+def test_weight_shapes_match_a_built_model(config: ModelConfig) -> None:
+    built = {name: tuple(t.shape) for name, t in HeedLM(config).state_dict().items()}
+    assert HeedLM.weight_shapes(config) == built
