@@ -16,11 +16,17 @@ import numpy as np
 from heed.model import detok
 from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, typed_prefix
 from heed.model.context import CursorContext, cursor_context
-from heed.model.inference import Cancelled, DocEncoder, Prediction, Predictor, StateCache
+from heed.model.inference import Cancelled, DocEncoder, Encoded, Prediction, Predictor, StateCache
+from heed.model.network import Output
 from heed.model.scope import scope_at
 from heed.model.stream import TokenStream
 
 POPUP_POOL = 400  # model candidates considered before filtering by prefix
+# A quick request far from every cached state (a document just opened, a jump to a part not yet
+# warmed) reads only the last QUICK_CONTEXT to QUICK_CONTEXT + QUICK_STRIDE tokens, from a fresh
+# state: an answer in about a tenth of a second instead of seconds for a long file, while the
+# server warms the whole document in the background for the requests after it.
+QUICK_CONTEXT, QUICK_STRIDE = 512, 256
 
 
 @dataclass
@@ -66,10 +72,19 @@ class Completer:
 
     def is_warm(self, ctx: CursorContext) -> bool:
         base = self.cache.base
-        return base is not None and self.cache.origin == ctx.origin and base.common(ctx.inputs) == len(ctx.inputs) == len(base.inputs)
+        return base is not None and base.origin == ctx.origin and base.common(ctx.inputs) == len(ctx.inputs) == len(base.inputs)
+
+    def _run(self, ctx: CursorContext, cancelled: Cancelled | None, quick: bool) -> tuple[Output, Encoded, int]:
+        """The model's output at the cursor, the inputs it read, and where they start in `ctx.inputs`."""
+        assert self.predictor is not None
+        inputs, origin, cut = ctx.inputs, ctx.origin, 0
+        if quick and self.cache.cost(self.predictor, inputs, origin) > QUICK_CONTEXT + QUICK_STRIDE:
+            cut = max(len(inputs) - QUICK_CONTEXT, 0) // QUICK_STRIDE * QUICK_STRIDE
+            inputs, origin = inputs.tail(cut), origin + cut
+        return self.cache.advance(self.predictor, inputs, origin, cancelled), inputs, cut
 
     def _predict(
-        self, stream: TokenStream, offset: int, cancelled: Cancelled | None
+        self, stream: TokenStream, offset: int, cancelled: Cancelled | None, quick: bool = False
     ) -> tuple[CursorContext, Prediction | None] | None:
         """(context, prediction); no prediction inside a string or comment; None without a model."""
         if self.predictor is None or self.encoder is None:
@@ -77,12 +92,16 @@ class Completer:
         ctx = cursor_context(stream, offset, self.encoder)
         if ctx.inside or len(ctx.inputs) == 0:
             return ctx, None
-        out = self.cache.advance(self.predictor, ctx.inputs, ctx.origin, cancelled)
-        return ctx, self.predictor.prediction(out, self.encoder, ctx.inputs)
+        out, inputs, cut = self._run(ctx, cancelled, quick)
+        pred = self.predictor.prediction(out, self.encoder, inputs)
+        pred.key_pos = np.where(pred.key_pos >= 0, pred.key_pos + cut, -1)
+        return ctx, pred
 
     # -- the popup ------------------------------------------------------------------------------
-    def popup(self, stream: TokenStream, offset: int, max_items: int = 20, cancelled: Cancelled | None = None) -> Popup:
-        result = self._predict(stream, offset, cancelled)
+    def popup(self, stream: TokenStream, offset: int, max_items: int = 20, cancelled: Cancelled | None = None,
+              quick: bool = False) -> Popup:
+        """The popup list at `offset`. `quick`: see QUICK_CONTEXT (the server's requests are)."""
+        result = self._predict(stream, offset, cancelled, quick)
         ctx, pred = result if result else (None, None)
         if ctx is not None and ctx.inside:
             return Popup(ctx.prefix, [], False)  # in a string or a comment
@@ -120,6 +139,7 @@ class Completer:
         selected: str | None = None,
         budget_s: float = 0.12,
         cancelled: Cancelled | None = None,
+        quick: bool = False,
     ) -> list[InlineSuggestion]:
         """The rest of the line after the cursor. With `selected` (the popup's selection, which
         replaces the typed prefix), the rest given that choice."""
@@ -128,7 +148,7 @@ class Completer:
         ctx = cursor_context(stream, offset, self.encoder)
         if ctx.inside or len(ctx.inputs) == 0:
             return []
-        out = self.cache.advance(self.predictor, ctx.inputs, ctx.origin, cancelled)
+        out, _, _ = self._run(ctx, cancelled, quick)
         prefix = ctx.prefix
         first: Callable[[str], bool] | None
         if selected is not None:

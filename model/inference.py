@@ -285,7 +285,8 @@ class Track:
     window and the far memory are hidden states of earlier positions). Positions before `start`
     belong to `parent`: a track forks from another where an edit made them differ."""
 
-    inputs: Encoded  # the whole sequence, from the context's origin
+    origin: int  # document token index where the sequence starts
+    inputs: Encoded  # the whole sequence, from the origin
     start: int
     parent: Track | None
     hidden: torch.Tensor  # [capacity, H] half: the LSTM output at positions start, start+1, ...
@@ -293,8 +294,8 @@ class Track:
     hc: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)  # k -> (h, c) after k tokens
 
     @staticmethod
-    def fork(inputs: Encoded, parent: Track | None, at: int, hidden_size: int) -> Track:
-        return Track(inputs, at, parent, torch.empty(0, hidden_size, dtype=torch.half), at)
+    def fork(origin: int, inputs: Encoded, parent: Track | None, at: int, hidden_size: int) -> Track:
+        return Track(origin, inputs, at, parent, torch.empty(0, hidden_size, dtype=torch.half), at)
 
     def common(self, inputs: Encoded) -> int:
         """How many leading tokens `inputs` shares with this track (that have hidden states)."""
@@ -365,7 +366,7 @@ class Track:
             return self
         hidden = torch.cat([self.parent.rows(np.arange(self.start)), self.hidden[: self.end - self.start]])
         hc = {k: v for k, v in self.parent.flattened().hc.items() if k <= self.start} | self.hc
-        return Track(self.inputs, 0, None, hidden, self.end, hc)
+        return Track(self.origin, self.inputs, 0, None, hidden, self.end, hc)
 
 
 @dataclass
@@ -378,42 +379,46 @@ class StateCache:
     warm run that reaches the document's end becomes the new `base`.
     """
 
-    origin: int = -1  # document token index where the cached contexts start
     base: Track | None = None
     live: Track | None = None
     tokens_run: int = 0  # tokens the last call had to run (for tests and benchmarks)
 
-    def advance(self, predictor: Predictor, context: Encoded, origin: int, cancelled: Cancelled | None = None,
-                warm: bool = False) -> Output:
-        """The model's output after the last token of `context` (which starts at `origin`)."""
-        n = len(context)
-        if origin != self.origin:
-            self.origin, self.base, self.live = origin, None, None
-        # Resume from the track that shares the most with `context`, at its last kept state before
-        # the first difference (and before the last token, whose output is the answer).
+    def resume_point(self, predictor: Predictor, context: Encoded, origin: int) -> tuple[Track | None, int]:
+        """The track that shares the most with `context` and its last kept state before the first
+        difference (and before the last token, whose output is the answer)."""
         track, k = None, 0
         for t in (self.live, self.base):
-            if t is None:
+            if t is None or t.origin != origin:
                 continue
-            at = min(t.common(context), n - 1) // predictor.chunk * predictor.chunk
+            at = min(t.common(context), len(context) - 1) // predictor.chunk * predictor.chunk
             while not t.kept(at):
                 at -= predictor.chunk
             if at > k:
                 track, k = t, at
+        return track, k
+
+    def cost(self, predictor: Predictor, context: Encoded, origin: int) -> int:
+        """Tokens `advance` would run."""
+        return len(context) - self.resume_point(predictor, context, origin)[1]
+
+    def advance(self, predictor: Predictor, context: Encoded, origin: int, cancelled: Cancelled | None = None,
+                warm: bool = False) -> Output:
+        """The model's output after the last token of `context` (which starts at `origin`)."""
+        track, k = self.resume_point(predictor, context, origin)
         state = track.state_at(predictor, k) if track is not None else predictor.initial_state()
         hidden_size = predictor.model.config.hidden
         if track is not None and track is self.live and k >= track.start:
             track.truncate(k)
             track.inputs = context
         elif track is not None and track.parent is not None and k <= track.start:
-            track = Track.fork(context, track.parent, k, hidden_size)
+            track = Track.fork(origin, context, track.parent, k, hidden_size)
         elif track is not None:  # the base
-            track = Track.fork(context, track, k, hidden_size)
+            track = Track.fork(origin, context, track, k, hidden_size)
         else:
-            track = Track.fork(context, None, 0, hidden_size)
+            track = Track.fork(origin, context, None, 0, hidden_size)
         self.live = track
         out = predictor.run(context.tail(k), state, cancelled, keep=lambda b, st: track.store(k + b, st))
-        self.tokens_run = n - k
+        self.tokens_run = len(context) - k
         if warm:  # the whole document: the new base
             self.base, self.live = track.flattened(), None
         return out

@@ -182,7 +182,7 @@ def create_server() -> HeedServer:
             completer = ls.completer_for(doc)
             if completer is None:
                 return fallback_popup(stream, offset, max_items)
-            return completer.popup(stream, offset, max_items, cancelled)
+            return completer.popup(stream, offset, max_items, cancelled, quick=True)
 
         try:
             popup = await ls.engine.run(doc.uri, "completion", job, lambda: doc.version != version)
@@ -237,7 +237,7 @@ def create_server() -> HeedServer:
                 return []
             return completer.inline(
                 stream, offset, settings.beam_width, settings.max_tokens, settings.alternatives,
-                selected=selected.text if selected else None, cancelled=cancelled,
+                selected=selected.text if selected else None, cancelled=cancelled, quick=True,
             )
 
         try:

@@ -256,3 +256,22 @@ def test_a_warm_document_answers_anywhere_from_a_nearby_state(tiny_predictor: Pr
             assert_same_popup(popup, Completer(tiny_predictor).popup(TokenStream(stream.text), cursor))
         stream.edit(at, at + len(typed) + 4, "")  # taken back
         assert stream.text == sample_source
+
+
+def test_a_quick_request_on_a_cold_document_reads_a_short_context(tiny_predictor: Predictor, sample_source: str) -> None:
+    """The server's requests are quick: far from any cached state they read only the last
+    QUICK_CONTEXT (+ QUICK_STRIDE) tokens; once the document is warm, the full context again."""
+    from heed.model.completer import QUICK_CONTEXT, QUICK_STRIDE
+
+    stream = TokenStream(sample_source)
+    end = len(sample_source)
+    completer = Completer(tiny_predictor)
+    context = len(cursor_context(stream, end, completer.encoder).inputs)  # type: ignore[arg-type]
+    assert context > QUICK_CONTEXT + QUICK_STRIDE
+    quick = completer.popup(stream, end, quick=True)
+    assert quick.model_used and QUICK_CONTEXT <= completer.cache.tokens_run < QUICK_CONTEXT + QUICK_STRIDE
+    completer.popup(stream, end, quick=True)  # the next keystroke resumes from the short context's states
+    assert completer.cache.tokens_run <= tiny_predictor.chunk
+    completer.warm(stream)
+    assert_same_popup(completer.popup(stream, end, quick=True), Completer(tiny_predictor).popup(TokenStream(sample_source), end))
+    assert completer.cache.tokens_run <= tiny_predictor.chunk
