@@ -25,9 +25,11 @@ What it does (both servers get the same points, the same client code and the sam
   returns a long list is not charged for this client's slowness).
 * Start-up: process start -> first completion response (`initialize` included), whatever the
   model's state (heed answers from the names in scope until its model is loaded).
-* Typing in a large file: a real held-out file of 4,000+ lines is opened whole; at a few places a
-  new line is started and a short identifier (with one `.attr` when the code has one) is typed
-  char by char with incremental `didChange`, a completion request after each keystroke.
+* Typing in a large file: a real held-out file of 4,000+ lines is opened whole and asked once at
+  the first place; then, after a pause for reading (`--read-pause`, 3 s by default: a person
+  looks at a file before typing in it), at a few places a new line is started and a short
+  identifier (with one `.attr` when the code has one) is typed char by char with incremental
+  `didChange`, a completion request after each keystroke.
 * Memory: the RSS of the server's process tree, sampled every 50 ms from /proc, during the point
   replay and in a separate fresh session with 20 real files open (one completion in each).
 
@@ -607,7 +609,7 @@ def retype_line(session: Session, uri: str, text: str) -> None:
 
 async def run_points_session(server: Server, points: list[Point], texts: dict[str, str], root: Path,
                              typing_text: str, typing_uri: str, places: list[TypingPlace], progress: bool,
-                             warm: bool) -> dict[str, Any]:
+                             warm: bool, read_pause: float) -> dict[str, Any]:
     session = Session(server, root)
     out: dict[str, Any] = {"server": server.name}
     startup_uri = (root / "heed_bench_startup.py").as_uri()
@@ -657,6 +659,7 @@ async def run_points_session(server: Server, points: list[Point], texts: dict[st
     _, out["typing_first_ms"] = await session.complete(
         typing_uri, typing_text, starts[first_place.line] + len(first_place.indent)
     )
+    await asyncio.sleep(read_pause)
     keystrokes: list[dict[str, Any]] = []
     for place in places:
         row, col0 = place.line, len(place.indent)
@@ -990,7 +993,7 @@ async def main_async(args: argparse.Namespace) -> int:
     for server in servers:
         print(f"{server.name}: replaying {len(points)} points ...", file=sys.stderr)
         run = await run_points_session(server, points, texts, root, typing_text, typing_uri, places, not args.quiet,
-                                       not args.no_warm)
+                                       not args.no_warm, args.read_pause)
         if args.open_files:
             print(f"{server.name}: {len(memory_files)} files open ...", file=sys.stderr)
             run["memory"] = await run_memory_session(server, memory_files, root, args.seed)
@@ -1024,7 +1027,7 @@ async def main_async(args: argparse.Namespace) -> int:
             f"- Points: {by_kind['attribute']} attribute, {by_kind['identifier']} identifier-start, "
             f"{by_kind['inline']} inline, from {len(texts)} files of pygls, lsprotocol and libcst (seed {args.seed}); "
             f"typing: {typing_path.name} ({typing_lines:,} lines), {len(places)} places, "
-            f"{sum(len(p.word) for p in places)} keystrokes",
+            f"{sum(len(p.word) for p in places)} keystrokes after a {args.read_pause:g} s reading pause",
             "",
             render(h, j, typing_lines, markdown=True),
         ]
@@ -1034,7 +1037,7 @@ async def main_async(args: argparse.Namespace) -> int:
             "command": cmd, "date": dt.datetime.now().isoformat(timespec="seconds"), "machine": env,
             "versions": versions(), "git": git_start, "git_at_end": git_state(), "model": meta, "seed": args.seed, "points_per_kind": by_kind,
             "files": len(texts), "typing_file": str(typing_path), "typing_lines": typing_lines,
-            "typing_places": [asdict(p) for p in places], "memory_files": [rel for rel, _, _ in memory_files],
+            "typing_places": [asdict(p) for p in places], "read_pause_s": args.read_pause, "memory_files": [rel for rel, _, _ in memory_files],
             "summary": summaries,
             "targets": [{"met": ok, "target": t.strip(), "measured": m} for ok, t, m in targets(h, j, typing_lines)],
             "runs": {name: {k: v for k, v in run.items()} for name, run in runs.items()},
@@ -1054,6 +1057,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--typing-file", help=f"the large file to type in (default site-packages/{TYPING_FILE})")
     parser.add_argument("--typing-places", type=int, default=8, help="places typed at in the large file (default 8)")
+    parser.add_argument("--read-pause", type=float, default=3.0,
+                        help="seconds between opening the large file (and a first request) and typing in it (default 3)")
     parser.add_argument("--open-files", type=int, default=20, help="files open in the memory run (0: skip it)")
     parser.add_argument("--max-items", type=int, default=20, help="heed's completion.maxItems (its default: 20)")
     parser.add_argument("--no-jedi", action="store_true", help="heed alone")
