@@ -160,8 +160,14 @@ class Completer:
         else:
             first = None
         opened = sum(t in "([{" for t in ctx.line_before) - sum(t in ")]}" for t in ctx.line_before)
+        # With code after the cursor on its line (an editor's auto-closed bracket), the suggestion
+        # ends where it closes a bracket opened before the cursor; at the end of a line it goes on
+        # to the line's end (`self) -> None:`).
+        line_end = stream.text.find("\n", offset)
+        after = stream.text[offset : line_end if line_end >= 0 else len(stream.text)].strip()
         hyps = self.predictor.beam_search(
-            out, self.encoder, width, max_tokens, first, budget_s, cancelled, alternatives, max(opened, 0)
+            out, self.encoder, width, max_tokens, first, budget_s, cancelled, alternatives, max(opened, 0),
+            stop_at_close=bool(after),
         )
         if any(h.complete for h in hyps):  # a line left with a bracket open is a poor suggestion
             hyps = [h for h in hyps if h.complete]

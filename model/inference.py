@@ -201,10 +201,10 @@ class Predictor:
         """Most probable continuations of the line after `out`'s position.
 
         `first` restricts the first token (the identifier already typed, or the popup's
-        selection). A hypothesis ends at the end of the line, at a closing bracket that was
-        opened before the cursor (`open_before` of them are open there; a closing bracket with
-        none open is not Python and ends nothing; with `stop_at_close` False the line goes on), at a literal the vocabulary only knows by kind, or after
-        `max_tokens`. Lines that end come first, each group by total log-probability (the end
+        selection). A hypothesis ends at the end of the line; with `stop_at_close`, at a closing
+        bracket that was opened before the cursor (`open_before` of them are open there; a
+        closing bracket with none open is not Python and ends nothing); at a literal the
+        vocabulary only knows by kind; or after `max_tokens`. Lines that end come first, each group by total log-probability (the end
         included).
         """
         deadline = time.monotonic() + budget_s
