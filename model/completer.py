@@ -23,10 +23,11 @@ from heed.model.stream import TokenStream
 
 POPUP_POOL = 400  # model candidates considered before filtering by prefix
 # A quick request far from every cached state (a document just opened, a jump to a part not yet
-# warmed) reads only the last QUICK_CONTEXT to QUICK_CONTEXT + QUICK_STRIDE tokens, from a fresh
-# state: an answer in about a tenth of a second instead of seconds for a long file, while the
-# server warms the whole document in the background for the requests after it.
-QUICK_CONTEXT, QUICK_STRIDE = 512, 256
+# warmed) reads only the last `quick` to 1.25 x `quick` tokens, from a fresh state, while the
+# server warms the whole document in the background for the requests after it. The LSTM reads
+# about 10,000 tokens a second here: ghost text, which must keep up with typing, reads 512 (and
+# runs a beam search after), the popup, whose ranking gains more from a long context, 2,048.
+QUICK_INLINE, QUICK_POPUP = 512, 2048
 
 
 @dataclass
@@ -74,17 +75,18 @@ class Completer:
         base = self.cache.base
         return base is not None and base.origin == ctx.origin and base.common(ctx.inputs) == len(ctx.inputs) == len(base.inputs)
 
-    def _run(self, ctx: CursorContext, cancelled: Cancelled | None, quick: bool) -> tuple[Output, Encoded, int]:
+    def _run(self, ctx: CursorContext, cancelled: Cancelled | None, quick: int) -> tuple[Output, Encoded, int]:
         """The model's output at the cursor, the inputs it read, and where they start in `ctx.inputs`."""
         assert self.predictor is not None
         inputs, origin, cut = ctx.inputs, ctx.origin, 0
-        if quick and self.cache.cost(self.predictor, inputs, origin) > QUICK_CONTEXT + QUICK_STRIDE:
-            cut = max(len(inputs) - QUICK_CONTEXT, 0) // QUICK_STRIDE * QUICK_STRIDE
+        stride = max(quick // 4, 1)  # the short context's start moves in these steps, so typing reuses its states
+        if quick and self.cache.cost(self.predictor, inputs, origin) > quick + stride:
+            cut = max(len(inputs) - quick, 0) // stride * stride
             inputs, origin = inputs.tail(cut), origin + cut
         return self.cache.advance(self.predictor, inputs, origin, cancelled), inputs, cut
 
     def _predict(
-        self, stream: TokenStream, offset: int, cancelled: Cancelled | None, quick: bool = False
+        self, stream: TokenStream, offset: int, cancelled: Cancelled | None, quick: int = 0
     ) -> tuple[CursorContext, Prediction | None] | None:
         """(context, prediction); no prediction inside a string or comment; None without a model."""
         if self.predictor is None or self.encoder is None:
@@ -100,8 +102,8 @@ class Completer:
     # -- the popup ------------------------------------------------------------------------------
     def popup(self, stream: TokenStream, offset: int, max_items: int = 20, cancelled: Cancelled | None = None,
               quick: bool = False) -> Popup:
-        """The popup list at `offset`. `quick`: see QUICK_CONTEXT (the server's requests are)."""
-        result = self._predict(stream, offset, cancelled, quick)
+        """The popup list at `offset`. `quick` (the server's requests): see QUICK_POPUP."""
+        result = self._predict(stream, offset, cancelled, QUICK_POPUP if quick else 0)
         ctx, pred = result if result else (None, None)
         if ctx is not None and ctx.inside:
             return Popup(ctx.prefix, [], False)  # in a string or a comment
@@ -148,7 +150,7 @@ class Completer:
         ctx = cursor_context(stream, offset, self.encoder)
         if ctx.inside or len(ctx.inputs) == 0:
             return []
-        out, _, _ = self._run(ctx, cancelled, quick)
+        out, _, _ = self._run(ctx, cancelled, QUICK_INLINE if quick else 0)
         prefix = ctx.prefix
         first: Callable[[str], bool] | None
         if selected is not None:

@@ -260,18 +260,19 @@ def test_a_warm_document_answers_anywhere_from_a_nearby_state(tiny_predictor: Pr
 
 def test_a_quick_request_on_a_cold_document_reads_a_short_context(tiny_predictor: Predictor, sample_source: str) -> None:
     """The server's requests are quick: far from any cached state they read only the last
-    QUICK_CONTEXT (+ QUICK_STRIDE) tokens; once the document is warm, the full context again."""
-    from heed.model.completer import QUICK_CONTEXT, QUICK_STRIDE
+    QUICK_POPUP (to 1.25 x QUICK_POPUP) tokens; once the document is warm, the full context again."""
+    from heed.model.completer import QUICK_POPUP as quick
 
-    stream = TokenStream(sample_source)
-    end = len(sample_source)
+    text = sample_source * 3  # long enough
+    stream = TokenStream(text)
+    end = len(text)
     completer = Completer(tiny_predictor)
     context = len(cursor_context(stream, end, completer.encoder).inputs)  # type: ignore[arg-type]
-    assert context > QUICK_CONTEXT + QUICK_STRIDE
-    quick = completer.popup(stream, end, quick=True)
-    assert quick.model_used and QUICK_CONTEXT <= completer.cache.tokens_run < QUICK_CONTEXT + QUICK_STRIDE
+    assert context > quick * 5 // 4
+    popup = completer.popup(stream, end, quick=True)
+    assert popup.model_used and quick <= completer.cache.tokens_run < quick * 5 // 4
     completer.popup(stream, end, quick=True)  # the next keystroke resumes from the short context's states
     assert completer.cache.tokens_run <= tiny_predictor.chunk
     completer.warm(stream)
-    assert_same_popup(completer.popup(stream, end, quick=True), Completer(tiny_predictor).popup(TokenStream(sample_source), end))
+    assert_same_popup(completer.popup(stream, end, quick=True), Completer(tiny_predictor).popup(TokenStream(text), end))
     assert completer.cache.tokens_run <= tiny_predictor.chunk
