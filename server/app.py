@@ -95,7 +95,7 @@ class HeedServer(LanguageServer):
             stream, _, version = doc.snapshot()
             completer = self.completer_for(doc)
             if completer is not None:
-                completer.warm(stream, lambda: stop() or doc.version != version)
+                completer.warm(stream, lambda: stop() or doc.version != version or self.documents.get(doc.uri) is not doc)
 
         self.engine.when_idle(doc.uri, warm, delay)
 
