@@ -236,9 +236,10 @@ class HeedLM(nn.Module):
             k_pos = torch.arange(K + T, device=ids.device)[None, :]
             band = (k_pos <= q_pos) & (k_pos > q_pos - K)  # [T, K+T]
             window = band[None] & key_valid[:, None, :]  # [B, T, K+T]
-            # Beyond the band: names that left the window during this segment, then the far memory
-            # less as many of its oldest entries, so that each query sees F names at most.
+            # Beyond the band: the newest F names that left the window during this segment, then
+            # the far memory less as many of its oldest entries: each query sees F names at most.
             left = (k_pos <= q_pos - K)[None] & key_name[:, None, :]  # [B, T, K+T]
+            left &= left.flip(-1).cumsum(-1).flip(-1) <= F  # at most F of them, the newest
             n_left = left.sum(-1, keepdim=True)  # [B, T, 1]
             old = state.far_valid[:, None, :] & (torch.arange(F, device=ids.device) >= n_left)  # [B, T, F]
             keys = torch.cat([state.far.to(out.dtype), keys], dim=1)  # [B, F+K+T, H]

@@ -332,3 +332,46 @@ def test_state_select_and_reset(model: HeedLM) -> None:
 def test_weight_shapes_match_a_built_model(config: ModelConfig) -> None:
     built = {name: tuple(t.shape) for name, t in HeedLM(config).state_dict().items()}
     assert HeedLM.weight_shapes(config) == built
+
+
+# -- the far memory ---------------------------------------------------------------------------------
+
+
+FAR_CONFIG = ModelConfig(vocab_size=V, embed=8, role_embed=4, hidden=16, window=K, far=5, dropout=0.0)
+
+
+@pytest.mark.parametrize("cut", [1, 3, 7, 30])
+def test_the_far_memory_is_the_same_however_the_input_is_cut(cut: int) -> None:
+    """One long segment (training, evaluation) and short ones with the carried state (inference)
+    give the same next-token distribution at every position: each query sees the same window and
+    the same last F names that left it."""
+    torch.manual_seed(0)
+    model = HeedLM(FAR_CONFIG).eval()
+    with torch.no_grad():
+        model.far_bias.fill_(0.5)  # far names weigh about as much as the window's
+    B, T = 2, 30
+    ids, roles, ext = inputs(B, T, seed=3)
+    n_ext = V
+    whole = mixture(model(ids, roles, ext, model.initial_state(B)), n_ext, torch.ones(V, dtype=torch.bool))
+    state, parts = model.initial_state(B), []
+    for a in range(0, T, cut):
+        out = model(ids[:, a : a + cut], roles[:, a : a + cut], ext[:, a : a + cut], state)
+        parts.append(mixture(out, n_ext, torch.ones(V, dtype=torch.bool)))
+        state = out.state
+    torch.testing.assert_close(torch.cat(parts, 1), whole, rtol=1e-5, atol=1e-6)
+
+
+def test_the_far_memory_holds_the_last_names_that_left_the_window() -> None:
+    torch.manual_seed(0)
+    model = HeedLM(FAR_CONFIG).eval()
+    T = 20
+    ids, roles, ext = inputs(1, T, seed=4)
+    roles[0, ::2] = ROLES.index("syntax")  # every other token is not a name
+    out = model(ids, roles, ext, model.initial_state(1))
+    left = [t for t in range(T - K) if roles[0, t] != ROLES.index("syntax")]
+    assert out.state.far_valid[0].tolist() == [True] * 5
+    assert out.state.far_ext[0].tolist() == ext[0, left[-5:]].tolist()
+    # the last query's pointer puts weight on them, and on nothing older
+    last = model(ids, roles, ext, model.initial_state(1), last_only=True)
+    assert (last.attn[0, 0, :5] > 0).all() and last.key_ext[0, :5].tolist() == ext[0, left[-5:]].tolist()
+    torch.testing.assert_close(last.attn.sum(-1), torch.ones(1, 1))
