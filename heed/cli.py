@@ -106,12 +106,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from heed.model.evaluate import evaluate
 
     report = evaluate(args.model, args.corpus, line_points=args.line_points, pointer=not args.no_pointer,
-                      max_files=args.max_files, progress=not args.json)
+                      far=not args.no_far, max_files=args.max_files, progress=not args.json)
     if args.json:
         json.dump(report, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    print(f"model {report['model']} on {report['files']} held-out files (pointer {'on' if report['pointer'] else 'off'})")
+    print(f"model {report['model']} on {report['files']} held-out files (pointer {'on' if report['pointer'] else 'off'}, "
+          f"far memory {'on' if report['far'] else 'off'})")
     print(f"{'':12} {'':8} {'top1':>7} {'top5':>7} {'mrr':>7} {'n':>9}")
     rows = [("heed", report)] + list(report["baselines"].items())
     for category in ("all", "identifier", "attribute"):
@@ -238,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--line-points", type=int, default=300, help="mid-line points for rest-of-line completion")
     p.add_argument("--max-files", type=int, default=0, help="evaluate on N test files spread over the split (0: all)")
     p.add_argument("--no-pointer", action="store_true", help="switch the pointer off (ablation)")
+    p.add_argument("--no-far", action="store_true", help="switch the pointer's far memory off (ablation)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="run the language server (stdio by default)")

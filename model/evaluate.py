@@ -225,10 +225,12 @@ def line_metrics(predictor: Predictor, split: Split, points: int, seed: int = 0,
 
 
 def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, pointer: bool = True,
-             max_files: int = 0, progress: bool = True) -> dict[str, Any]:
+             far: bool = True, max_files: int = 0, progress: bool = True) -> dict[str, Any]:
     model, vocab, meta = load_model(model_dir)
-    if not pointer:
+    if not pointer:  # lesions of the same weights, for the ablations
         model.config = dataclasses.replace(model.config, pointer=False)
+    if not far:
+        model.config = dataclasses.replace(model.config, far=0)
     dirs = [Path(c) for c in corpora] or [eval_corpus_dir(vocab)]
     splits = []
     for d in dirs:
@@ -247,6 +249,7 @@ def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, 
     report["files"] = len(split)
     report["model"] = str(model_dir or "default")
     report["pointer"] = pointer
+    report["far"] = far and model.config.far > 0
     return report
 
 
