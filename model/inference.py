@@ -27,6 +27,7 @@ MAX_CONTEXT = 32768  # tokens before the cursor the model reads at most (the who
 CONTEXT_STRIDE = 8192  # the context's start moves in steps of this, so the cache stays valid
 STOP_KEYS = frozenset(LAYOUT.values())  # a line ends at <newline>, <indent>, <dedent>, <eof>
 OPENERS, CLOSERS = frozenset("([{"), frozenset(")]}")
+TRACK_SLACK = 256  # spare rows a track allocates when it grows, so typing on rarely copies it
 
 Cancelled = Callable[[], bool]
 
@@ -322,13 +323,17 @@ class Track:
             out[torch.from_numpy(~mine)] = self.parent.rows(positions[~mine])
         return out
 
+    def reserve(self, n: int) -> None:
+        """Room for the hidden states of positions up to n (and some slack for typing on)."""
+        if n - self.start > self.hidden.shape[0]:
+            grown = self.hidden.new_empty(n - self.start + TRACK_SLACK, self.hidden.shape[1])
+            grown[: self.end - self.start] = self.hidden[: self.end - self.start]
+            self.hidden = grown
+
     def store(self, b: int, state: State) -> None:
         """Keep the state after the first b tokens, having just run positions end .. b-1."""
         a = self.end
-        if b - self.start > self.hidden.shape[0]:  # grow by doubling
-            grown = self.hidden.new_empty(max(2 * self.hidden.shape[0], b - self.start), self.hidden.shape[1])
-            grown[: a - self.start] = self.hidden[: a - self.start]
-            self.hidden = grown
+        self.reserve(b)
         self.hidden[a - self.start : b - self.start] = state.mem[0, -(b - a) :]  # the window ends with them
         self.end = b
         self.hc[b] = (state.h, state.c)
@@ -417,6 +422,7 @@ class StateCache:
         else:
             track = Track.fork(origin, context, None, 0, hidden_size)
         self.live = track
+        track.reserve(len(context))
         out = predictor.run(context.tail(k), state, cancelled, keep=lambda b, st: track.store(k + b, st))
         self.tokens_run = len(context) - k
         if warm:  # the whole document: the new base
