@@ -120,7 +120,7 @@ class Trainer:
 
     def _epoch_rows(self, epoch: int) -> Rows:
         files = epoch_files(len(self.train_split), epoch, self.cfg.seed, self.rank, self.world)
-        rows = Rows(self.train_split, files, self.cfg.batch, self.cfg.bptt)
+        rows = Rows(self.train_split, files, self.cfg.batch, self.cfg.bptt, trim_tail=True)
         if self.world > 1:  # every rank must take the same number of steps
             n = torch.tensor([rows.segments], device=self.device)
             dist.all_reduce(n, op=dist.ReduceOp.MIN)

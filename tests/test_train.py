@@ -174,3 +174,24 @@ def test_ddp_two_processes_on_cpu(tiny_corpus: Path, tmp_path: Path) -> None:
     assert meta["world_size"] == 2
     info = json.loads((out / "checkpoint" / "train_state.json").read_text())
     assert info["step"] == 4
+
+
+def test_training_rows_drop_an_epoch_tail_that_few_rows_fill() -> None:
+    """A long file beside short ones: for training, the segments where most rows are padding are
+    dropped; for evaluation every token stays."""
+    import numpy as np
+
+    from heed.model.batches import Rows
+    from heed.model.corpus import Split
+
+    lengths = [2000] + [100] * 12
+    n = sum(lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    split = Split(*(np.arange(n, dtype=np.int64) % 50 for _ in range(4)), starts, [f"f{i}" for i in range(len(lengths))])
+    files = list(range(len(lengths)))
+    whole = Rows(split, files, batch=4, bptt=16)
+    assert whole.mask.sum() == n - len(lengths)  # every target, once
+    trimmed = Rows(split, files, batch=4, bptt=16, trim_tail=True)
+    assert 0 < len(trimmed) < len(whole)
+    for i in range(len(trimmed)):
+        assert int((trimmed.batch_at(i).mask.sum(1) > 0).sum()) >= 2
