@@ -1,10 +1,11 @@
 """Running the model while someone types: a state cache per document, next-token prediction and
 beam search for the rest of a line.
 
-The LSTM state after every CHECKPOINT tokens of a document's context is kept. A request compares
-its context with the one the checkpoints were computed on, resumes from the last checkpoint
-before the first difference, and runs only the tokens after it: typing in a 3,000-line file
-costs tens of tokens, not thousands. The answer is the same as running from scratch (a test
+The model's state after every CHECKPOINT tokens of a document's context can be rebuilt from
+what a `Track` keeps (see there). A request compares its context with the tracks, resumes from
+the last kept state before the first difference, and runs only the tokens after it: typing in a
+3,000-line file costs tens of tokens, not thousands, and so does moving to another place once
+the server has warmed the document. The answer is the same as running from scratch (a test
 checks this after random edits).
 """
 
@@ -205,8 +206,8 @@ class Predictor:
         selection). A hypothesis ends at the end of the line; with `stop_at_close`, at a closing
         bracket that was opened before the cursor (`open_before` of them are open there; a
         closing bracket with none open is not Python and ends nothing); at a literal the
-        vocabulary only knows by kind; or after `max_tokens`. Lines that end come first, each group by total log-probability (the end
-        included).
+        vocabulary only knows by kind; or after `max_tokens`. Lines that end come first, each
+        group by total log-probability (the end included).
         """
         deadline = time.monotonic() + budget_s
         n_ext = encoder.n_ext
