@@ -136,7 +136,10 @@ class Engine:
         if self.busy:
             self.when_idle(key, job, IDLE_RETRY)
             return
-        future = asyncio.get_running_loop().run_in_executor(self.worker, job, lambda: self.busy > 0)
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self.worker, job, lambda: self.busy > 0)
+        except RuntimeError:  # the worker was shut down (after `shutdown`)
+            return
         future.add_done_callback(lambda f: self._idle_done(key, job, f))
 
     def _idle_done(self, key: str, job: Callable[[Callable[[], bool]], None], future: asyncio.Future) -> None:
