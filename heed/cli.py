@@ -306,3 +306,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `heed complete ... | head`: the reader has what it wanted
+        sys.stderr.close()
+        return 0
