@@ -25,6 +25,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from safetensors import safe_open
@@ -120,7 +121,8 @@ class Trainer:
 
     def _epoch_rows(self, epoch: int) -> Rows:
         files = epoch_files(len(self.train_split), epoch, self.cfg.seed, self.rank, self.world)
-        rows = Rows(self.train_split, files, self.cfg.batch, self.cfg.bptt, trim_tail=True)
+        rows = Rows(self.train_split, files, self.cfg.batch, self.cfg.bptt, trim_tail=True,
+                    shuffle=np.random.default_rng([self.cfg.seed, epoch, self.rank]))
         if self.world > 1:  # every rank must take the same number of steps
             n = torch.tensor([rows.segments], device=self.device)
             dist.all_reduce(n, op=dist.ReduceOp.MIN)
