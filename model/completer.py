@@ -68,12 +68,8 @@ class Completer:
         if self.predictor is None or self.encoder is None:
             return
         ctx = cursor_context(stream, len(stream.text), self.encoder)
-        if len(ctx.inputs) and not self.is_warm(ctx):
-            self.cache.advance(self.predictor, ctx.inputs, ctx.origin, cancelled, warm=True)
-
-    def is_warm(self, ctx: CursorContext) -> bool:
-        base = self.cache.base
-        return base is not None and base.origin == ctx.origin and base.common(ctx.inputs) == len(ctx.inputs) == len(base.inputs)
+        if len(ctx.inputs):
+            self.cache.warm(self.predictor, ctx.inputs, ctx.origin, cancelled)
 
     def _run(self, ctx: CursorContext, cancelled: Cancelled | None, quick: int) -> tuple[Output, Encoded, int]:
         """The model's output at the cursor, the inputs it read, and where they start in `ctx.inputs`."""

@@ -170,6 +170,18 @@ class Predictor:
         assert out is not None, "run() needs at least one token"
         return out
 
+    @torch.no_grad()
+    def run_lstm(self, inputs: Encoded, h: torch.Tensor, c: torch.Tensor, cancelled: Cancelled | None,
+                 keep: Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]) -> None:
+        """The LSTM alone over `inputs`, `chunk` tokens at a time, as `run` cuts them:
+        `keep(tokens consumed, the chunk's hidden states in half precision, h, c)` after each."""
+        for a in range(0, len(inputs), self.chunk):
+            if cancelled and cancelled():
+                raise RequestCancelled
+            b = min(a + self.chunk, len(inputs))
+            out, (h, c) = self.model.recur(torch.from_numpy(inputs.ids[a:b])[None], torch.from_numpy(inputs.roles[a:b])[None], h, c)
+            keep(b, out[0].half(), h, c)
+
     def prediction(self, out: Output, encoder: DocEncoder, context: Encoded) -> Prediction:
         """The next-token prediction after the last token of `context` (`out` is the model's output there)."""
         n, K, F = len(context), self.model.config.window, self.model.config.far
@@ -331,13 +343,14 @@ class Track:
             grown[: self.end - self.start] = self.hidden[: self.end - self.start]
             self.hidden = grown
 
-    def store(self, b: int, state: State) -> None:
-        """Keep the state after the first b tokens, having just run positions end .. b-1."""
+    def store(self, b: int, hidden: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> None:
+        """Keep the state after the first b tokens, having just run positions end .. b-1 (their
+        hidden states are the last rows of `hidden`)."""
         a = self.end
         self.reserve(b)
-        self.hidden[a - self.start : b - self.start] = state.mem[0, -(b - a) :]  # the window ends with them
+        self.hidden[a - self.start : b - self.start] = hidden[-(b - a) :]
         self.end = b
-        self.hc[b] = (state.h, state.c)
+        self.hc[b] = (h, c)
 
     def truncate(self, k: int) -> None:
         self.end = min(self.end, k)
@@ -379,13 +392,15 @@ class Track:
 class StateCache:
     """The model's states along one document, for resuming after an edit or at another place.
 
-    Two tracks: `base`, run over the whole document in the background (`warm=True`), and `live`,
-    forked from it where the requests' contexts leave it (at the line being typed). When the
-    user types a line and takes it back, or moves to another place, `base` still holds there. A
-    warm run that reaches the document's end becomes the new `base`.
+    Three tracks: `base`, run over the whole document in the background (`warm`); `warming`,
+    such a run in progress (it survives interruptions: the next one goes on from where it
+    stopped); and `live`, forked from either where the requests' contexts leave them (at the line
+    being typed). When the user types a line and takes it back, or moves to another place,
+    `base` still holds there.
     """
 
     base: Track | None = None
+    warming: Track | None = None
     live: Track | None = None
     tokens_run: int = 0  # tokens the last call had to run (for tests and benchmarks)
 
@@ -393,7 +408,7 @@ class StateCache:
         """The track that shares the most with `context` and its last kept state before the first
         difference (and before the last token, whose output is the answer)."""
         track, k = None, 0
-        for t in (self.live, self.base):
+        for t in (self.live, self.warming, self.base):
             if t is None or t.origin != origin:
                 continue
             at = min(t.common(context), len(context) - 1) // predictor.chunk * predictor.chunk
@@ -403,29 +418,50 @@ class StateCache:
                 track, k = t, at
         return track, k
 
+    def is_warm(self, context: Encoded, origin: int) -> bool:
+        """Whether the base holds the states of exactly `context`."""
+        base = self.base
+        return base is not None and base.origin == origin and base.common(context) == len(context) == len(base.inputs)
+
     def cost(self, predictor: Predictor, context: Encoded, origin: int) -> int:
         """Tokens `advance` would run."""
         return len(context) - self.resume_point(predictor, context, origin)[1]
 
-    def advance(self, predictor: Predictor, context: Encoded, origin: int, cancelled: Cancelled | None = None,
-                warm: bool = False) -> Output:
+    def _writable(self, mine: Track | None, track: Track | None, k: int, origin: int, context: Encoded,
+                  predictor: Predictor) -> Track:
+        """A track to write the states after k into: `mine` cut back to k when the resume point
+        is on it, else a new one forked from `track` at k."""
+        hidden_size = predictor.model.config.hidden
+        if track is not None and track is mine and k >= track.start:
+            track.truncate(k)
+            track.inputs = context
+            return track
+        if track is None or k == 0:
+            return Track.fork(origin, context, None, 0, hidden_size)
+        if track.parent is not None and k <= track.start:
+            return Track.fork(origin, context, track.parent, k, hidden_size)
+        return Track.fork(origin, context, track.flattened() if track.parent else track, k, hidden_size)
+
+    def advance(self, predictor: Predictor, context: Encoded, origin: int, cancelled: Cancelled | None = None) -> Output:
         """The model's output after the last token of `context` (which starts at `origin`)."""
         track, k = self.resume_point(predictor, context, origin)
         state = track.state_at(predictor, k) if track is not None else predictor.initial_state()
-        hidden_size = predictor.model.config.hidden
-        if track is not None and track is self.live and k >= track.start:
-            track.truncate(k)
-            track.inputs = context
-        elif track is not None and track.parent is not None and k <= track.start:
-            track = Track.fork(origin, context, track.parent, k, hidden_size)
-        elif track is not None:  # the base
-            track = Track.fork(origin, context, track, k, hidden_size)
-        else:
-            track = Track.fork(origin, context, None, 0, hidden_size)
-        self.live = track
-        track.reserve(len(context))
-        out = predictor.run(context.tail(k), state, cancelled, keep=lambda b, st: track.store(k + b, st))
+        live = self.live = self._writable(self.live, track, k, origin, context, predictor)
+        live.reserve(len(context))
+        out = predictor.run(context.tail(k), state, cancelled, keep=lambda b, st: live.store(k + b, st.mem[0], st.h, st.c))
         self.tokens_run = len(context) - k
-        if warm:  # the whole document: the new base
-            self.base, self.live = track.flattened(), None
         return out
+
+    def warm(self, predictor: Predictor, context: Encoded, origin: int, cancelled: Cancelled | None = None) -> None:
+        """Run the LSTM over the whole of `context` (the document), keeping its states; the
+        attention is left out, as the states are rebuilt from the LSTM's outputs. Interrupted,
+        it keeps what it ran; finished, it becomes the new base."""
+        if self.is_warm(context, origin):
+            return
+        track, k = self.resume_point(predictor, context, origin)
+        h, c = track.lstm_at(k) if track is not None and k > 0 else predictor.initial_state()[:2]
+        warming = self.warming = self._writable(self.warming, track, k, origin, context, predictor)
+        warming.reserve(len(context))
+        predictor.run_lstm(context.tail(k), h, c, cancelled, keep=lambda b, out, h_, c_: warming.store(k + b, out, h_, c_))
+        self.tokens_run = len(context) - k
+        self.base, self.warming = warming.flattened(), None

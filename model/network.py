@@ -199,6 +199,13 @@ class HeedLM(nn.Module):
             torch.zeros(batch, c.far, dtype=torch.bool, device=device),
         )
 
+    def recur(self, ids: torch.Tensor, roles: torch.Tensor, h: torch.Tensor, c: torch.Tensor
+              ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """The LSTM alone: its outputs and final (h, c). What the attention reads is these outputs,
+        so a state cache can run this and rebuild the rest (`heed.model.inference.Track`)."""
+        x = torch.cat([self.embed(ids), self.role_embed(roles.long())], dim=-1)
+        return self.lstm(self.drop(x), (h, c))
+
     def forward(
         self,
         ids: torch.Tensor,  # [B, T] vocabulary ids
@@ -215,8 +222,7 @@ class HeedLM(nn.Module):
         K, F = self.config.window, self.config.far
         if names is None:  # the trainer passes them, since its role dropout hides some
             names = roles != SYNTAX
-        x = torch.cat([self.embed(ids), self.role_embed(roles.long())], dim=-1)
-        out, (h, c) = self.lstm(self.drop(x), (state.h, state.c))  # out: [B, T, H]
+        out, (h, c) = self.recur(ids, roles, state.h, state.c)  # out: [B, T, H]
         keys = torch.cat([state.mem.to(out.dtype), out], dim=1)  # [B, K+T, H]
         key_ext = torch.cat([state.mem_ext, ext.long()], dim=1)  # [B, K+T]
         key_valid = torch.cat([state.mem_valid, torch.ones(B, T, dtype=torch.bool, device=ids.device)], dim=1)

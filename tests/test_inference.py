@@ -276,3 +276,23 @@ def test_a_quick_request_on_a_cold_document_reads_a_short_context(tiny_predictor
     completer.warm(stream)
     assert_same_popup(completer.popup(stream, end, quick=True), Completer(tiny_predictor).popup(TokenStream(text), end))
     assert completer.cache.tokens_run <= tiny_predictor.chunk
+
+
+def test_an_interrupted_warm_up_goes_on_where_it_stopped(tiny_predictor: Predictor, sample_source: str) -> None:
+    """A request stops the warm-up (the server's `stop()`); the next warm-up runs only the rest,
+    even after a request elsewhere in between, and ends with the states a whole run gives."""
+    from heed.model.inference import RequestCancelled
+
+    stream = TokenStream(sample_source)
+    completer = Completer(tiny_predictor)
+    chunk = tiny_predictor.chunk
+    checks = iter(range(10**6))
+    with pytest.raises(RequestCancelled):
+        completer.warm(stream, lambda: next(checks) >= 20)  # stops before its 21st chunk
+    completer.popup(stream, len(sample_source) // 3)
+    completer.warm(stream)
+    total = len(cursor_context(stream, len(stream.text), completer.encoder).inputs)  # type: ignore[arg-type]
+    assert completer.cache.tokens_run == total - 20 * chunk
+    end = len(sample_source)
+    assert_same_popup(completer.popup(stream, end), Completer(tiny_predictor).popup(TokenStream(sample_source), end))
+    assert completer.cache.tokens_run <= chunk
