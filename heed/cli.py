@@ -128,6 +128,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from heed.server.app import create_server
+    from heed.server.documents import limit_heap_arenas
+
+    limit_heap_arenas()
 
     if args.log_file:
         handler = logging.FileHandler(args.log_file, encoding="utf-8")
