@@ -71,6 +71,17 @@ class Completer:
         if len(ctx.inputs):
             self.cache.warm(self.predictor, ctx.inputs, ctx.origin, cancelled)
 
+    def _context(self, stream: TokenStream, offset: int, quick: int) -> CursorContext:
+        """The cursor's context; for a quick request on a document the model has not run over yet
+        (just opened), only its end, so that the rest of the file is not even parsed for it."""
+        assert self.encoder is not None
+        if not quick:
+            return cursor_context(stream, offset, self.encoder)
+        ctx = cursor_context(stream, offset, self.encoder, short=quick)
+        if ctx.origin != ctx.full_origin and self.cache.has_origin(ctx.full_origin):
+            return cursor_context(stream, offset, self.encoder)  # kept states may make it cheap: `_run` decides
+        return ctx
+
     def _run(self, ctx: CursorContext, cancelled: Cancelled | None, quick: int) -> tuple[Output, Encoded, int]:
         """The model's output at the cursor, the inputs it read, and where they start in `ctx.inputs`."""
         assert self.predictor is not None
@@ -87,7 +98,7 @@ class Completer:
         """(context, prediction); no prediction inside a string or comment; None without a model."""
         if self.predictor is None or self.encoder is None:
             return None
-        ctx = cursor_context(stream, offset, self.encoder)
+        ctx = self._context(stream, offset, quick)
         if ctx.inside or len(ctx.inputs) == 0:
             return ctx, None
         out, inputs, cut = self._run(ctx, cancelled, quick)
@@ -143,7 +154,7 @@ class Completer:
         replaces the typed prefix), the rest given that choice."""
         if self.predictor is None or self.encoder is None:
             return []
-        ctx = cursor_context(stream, offset, self.encoder)
+        ctx = self._context(stream, offset, QUICK_INLINE if quick else 0)
         if ctx.inside or len(ctx.inputs) == 0:
             return []
         out, _, _ = self._run(ctx, cancelled, QUICK_INLINE if quick else 0)

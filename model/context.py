@@ -31,6 +31,7 @@ class CursorContext:
     prefix: str  # identifier characters typed right before the cursor
     line_before: list[str]  # texts of the current logical line's tokens before the cursor
     inside: str  # "" or "string" / "comment": where completion makes no sense
+    full_origin: int = 0  # where the context would start without `short`
 
 
 def _encoded_piece(piece: Piece, encoder: DocEncoder) -> Encoded:
@@ -83,8 +84,10 @@ def _known_roles(piece: Piece | None, toks: list[Tok]) -> list[int]:
     return roles
 
 
-def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder) -> CursorContext:
-    """The model's context at `offset` (in code points) of the stream's text."""
+def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder, short: int = 0) -> CursorContext:
+    """The model's context at `offset` (in code points) of the stream's text. With `short`, only
+    its last `short` to 1.25 x `short` tokens (the start moves in steps of `short` / 4, so that
+    typing on keeps it): the pieces before are not even read (nor their roles parsed)."""
     offset = max(0, min(offset, len(stream.text)))
     starts = stream.starts()
     i = max(bisect.bisect_left(starts, offset) - 1, 0)  # a cursor at a piece boundary ends the piece before
@@ -110,7 +113,10 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder) -> Cur
     # Earlier pieces, newest first, until the context is long enough.
     before_counts = [len(p.tokens) for p in stream.pieces[:i]]
     n_total = sum(before_counts) + len(cur)
-    origin = select_context(n_total)
+    origin = full_origin = select_context(n_total)
+    if short:
+        stride = max(short // 4, 1)
+        origin += max(n_total - origin - short, 0) // stride * stride
     parts: list[Encoded] = []
     line_parts: list[np.ndarray] = []
     col_parts: list[np.ndarray] = []
@@ -161,4 +167,5 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder) -> Cur
         prefix=prefix,
         line_before=logical,
         inside=inside,
+        full_origin=full_origin,
     )

@@ -418,6 +418,10 @@ class StateCache:
                 track, k = t, at
         return track, k
 
+    def has_origin(self, origin: int) -> bool:
+        """Whether any track holds states of a context starting at `origin`."""
+        return any(t is not None and t.origin == origin for t in (self.base, self.warming, self.live))
+
     def is_warm(self, context: Encoded, origin: int) -> bool:
         """Whether the base holds the states of exactly `context`."""
         base = self.base

@@ -44,10 +44,19 @@ class Piece:
     state: LexState  # indentation stack at its start (offset and line are not kept up to date)
     text: str
     tokens: list[Tok]
-    roles: list[int]
     lines: int  # line breaks inside the piece
+    role_cache: _RoleCache
     derived: dict[str, Any] = field(default_factory=dict)  # per-piece data others compute once
     depth: int = 0  # indentation depth of the piece's first statement
+    _roles: list[int] | None = None
+
+    @property
+    def roles(self) -> list[int]:
+        """One role per token, from libcst, parsed on first use: a request on a file just opened
+        reads only the pieces near the cursor, and the rest are parsed in the background."""
+        if self._roles is None:
+            self._roles = self.role_cache.roles(self.text, self.state.indents, self.tokens)
+        return self._roles
 
 
 class _RoleCache:
@@ -128,8 +137,7 @@ class TokenStream:
         for tok in tokens:
             tok.offset -= start.offset
             tok.line -= start.line - 1
-        roles = self.role_cache.roles(source, start.indents, tokens)
-        return Piece(start, source, tokens, roles, _count_breaks(source), depth=depth_after_layout(start, tokens))
+        return Piece(start, source, tokens, _count_breaks(source), self.role_cache, depth=depth_after_layout(start, tokens))
 
     # -- reading --------------------------------------------------------------------------
     def starts(self) -> list[int]:

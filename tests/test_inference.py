@@ -296,3 +296,18 @@ def test_an_interrupted_warm_up_goes_on_where_it_stopped(tiny_predictor: Predict
     end = len(sample_source)
     assert_same_popup(completer.popup(stream, end), Completer(tiny_predictor).popup(TokenStream(sample_source), end))
     assert completer.cache.tokens_run <= chunk
+
+
+def test_a_quick_request_on_a_document_just_opened_parses_only_its_end(tiny_predictor: Predictor) -> None:
+    """Roles (a libcst parse per chunk) are computed on first use: ghost text on a file just
+    opened reads its last tokens only, so only the chunks there are parsed."""
+    import sysconfig
+    from pathlib import Path
+
+    text = (Path(sysconfig.get_paths()["stdlib"]) / "argparse.py").read_text(encoding="utf-8")  # 2,600 lines
+    stream = TokenStream(text)
+    assert stream.role_cache.parses == 0
+    Completer(tiny_predictor).inline(stream, len(text), quick=True, budget_s=0.01)
+    parsed = stream.role_cache.parses
+    stream.tokens()  # every role
+    assert 0 < parsed < stream.role_cache.parses / 10
