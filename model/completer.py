@@ -15,7 +15,7 @@ import numpy as np
 
 from heed.model import detok
 from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, typed_prefix
-from heed.model.context import CursorContext, cursor_context
+from heed.model.context import CursorContext, cursor_context, short_cut
 from heed.model.inference import Cancelled, DocEncoder, Encoded, Prediction, Predictor, StateCache
 from heed.model.network import Output
 from heed.model.scope import scope_at
@@ -75,20 +75,15 @@ class Completer:
         """The cursor's context; for a quick request on a document the model has not run over yet
         (just opened), only its end, so that the rest of the file is not even parsed for it."""
         assert self.encoder is not None
-        if not quick:
-            return cursor_context(stream, offset, self.encoder)
-        ctx = cursor_context(stream, offset, self.encoder, short=quick)
-        if ctx.origin != ctx.full_origin and self.cache.has_origin(ctx.full_origin):
-            return cursor_context(stream, offset, self.encoder)  # kept states may make it cheap: `_run` decides
-        return ctx
+        # With states kept for the whole context, it may be cheap: `_run` decides.
+        return cursor_context(stream, offset, self.encoder, short=quick, whole_if=self.cache.has_origin)
 
     def _run(self, ctx: CursorContext, cancelled: Cancelled | None, quick: int) -> tuple[Output, Encoded, int]:
         """The model's output at the cursor, the inputs it read, and where they start in `ctx.inputs`."""
         assert self.predictor is not None
         inputs, origin, cut = ctx.inputs, ctx.origin, 0
-        stride = max(quick // 4, 1)  # the short context's start moves in these steps, so typing reuses its states
-        if quick and self.cache.cost(self.predictor, inputs, origin) > quick + stride:
-            cut = max(len(inputs) - quick, 0) // stride * stride
+        if quick and self.cache.cost(self.predictor, inputs, origin) > quick * 5 // 4:
+            cut = short_cut(len(inputs), quick)  # as cursor_context cuts, so both reuse the same states
             inputs, origin = inputs.tail(cut), origin + cut
         return self.cache.advance(self.predictor, inputs, origin, cancelled), inputs, cut
 
@@ -154,10 +149,11 @@ class Completer:
         replaces the typed prefix), the rest given that choice."""
         if self.predictor is None or self.encoder is None:
             return []
-        ctx = self._context(stream, offset, QUICK_INLINE if quick else 0)
+        short = QUICK_INLINE if quick else 0
+        ctx = self._context(stream, offset, short)
         if ctx.inside or len(ctx.inputs) == 0:
             return []
-        out, _, _ = self._run(ctx, cancelled, QUICK_INLINE if quick else 0)
+        out, _, _ = self._run(ctx, cancelled, short)
         prefix = ctx.prefix
         first: Callable[[str], bool] | None
         if selected is not None:

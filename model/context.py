@@ -9,6 +9,7 @@ cursor is not context but the *prefix* that candidates must start with.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,6 @@ class CursorContext:
     prefix: str  # identifier characters typed right before the cursor
     line_before: list[str]  # texts of the current logical line's tokens before the cursor
     inside: str  # "" or "string" / "comment": where completion makes no sense
-    full_origin: int = 0  # where the context would start without `short`
 
 
 def _encoded_piece(piece: Piece, encoder: DocEncoder) -> Encoded:
@@ -84,10 +84,18 @@ def _known_roles(piece: Piece | None, toks: list[Tok]) -> list[int]:
     return roles
 
 
-def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder, short: int = 0) -> CursorContext:
+def short_cut(n_tokens: int, short: int) -> int:
+    """How many of `n_tokens` to skip to keep the last `short` to 1.25 x `short` of them: the cut
+    moves in steps of `short` / 4, so that typing on keeps the same start (and its states)."""
+    stride = max(short // 4, 1)
+    return max(n_tokens - short, 0) // stride * stride
+
+
+def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder, short: int = 0,
+                   whole_if: Callable[[int], bool] | None = None) -> CursorContext:
     """The model's context at `offset` (in code points) of the stream's text. With `short`, only
-    its last `short` to 1.25 x `short` tokens (the start moves in steps of `short` / 4, so that
-    typing on keeps it): the pieces before are not even read (nor their roles parsed)."""
+    its last `short` tokens or so (`short_cut`): the pieces before are not even read (nor their
+    roles parsed); unless `whole_if(origin)` says the whole context's start is worth it."""
     offset = max(0, min(offset, len(stream.text)))
     starts = stream.starts()
     i = max(bisect.bisect_left(starts, offset) - 1, 0)  # a cursor at a piece boundary ends the piece before
@@ -113,10 +121,9 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder, short:
     # Earlier pieces, newest first, until the context is long enough.
     before_counts = [len(p.tokens) for p in stream.pieces[:i]]
     n_total = sum(before_counts) + len(cur)
-    origin = full_origin = select_context(n_total)
-    if short:
-        stride = max(short // 4, 1)
-        origin += max(n_total - origin - short, 0) // stride * stride
+    origin = select_context(n_total)
+    if short and not (whole_if and whole_if(origin)):
+        origin += short_cut(n_total - origin, short)
     parts: list[Encoded] = []
     line_parts: list[np.ndarray] = []
     col_parts: list[np.ndarray] = []
@@ -167,5 +174,4 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder, short:
         prefix=prefix,
         line_before=logical,
         inside=inside,
-        full_origin=full_origin,
     )

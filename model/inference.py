@@ -186,7 +186,7 @@ class Predictor:
         """The next-token prediction after the last token of `context` (`out` is the model's output there)."""
         n, K, F = len(context), self.model.config.window, self.model.config.far
         window = np.arange(n - K, n)
-        far = np.flatnonzero(name_mask(context)[: max(n - K, 0)])[-F:] if F else np.zeros(0, np.int64)
+        far = far_positions(context, n, K, F)
         key_pos = np.concatenate([np.full(F - len(far), -1), far, np.where(window >= 0, window, -1)])
         probs = mixture(out, encoder.n_ext, self.answerable)[0, -1]
         return Prediction(
@@ -292,6 +292,14 @@ def name_mask(inputs: Encoded) -> np.ndarray:
     return (inputs.roles != SYNTAX) & (inputs.ext >= 0)
 
 
+def far_positions(inputs: Encoded, k: int, window: int, far: int) -> np.ndarray:
+    """Where the far memory's names stand after the first k tokens: the last `far` names before
+    the window, oldest first (as `network.push_far` leaves them)."""
+    if not far:
+        return np.zeros(0, np.int64)
+    return np.flatnonzero(name_mask(inputs)[: max(k - window, 0)])[-far:]
+
+
 @dataclass
 class Track:
     """The model's states along one token sequence: the LSTM's (h, c) every `chunk` tokens and
@@ -367,7 +375,7 @@ class Track:
         ok = win >= 0
         mem = torch.zeros(1, K, h.shape[-1], dtype=torch.half)
         mem[0, torch.from_numpy(ok)] = self.rows(win[ok])
-        far_pos = np.flatnonzero(names[: max(k - K, 0)])[-F:] if F else np.zeros(0, np.int64)
+        far_pos = far_positions(self.inputs, k, K, F)
         far = torch.zeros(1, F, h.shape[-1], dtype=torch.half)
         far_ext = torch.full((1, F), -1, dtype=torch.long)
         far_valid = torch.zeros(1, F, dtype=torch.bool)
