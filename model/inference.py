@@ -58,6 +58,9 @@ class Encoded:
     def tail(self, start: int) -> Encoded:
         return Encoded(self.ids[start:], self.roles[start:], self.ext[start:])
 
+    def head(self, end: int) -> Encoded:
+        return Encoded(self.ids[:end], self.roles[:end], self.ext[:end])
+
 
 class DocEncoder:
     """Token keys -> model inputs, with this document's table of names outside the vocabulary."""
@@ -92,6 +95,10 @@ class DocEncoder:
                 ids[i] = self.vocab.encode(kind, key)
                 ext[i] = self.ext_of_text(key) if kind == "name" else -1
         return Encoded(ids, np.asarray(roles, np.int64), ext)
+
+    def texts(self) -> list[str]:
+        """The text of every pointer identity, in order."""
+        return [*self.vocab.tokens, *self.oov_texts]
 
     def text_of(self, ext_id: int) -> str:
         size = len(self.vocab)
@@ -223,6 +230,8 @@ class Predictor:
         """
         deadline = time.monotonic() + budget_s
         n_ext = encoder.n_ext
+        # The far memory in single precision once, rather than converted for every step's attention.
+        out = out._replace(state=out.state._replace(far=out.state.far.float()))
         live: list[tuple[float, list[int], int]] = [(0.0, [], 0)]  # (logp, ext ids, bracket depth)
         finished: list[LineHypothesis] = []
         for step in range(max_tokens):
@@ -231,7 +240,7 @@ class Predictor:
             probs = mixture(out, n_ext, self.beam_answers)[:, -1]  # [beams, n_ext]
             logp = torch.log(probs.clamp_min(1e-12))
             if step == 0 and first is not None:
-                allowed = torch.tensor([first(encoder.text_of(i)) for i in range(n_ext)])
+                allowed = torch.tensor([first(t) for t in encoder.texts()])
                 logp = logp.masked_fill(~allowed[None], -math.inf)
             total = logp + torch.tensor([b[0] for b in live])[:, None]
             k = min(width * 2, total.numel())
@@ -457,12 +466,17 @@ class StateCache:
     def advance(self, predictor: Predictor, context: Encoded, origin: int, cancelled: Cancelled | None = None) -> Output:
         """The model's output after the last token of `context` (which starts at `origin`)."""
         track, k = self.resume_point(predictor, context, origin)
-        state = track.state_at(predictor, k) if track is not None else predictor.initial_state()
         live = self.live = self._writable(self.live, track, k, origin, context, predictor)
         live.reserve(len(context))
-        out = predictor.run(context.tail(k), state, cancelled, keep=lambda b, st: live.store(k + b, st.mem[0], st.h, st.c))
         self.tokens_run = len(context) - k
-        return out
+        last = (len(context) - 1) // predictor.chunk * predictor.chunk  # where the last chunk starts
+        if last > k:  # the LSTM alone up to the last chunk (a third faster), as `warm` runs it
+            h, c = track.lstm_at(k) if track is not None and k > 0 else predictor.initial_state()[:2]
+            predictor.run_lstm(context.tail(k).head(last - k), h, c, cancelled,
+                               keep=lambda b, out, h_, c_: live.store(k + b, out, h_, c_))
+            track, k = live, last
+        state = track.state_at(predictor, k) if track is not None else predictor.initial_state()
+        return predictor.run(context.tail(k), state, cancelled, keep=lambda b, st: live.store(k + b, st.mem[0], st.h, st.c))
 
     def warm(self, predictor: Predictor, context: Encoded, origin: int, cancelled: Cancelled | None = None) -> None:
         """Run the LSTM over the whole of `context` (the document), keeping its states; the

@@ -122,6 +122,8 @@ def push_far(state: State, keys: torch.Tensor, ext: torch.Tensor, names: torch.T
     """The far memory after `keys` left the window: the newest F names, oldest first, valid last."""
     if F == 0:
         return state.far, state.far_ext, state.far_valid
+    if keys.shape[1] == 1:  # one step (beam search): a row that pushes a name drops its oldest entry
+        return _push_one(state, keys.to(state.far.dtype), ext, names)
     all_keys = torch.cat([state.far, keys.to(state.far.dtype)], dim=1)
     all_ext = torch.cat([state.far_ext, ext], dim=1)
     valid = torch.cat([state.far_valid, names], dim=1)
@@ -131,6 +133,20 @@ def push_far(state: State, keys: torch.Tensor, ext: torch.Tensor, names: torch.T
     valid = valid.gather(1, keep)
     return (all_keys.gather(1, keep[..., None].expand(-1, -1, all_keys.shape[-1])),
             all_ext.gather(1, keep).masked_fill(~valid, -1), valid)
+
+
+def _push_one(state: State, key: torch.Tensor, ext: torch.Tensor, name: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """`push_far` for one token, without its sort and gathers (the valid entries are already the
+    last ones). Only the invalid entries' hidden states may differ, and nothing reads those."""
+    push = name[:, 0]
+    if not bool(push.any()):
+        return state.far, state.far_ext, state.far_valid
+    shifted = (torch.cat([state.far[:, 1:], key], 1), torch.cat([state.far_ext[:, 1:], ext], 1),
+               torch.cat([state.far_valid[:, 1:], name], 1))
+    if bool(push.all()):
+        return shifted
+    old = (state.far, state.far_ext, state.far_valid)
+    return tuple(torch.where(push.view(-1, *[1] * (new.dim() - 1)), new, was) for new, was in zip(shifted, old))
 
 
 class Output(NamedTuple):
@@ -232,9 +248,9 @@ class HeedLM(nn.Module):
         new_state = State(h, c, keys[:, -K:], key_ext[:, -K:], key_valid[:, -K:], key_name[:, -K:], *far)
         if last_only:  # one query, over exactly the window it can see, and the far memory
             out, T = out[:, -1:], 1
-            keys = torch.cat([new_state.far.to(out.dtype), new_state.mem], dim=1)
+            far_keys, keys = new_state.far, new_state.mem
             key_ext = torch.cat([new_state.far_ext, new_state.mem_ext], dim=1)
-            window = torch.cat([torch.zeros_like(new_state.far_valid), new_state.mem_valid], dim=1)[:, None, :]
+            window = new_state.mem_valid[:, None, :]  # [B, 1, K]
             beyond = torch.cat([new_state.far_valid, torch.zeros_like(new_state.mem_valid)], dim=1)[:, None, :]
         else:
             # Query t (at K+t among the keys) sees keys t+1 .. t+K: the K latest, itself included.
@@ -248,16 +264,21 @@ class HeedLM(nn.Module):
             left &= left.flip(-1).cumsum(-1).flip(-1) <= F  # at most F of them, the newest
             n_left = left.sum(-1, keepdim=True)  # [B, T, 1]
             old = state.far_valid[:, None, :] & (torch.arange(F, device=ids.device) >= n_left)  # [B, T, F]
-            keys = torch.cat([state.far.to(out.dtype), keys], dim=1)  # [B, F+K+T, H]
-            key_ext = torch.cat([state.far_ext, key_ext], dim=1)
-            window = torch.cat([torch.zeros_like(old), window], dim=-1)
-            beyond = torch.cat([old, left], dim=-1)
-        scores = (torch.einsum("bth,bkh->btk", self.query(out), keys) / math.sqrt(self.config.hidden)).float()
+            far_keys, key_ext = state.far, torch.cat([state.far_ext, key_ext], dim=1)
+            beyond = torch.cat([old, left], dim=-1)  # over the far memory, then the keys
+        # The far memory is scored apart from the keys (never copied next to them): it takes no
+        # part in the context vector.
+        query, scale = self.query(out), math.sqrt(self.config.hidden)
+        keys = keys.to(out.dtype)
+        scores = (torch.einsum("bth,bkh->btk", query, keys) / scale).float()
         attn = torch.softmax(scores.masked_fill(~window, float("-inf")), dim=-1)  # the window alone
         context = torch.einsum("btk,bkh->bth", attn.to(keys.dtype), keys)
-        if F:  # the pointer: one softmax over the window and the far names
-            far_scores = torch.where(beyond, scores + self.far_bias.float(), torch.full_like(scores, float("-inf")))
-            attn = torch.softmax(torch.where(window, scores, far_scores), dim=-1)
+        if F:  # the pointer: one softmax over the far names, then the keys (those that left the window too)
+            far_scores = (torch.einsum("bth,bkh->btk", query, far_keys.to(out.dtype)) / scale).float()
+            scores = torch.cat([far_scores, scores], dim=-1)
+            window = torch.cat([torch.zeros_like(far_scores, dtype=torch.bool), window], dim=-1)
+            beyond_scores = torch.where(beyond, scores + self.far_bias.float(), torch.full_like(scores, float("-inf")))
+            attn = torch.softmax(torch.where(window, scores, beyond_scores), dim=-1)
         z = self.drop(torch.cat([out, context], dim=-1))
         logits = F_.linear(torch.tanh(self.proj(z)), self.embed.weight, self.decoder_bias)
         if self.config.pointer:

@@ -117,8 +117,7 @@ class HeedServer(LanguageServer):
                 self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title="heed", message="loading the model"))
             except Exception:  # a client that refuses progress still gets completions
                 progress = False
-        loop = asyncio.get_running_loop()
-        status = await loop.run_in_executor(None, self.engine.load, *wanted)
+        status = await self.engine.load_off_loop(*wanted)
         if progress:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=status.message))
         self.notify_status()

@@ -280,3 +280,17 @@ def test_documents_are_warmed_in_idle_time_and_again_after_edits() -> None:
         assert after > before
     finally:
         assert server.close() == 0
+
+
+def test_the_model_loads_on_a_thread_that_ends_with_the_load(tiny_model_dir) -> None:  # type: ignore[no-untyped-def]
+    """No thread that ran torch outlives the load but the model worker: each keeps a team of
+    OpenMP threads, and a second team made the worker's runs 2.7 times slower on two cores."""
+    import threading
+
+    from heed.server.engine import Engine
+
+    engine = Engine()
+    status = asyncio.run(engine.load_off_loop(str(tiny_model_dir), 1))
+    assert status.state == "ready", status.message
+    assert not [t for t in threading.enumerate() if t.name == "heed-load"]
+    engine.close()
