@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from heed.model import detok
 from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, typed_prefix
 from heed.model.context import CursorContext, cursor_context, short_cut
 from heed.model.inference import Cancelled, DocEncoder, Encoded, Prediction, Predictor, StateCache
-from heed.model.network import Output
+from heed.model.network import Output, mixture
 from heed.model.scope import scope_at
 from heed.model.stream import TokenStream
 
@@ -128,6 +129,13 @@ class Completer:
                 found[text] = Candidate(text, p, "", self._source(pred, int(i)))
         return finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None)
 
+    def _unforeseen(self, out: Output, prefix: str) -> bool:
+        """Whether the model gives no name that starts with `prefix` a chance after `out`."""
+        assert self.predictor is not None and self.encoder is not None
+        probs = mixture(out, self.encoder.n_ext, self.predictor.answerable)[0, -1]
+        starts = torch.tensor([t.startswith(prefix) for t in self.encoder.texts()])
+        return not bool(((probs > 0) & starts).any())
+
     def _source(self, pred: Prediction, ext_id: int) -> str:
         pointer, vocab = _shares(pred, ext_id)
         return "pointer" if pointer > vocab else "vocabulary"
@@ -155,16 +163,23 @@ class Completer:
             return []
         out, _, _ = self._run(ctx, cancelled, short)
         prefix = ctx.prefix
+        given: list[str] = []  # the typed name, when the model cannot produce it
         first: Callable[[str], bool] | None
         if selected is not None:
             first = selected.__eq__  # exactly the selected name
             if selected.isidentifier():
                 self.encoder.ext_of_text(selected)  # so that beam search can produce it
+        elif prefix and self._unforeseen(out, prefix):
+            # A name the model has never seen (`class Parser|`, a new parameter): it is typed in
+            # full, and the suggestion is what follows it.
+            out, given, first = self.predictor.feed(out.state, [self.encoder.ext_of_text(prefix)]), [prefix], None
         elif prefix:
             first = lambda text: text.startswith(prefix) and text.isidentifier()  # noqa: E731
         else:
             first = None
         opened = sum(t in "([{" for t in ctx.line_before) - sum(t in ")]}" for t in ctx.line_before)
+        line_start = stream.text.rfind("\n", 0, offset) + 1
+        exploded = _exploded_depth(ctx, bool(stream.text[line_start : offset - len(prefix)].strip()))
         # With code after the cursor on its line (an editor's auto-closed bracket), the suggestion
         # ends where it closes a bracket opened before the cursor; at the end of a line it goes on
         # to the line's end (`self) -> None:`).
@@ -172,14 +187,14 @@ class Completer:
         after = stream.text[offset : line_end if line_end >= 0 else len(stream.text)].strip()
         hyps = self.predictor.beam_search(
             out, self.encoder, width, max_tokens, first, budget_s, cancelled, alternatives, max(opened, 0),
-            stop_at_close=bool(after),
+            stop_at_close=bool(after), comma_ends_at=None if exploded is None else exploded - opened,
         )
         if any(h.complete for h in hyps):  # a line left with a bracket open is a poor suggestion
             hyps = [h for h in hyps if h.complete]
         space_before = offset - len(prefix) > 0 and stream.text[offset - len(prefix) - 1] in " \t"
         suggestions = []
         for h in hyps:
-            text = detok.join(ctx.line_before, h.tokens)
+            text = detok.join(ctx.line_before, given + h.tokens)
             if space_before or prefix:
                 text = text.lstrip(" ")
             if prefix and selected is None:
@@ -226,6 +241,28 @@ class Completer:
             text, prob, "pointer" if pointer_prob > vocab_prob else "vocabulary", pred.gate, pointer_prob,
             vocab_prob, spans, copied_from, weights,
         )
+
+
+def _exploded_depth(ctx: CursorContext, tokens_on_cursor_line: bool) -> int | None:
+    """How many brackets are open at the start of the cursor's line, when the innermost of them
+    ends the line it was opened on (one item per line, as black lays out a long call or
+    signature): there a `,` that leaves as many open ends the line. None otherwise."""
+    n = len(ctx.line_before)
+    texts, lines = ctx.line_before, ctx.lines[len(ctx.lines) - n :].tolist()
+    if len(lines) < n or not n:
+        return None
+    earlier = sum(1 for line in lines if line < lines[-1]) if tokens_on_cursor_line else n
+    stack: list[int] = []  # indices of the open brackets among the earlier tokens
+    for i in range(earlier):
+        if texts[i] in "([{":
+            stack.append(i)
+        elif texts[i] in ")]}" and stack:
+            stack.pop()
+    if not stack:
+        return None
+    last = stack[-1]
+    ends_its_line = last == earlier - 1 or lines[last + 1] > lines[last]
+    return len(stack) if ends_its_line else None
 
 
 def _shares(pred: Prediction, ext_id: int) -> tuple[float, float]:

@@ -206,6 +206,14 @@ class Predictor:
         )
 
     @torch.no_grad()
+    def feed(self, state: State, ext_ids: list[int]) -> Output:
+        """One more token per row of `state`, given by pointer identity, as beam search produces
+        tokens: a name outside the vocabulary is `<unk>` to the embedding, and its role unknown."""
+        last = torch.tensor(ext_ids)[:, None]
+        ids = torch.where(last < len(self.vocab), last, torch.full_like(last, self.vocab.unk))
+        return self.model(ids, torch.full_like(ids, UNKNOWN), last, state, last_only=True)
+
+    @torch.no_grad()
     def beam_search(
         self,
         out: Output,
@@ -218,13 +226,15 @@ class Predictor:
         alternatives: int = 3,
         open_before: int = 0,
         stop_at_close: bool = True,
+        comma_ends_at: int | None = None,
     ) -> list[LineHypothesis]:
         """Most probable continuations of the line after `out`'s position.
 
         `first` restricts the first token (the identifier already typed, or the popup's
         selection). A hypothesis ends at the end of the line; with `stop_at_close`, at a closing
         bracket that was opened before the cursor (`open_before` of them are open there; a
-        closing bracket with none open is not Python and ends nothing); at a literal the
+        closing bracket with none open is not Python and ends nothing); at a `,` that leaves
+        `comma_ends_at` brackets open (counted from the cursor: 0, -1...); at a literal the
         vocabulary only knows by kind; or after `max_tokens`. Lines that end come first, each
         group by total log-probability (the end included).
         """
@@ -260,7 +270,7 @@ class Predictor:
                 d = depth + (text in OPENERS) - (text in CLOSERS)
                 if -d > open_before:  # a bracket that is not open
                     continue
-                if d < 0 and stop_at_close:  # closes a bracket opened before the cursor: complete
+                if d < 0 and stop_at_close or text == "," and d == comma_ends_at:  # the line ends here
                     finished.append(LineHypothesis([encoder.text_of(t) for t in toks + [tok]], score, True))
                     continue
                 if len(nxt) < width:
@@ -273,11 +283,7 @@ class Predictor:
             live = nxt
             if step == max_tokens - 1 or time.monotonic() > deadline:
                 break
-            state = out.state.select(torch.tensor(rows))
-            last = torch.tensor([[b[1][-1]] for b in live])
-            ids = torch.where(last < len(self.vocab), last, torch.full_like(last, self.vocab.unk))
-            roles = torch.full_like(ids, UNKNOWN)
-            out = self.model(ids, roles, last, state, last_only=True)
+            out = self.feed(out.state.select(torch.tensor(rows)), [b[1][-1] for b in live])
         for logp_, toks, _ in live:
             finished.append(LineHypothesis([encoder.text_of(t) for t in toks], logp_, False))
         finished.sort(key=lambda h: (not h.complete, -h.logp))  # whole lines first

@@ -12,6 +12,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from heed.model import lexer
 from heed.model.completer import Completer
 from heed.model.context import cursor_context
 from heed.model.inference import CHECKPOINT, OPENERS, STOP_KEYS, DocEncoder, Predictor
@@ -311,3 +312,55 @@ def test_a_quick_request_on_a_document_just_opened_parses_only_its_end(tiny_pred
     parsed = stream.role_cache.parses
     stream.tokens()  # every role
     assert 0 < parsed < stream.role_cache.parses / 10
+
+
+# -- ghost text: where lines end, names just typed ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "depth"), [
+    ("x = foo(\n    a,\n    ", 1),  # one item per line: a comma at depth 1 ends the line
+    ("x = foo(\n    a,\n    bar(1, ", 1),
+    ("def f(\n    self,\n    node: ", 1),
+    ("x = foo(a,\n    ", None),  # items follow the bracket on its line: no rule
+    ("x = foo(a, ", None),
+    ("x = 1\ny = ", None),
+])
+def test_the_bracket_depth_that_a_comma_ends_a_line_at(tiny_predictor: Predictor, code: str, depth: int | None) -> None:
+    from heed.model.completer import _exploded_depth
+
+    encoder = DocEncoder(tiny_predictor.vocab)
+    ctx = cursor_context(TokenStream(code), len(code), encoder)
+    on_line = bool(code[code.rfind("\n") + 1 :].strip())
+    assert _exploded_depth(ctx, on_line) == depth
+
+
+def test_a_comma_ends_ghost_text_inside_a_bracket_laid_out_one_item_per_line(tiny_predictor: Predictor, sample_source: str) -> None:
+    model = copy.deepcopy(tiny_predictor.model)
+    with torch.no_grad():
+        model.decoder_bias[tiny_predictor.vocab.index[","]] += 6.0  # commas everywhere
+    predictor = Predictor(model, tiny_predictor.vocab, tiny_predictor.meta)
+    base = sample_source.rstrip("\n") + "\n\nx = foo(\n    a,\n    "
+    for code, one_per_line in ((base, True), (sample_source.rstrip("\n") + "\n\nx = foo(a,\n    ", False)):
+        stream = TokenStream(code)
+        suggestions = Completer(predictor).inline(stream, len(code), budget_s=60.0, alternatives=4)
+        assert suggestions
+        commas_at_depth_0 = []
+        for s in suggestions:
+            toks = [t.text for t in lexer.lex(s.text) if t.text.strip()]
+            depth, n = 0, 0
+            for t in toks:
+                depth += (t in OPENERS) - (t in ")]}")
+                n += t == "," and depth == 0
+            commas_at_depth_0.append(n)
+            if one_per_line:
+                assert n <= 1 and (n == 0 or toks[-1] == ","), s.text
+        if not one_per_line:
+            assert max(commas_at_depth_0) > 1  # the same model goes on past the first comma
+
+
+def test_ghost_text_after_a_name_the_model_has_never_seen_goes_on_after_it(tiny_predictor: Predictor, sample_source: str) -> None:
+    code = sample_source.rstrip("\n") + "\n\n\nclass Zqxjvw"
+    completer = Completer(tiny_predictor)
+    suggestions = completer.inline(TokenStream(code), len(code), budget_s=60.0)
+    assert suggestions  # before: nothing, as no name the model knows starts with `Zqxjvw`
+    assert all(not (s.text[:1].isalnum() or s.text[:1] == "_") for s in suggestions), suggestions
