@@ -106,7 +106,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from heed.model.evaluate import evaluate
 
     report = evaluate(args.model, args.corpus, line_points=args.line_points, pointer=not args.no_pointer,
-                      far=not args.no_far, max_files=args.max_files, progress=not args.json)
+                      far=not args.no_far, cache=not args.no_cache, max_files=args.max_files, progress=not args.json)
     if args.json:
         json.dump(report, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -243,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-files", type=int, default=0, help="evaluate on N test files spread over the split (0: all)")
     p.add_argument("--no-pointer", action="store_true", help="switch the pointer off (ablation)")
     p.add_argument("--no-far", action="store_true", help="switch the pointer's far memory off (ablation)")
+    p.add_argument("--no-cache", action="store_true", help="leave the document's n-gram cache out (ablation)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="run the language server (stdio by default)")

@@ -66,6 +66,7 @@ class Rows:
         self.targets = np.zeros(size, np.int64)
         self.target_ext = np.full(size, -1, np.int64)
         self.mask = np.zeros(size, np.float32)
+        self.where = np.full(size, -1, np.int64)  # index in the split of each input token (-1: padding)
         self.reset = np.zeros((batch, max(self.segments, 1)), bool)
         for r, row in enumerate(row_pieces):
             at = 0
@@ -80,6 +81,7 @@ class Rows:
                 self.targets[r, s] = a["ids"][1:]
                 self.target_ext[r, s] = a["ext"][1:]
                 self.mask[r, s] = 1.0
+                self.where[r, s] = np.arange(n) + split.starts[f] + first
                 self.reset[r, at // bptt] = True
                 at += -(-n // bptt) * bptt
         if trim_tail:

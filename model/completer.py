@@ -19,6 +19,7 @@ from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, 
 from heed.model.context import CursorContext, cursor_context, short_cut
 from heed.model.inference import Cancelled, DocEncoder, Encoded, Prediction, Predictor, StateCache
 from heed.model.network import Output, mixture
+from heed.model.ngram import NgramCache
 from heed.model.scope import scope_at
 from heed.model.stream import TokenStream
 
@@ -161,7 +162,8 @@ class Completer:
         ctx = self._context(stream, offset, short)
         if ctx.inside or len(ctx.inputs) == 0:
             return []
-        out, _, _ = self._run(ctx, cancelled, short)
+        out, inputs, _ = self._run(ctx, cancelled, short)
+        cache = self.predictor.cache_of(inputs)
         prefix = ctx.prefix
         given: list[str] = []  # the typed name, when the model cannot produce it
         first: Callable[[str], bool] | None
@@ -172,7 +174,10 @@ class Completer:
         elif prefix and self._unforeseen(out, prefix):
             # A name the model has never seen (`class Parser|`, a new parameter): it is typed in
             # full, and the suggestion is what follows it.
-            out, given, first = self.predictor.feed(out.state, [self.encoder.ext_of_text(prefix)]), [prefix], None
+            ext = self.encoder.ext_of_text(prefix)
+            out, given, first = self.predictor.feed(out.state, [ext]), [prefix], None
+            if cache is not None:
+                cache = NgramCache(np.append(cache.tokens, ext))
         elif prefix:
             first = lambda text: text.startswith(prefix) and text.isidentifier()  # noqa: E731
         else:
@@ -187,7 +192,7 @@ class Completer:
         after = stream.text[offset : line_end if line_end >= 0 else len(stream.text)].strip()
         hyps = self.predictor.beam_search(
             out, self.encoder, width, max_tokens, first, budget_s, cancelled, alternatives, max(opened, 0),
-            stop_at_close=bool(after), comma_ends_at=None if exploded is None else exploded - opened,
+            stop_at_close=bool(after), comma_ends_at=None if exploded is None else exploded - opened, cache=cache,
         )
         if any(h.complete for h in hyps):  # a line left with a bracket open is a poor suggestion
             hyps = [h for h in hyps if h.complete]

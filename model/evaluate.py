@@ -30,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 from heed.model import corpus as corpus_mod
-from heed.model import detok
+from heed.model import detok, ngram
 from heed.model.batches import Rows
 from heed.model.corpus import Split
 from heed.model.inference import DocEncoder, Encoded, Predictor, select_context
@@ -99,18 +99,21 @@ def _categories(split_ids: np.ndarray, kinds: np.ndarray, dot_id: int) -> dict[s
 
 @torch.no_grad()
 def next_token_metrics(model: HeedLM, vocab: Vocab, split: Split, results: Results, batch: int = 16, bptt: int = 128,
-                       progress: bool = True) -> None:
+                       progress: bool = True, cache: bool = True) -> None:
     answerable = torch.tensor(vocab.answerable())
     V = len(vocab)
     rows = Rows(split, list(range(len(split))), batch, bptt, max_piece=10**9)
     state = model.initial_state(batch)
     dot = vocab.index["."]
-    for b in tqdm(rows, desc="evaluating", unit="segment", disable=not progress, leave=False):
+    n_ext = int(max(split.ext.max(initial=0), V - 1)) + 1
+    caches: dict[int, ngram.NgramCache] = {}  # per file
+    for i, b in enumerate(tqdm(rows, desc="evaluating", unit="segment", disable=not progress, leave=False)):
         state = state.reset_rows(b.reset)
         out = model(b.ids, b.roles, b.ext, state)
         state = out.state
-        n_ext = int(max(b.target_ext.max().item(), out.key_ext.max().item(), V - 1)) + 1
         probs = mixture(out, n_ext, answerable)  # [B, T, n_ext]
+        if cache:
+            _mix_file_ngrams(probs, rows.where[:, i * bptt : (i + 1) * bptt], split, caches, answerable)
         truth = torch.where(b.target_ext >= 0, b.target_ext, b.targets)
         ok = (answerable[b.targets] | (b.target_ext >= V)) & (b.mask > 0)
         p_true = probs.gather(-1, truth.clamp(0, n_ext - 1)[..., None]).squeeze(-1)
@@ -126,6 +129,22 @@ def next_token_metrics(model: HeedLM, vocab: Vocab, split: Split, results: Resul
         for c, sel in cats.items():
             results.model[c].add(r[sel & mask])
         results.pointer_hits += int(((ranks == 1) & (ptr > voc_p) & (b.mask > 0)).sum())
+
+
+def _mix_file_ngrams(probs: torch.Tensor, where: np.ndarray, split: Split, caches: dict[int, ngram.NgramCache],
+                     answerable: torch.Tensor) -> None:
+    """Mix each position's file n-grams into `probs` [B, T, n_ext], as inference does (`where`:
+    the split index of each input token; `caches`: the files' caches, kept while they last)."""
+    rows, cols = np.nonzero(where >= 0)
+    at = where[rows, cols]
+    files = np.searchsorted(split.starts, at, "right") - 1
+    for f in set(caches) - set(files.tolist()):
+        del caches[f]  # rows hold files one after another: a file that ended never comes back
+    for r, t, g, f in zip(rows.tolist(), cols.tolist(), at.tolist(), files.tolist()):
+        if f not in caches:
+            a = split.file(f)
+            caches[f] = ngram.NgramCache(ngram.identities(a["ids"], a["ext"]))
+        probs[r, t] = ngram.mix(probs[r, t], caches[f].guess(g - int(split.starts[f]) + 1), answerable)
 
 
 def baseline_metrics(vocab: Vocab, split: Split, results: Results) -> None:
@@ -214,7 +233,7 @@ def line_metrics(predictor: Predictor, split: Split, points: int, seed: int = 0,
         before = [encoder.text_of(int(e)) if e >= 0 else vocab.tokens[i] for i, e in zip(arr["ids"][a:cut], arr["ext"][a:cut])]
         opened = max(sum(t in "([{" for t in before) - sum(t in ")]}" for t in before), 0)
         hyps = predictor.beam_search(out, encoder, width, max_tokens, budget_s=10.0, alternatives=1, open_before=opened,
-                                     stop_at_close=False)
+                                     stop_at_close=False, cache=predictor.cache_of(ctx))
         truth = [encoder.text_of(int(e)) if e >= 0 else vocab.tokens[i] for i, e in zip(arr["ids"][cut:end], arr["ext"][cut:end])]
         guess = hyps[0].tokens if hyps else []
         exact += guess == truth
@@ -225,7 +244,7 @@ def line_metrics(predictor: Predictor, split: Split, points: int, seed: int = 0,
 
 
 def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, pointer: bool = True,
-             far: bool = True, max_files: int = 0, progress: bool = True) -> dict[str, Any]:
+             far: bool = True, cache: bool = True, max_files: int = 0, progress: bool = True) -> dict[str, Any]:
     model, vocab, meta = load_model(model_dir)
     if not pointer:  # lesions of the same weights, for the ablations
         model.config = dataclasses.replace(model.config, pointer=False)
@@ -241,15 +260,18 @@ def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, 
     if max_files:
         split = _spread_files(split, max_files)
     results = Results()
-    next_token_metrics(model, vocab, split, results, progress=progress)
+    next_token_metrics(model, vocab, split, results, progress=progress, cache=cache)
     baseline_metrics(vocab, split, results)
     if line_points:
-        results.line = line_metrics(Predictor(model, vocab, meta), split, line_points, progress=progress)
+        predictor = Predictor(model, vocab, meta)
+        predictor.use_cache = cache
+        results.line = line_metrics(predictor, split, line_points, progress=progress)
     report = results.report()
     report["files"] = len(split)
     report["model"] = str(model_dir or "default")
     report["pointer"] = pointer
     report["far"] = far and model.config.far > 0
+    report["cache"] = cache
     return report
 
 

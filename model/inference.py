@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from heed.model import ngram
 from heed.model.network import HeedLM, Output, State, mixture
 from heed.model.roles import SYNTAX, UNKNOWN
 from heed.model.vocab import LAYOUT, PAD, UNANSWERABLE, UNK, Vocab
@@ -146,6 +147,7 @@ class Predictor:
         # Beam search may predict a placeholder (`<str>`: a string comes here), which ends the
         # hypothesis; never `<unk>`, whose mass belongs to the names the pointer can copy.
         self.beam_answers = torch.tensor([t not in (PAD, UNK) for t in vocab.tokens])
+        self.use_cache = True  # mix the document's n-grams in (`heed eval --no-cache` turns it off)
         self.stop_ids = {vocab.index[k] for k in STOP_KEYS}
         self.unanswerable_ids = {vocab.index[k] for k in UNANSWERABLE}
 
@@ -196,6 +198,9 @@ class Predictor:
         far = far_positions(context, n, K, F)
         key_pos = np.concatenate([np.full(F - len(far), -1), far, np.where(window >= 0, window, -1)])
         probs = mixture(out, encoder.n_ext, self.answerable)[0, -1]
+        cache = self.cache_of(context)
+        if cache is not None:
+            probs = ngram.mix(probs, cache.guess(len(context)), self.answerable)
         return Prediction(
             probs=probs.numpy(),
             gate=float(out.gate[0, -1]),
@@ -204,6 +209,10 @@ class Predictor:
             key_pos=key_pos,
             vocab_probs=torch.softmax(out.logits[0, -1].float(), -1).numpy(),
         )
+
+    def cache_of(self, context: Encoded) -> ngram.NgramCache | None:
+        """The n-gram cache of a context (None when it is turned off)."""
+        return ngram.NgramCache(ngram.identities(context.ids, context.ext)) if self.use_cache else None
 
     @torch.no_grad()
     def feed(self, state: State, ext_ids: list[int]) -> Output:
@@ -227,6 +236,7 @@ class Predictor:
         open_before: int = 0,
         stop_at_close: bool = True,
         comma_ends_at: int | None = None,
+        cache: ngram.NgramCache | None = None,
     ) -> list[LineHypothesis]:
         """Most probable continuations of the line after `out`'s position.
 
@@ -236,7 +246,8 @@ class Predictor:
         closing bracket with none open is not Python and ends nothing); at a `,` that leaves
         `comma_ends_at` brackets open (counted from the cursor: 0, -1...); at a literal the
         vocabulary only knows by kind; or after `max_tokens`. Lines that end come first, each
-        group by total log-probability (the end included).
+        group by total log-probability (the end included). `cache`: the context's n-grams, mixed
+        into every step's distribution with the tokens of each hypothesis.
         """
         deadline = time.monotonic() + budget_s
         n_ext = encoder.n_ext
@@ -248,6 +259,9 @@ class Predictor:
             if cancelled and cancelled():
                 raise RequestCancelled
             probs = mixture(out, n_ext, self.beam_answers)[:, -1]  # [beams, n_ext]
+            if cache is not None:
+                probs = torch.stack([ngram.mix(p, cache.guess(len(cache.tokens), b[1]), self.beam_answers)
+                                     for p, b in zip(probs, live)])
             logp = torch.log(probs.clamp_min(1e-12))
             if step == 0 and first is not None:
                 allowed = torch.tensor([first(t) for t in encoder.texts()])

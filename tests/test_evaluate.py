@@ -29,10 +29,10 @@ def test_the_report_has_the_promised_shape(tiny_model_dir: Path, tiny_corpus: Pa
     assert report["all"]["n"] > report["identifier"]["n"] > report["attribute"]["n"] > 0
     assert 0 <= report["pointer_share"] <= 1
     assert report["line"]["n"] == 3 and 0 <= report["line"]["exact_match"] <= report["line"]["edit_similarity"] <= 1
-    assert report["pointer"] and report["far"]
+    assert report["pointer"] and report["far"] and report["cache"]
 
 
-@pytest.mark.parametrize("flag, key", [("--no-pointer", "pointer"), ("--no-far", "far")])
+@pytest.mark.parametrize("flag, key", [("--no-pointer", "pointer"), ("--no-far", "far"), ("--no-cache", "cache")])
 def test_the_ablations_switch_parts_off(tiny_model_dir: Path, tiny_corpus: Path, flag: str, key: str) -> None:
     """From the command line, with --json: the same points, the named part switched off."""
     cmd = [sys.executable, "-m", "heed", "eval", "--model", str(tiny_model_dir), "--corpus", str(tiny_corpus),

@@ -364,3 +364,16 @@ def test_ghost_text_after_a_name_the_model_has_never_seen_goes_on_after_it(tiny_
     suggestions = completer.inline(TokenStream(code), len(code), budget_s=60.0)
     assert suggestions  # before: nothing, as no name the model knows starts with `Zqxjvw`
     assert all(not (s.text[:1].isalnum() or s.text[:1] == "_") for s in suggestions), suggestions
+
+
+def test_the_documents_ngrams_raise_what_followed_the_same_tokens_before(tiny_predictor: Predictor) -> None:
+    code = "".join(f"v{i} = registry.lookup_zqx(v{i - 1})\n" for i in range(1, 30)) + "w = registry."
+    stream = TokenStream(code)
+    probs = {}
+    for use_cache in (False, True):
+        predictor = Predictor(tiny_predictor.model, tiny_predictor.vocab, tiny_predictor.meta)
+        predictor.use_cache = use_cache
+        completer = Completer(predictor)
+        popup = completer.popup(stream, len(code))
+        probs[use_cache] = next((c.prob for c in popup.candidates if c.text == "lookup_zqx"), 0.0)
+    assert probs[True] > probs[False] + 0.2  # followed `registry .` 29 times

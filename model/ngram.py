@@ -1,0 +1,99 @@
+"""The document's own n-grams, mixed into the model's next-token distribution.
+
+Code repeats itself within a file (Tu et al. 2014, "On the localness of software"): what followed
+`self . visit_` or `node : cst .` earlier in the file is likely to follow it again. The network's
+pointer copies names from its window and far memory; this cache also knows what came after the
+last one to four tokens each time they occurred earlier in the file, at any distance.
+
+Its distribution weighs longer matching contexts more (ORDER_WEIGHT per token), and is mixed in
+with a weight that grows with the longest match and with how often that context occurred
+(MIX_WEIGHT, MIX_COUNT). The constants were tuned on the validation split of the training
+corpus, never on the evaluation set (docs/MODEL_CARD.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+ORDER = 4  # longest context matched, in tokens
+ORDER_WEIGHT = 3.0  # a context one token longer counts this many times more
+MIX_WEIGHT = (0.1, 0.2, 0.3, 0.45)  # the cache's weight by the longest matching context (1..ORDER tokens)
+MIX_COUNT = 0.5  # ... times n / (n + MIX_COUNT), n: how often that context occurred
+
+
+@dataclass
+class CacheGuess:
+    """The cache's distribution for one next token."""
+
+    tokens: np.ndarray  # candidate identities
+    probs: np.ndarray  # their probabilities (summing to 1)
+    weight: float  # how much of the final distribution is the cache's
+
+    @staticmethod
+    def none() -> CacheGuess:
+        return CacheGuess(np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0)
+
+
+def identities(ids: np.ndarray, ext: np.ndarray) -> np.ndarray:
+    """One identity per token: its pointer identity where it has one, else its vocabulary id."""
+    return np.where(ext >= 0, ext, ids)
+
+
+class NgramCache:
+    """The n-grams of one token sequence (a document's identities, oldest first)."""
+
+    def __init__(self, tokens: np.ndarray):
+        self.tokens = np.asarray(tokens, np.int64)
+        self.by_token = np.argsort(self.tokens, kind="stable")  # positions grouped by token, ascending
+        self.sorted = self.tokens[self.by_token]
+
+    def guess(self, end: int, tail: Sequence[int] = ()) -> CacheGuess:
+        """The next token after `tokens[:end]` followed by `tail` (beam search's tokens so far),
+        from what followed the same last tokens within `tokens[:end]`."""
+        context = [*self.tokens[max(end - ORDER, 0) : end].tolist(), *tail][-ORDER:]
+        if not context or end < 2:
+            return CacheGuess.none()
+        lo, hi = np.searchsorted(self.sorted, context[-1], "left"), np.searchsorted(self.sorted, context[-1], "right")
+        block = self.by_token[lo:hi]
+        matches = block[: np.searchsorted(block, end - 1)]  # occurrences followed by a token before `end`
+        parts, weights, longest, seen = [], [], 0, 0
+        for n in range(1, len(context) + 1):
+            if n > 1:
+                before = matches - (n - 1)
+                ok = before >= 0
+                matches = matches[ok][self.tokens[before[ok]] == context[-n]]
+            if not len(matches):
+                break
+            parts.append(self.tokens[matches + 1])
+            weights.append(ORDER_WEIGHT ** (n - 1))
+            longest, seen = n, len(matches)
+        if not parts:
+            return CacheGuess.none()
+        total = sum(weights)
+        cands, inverse = np.unique(np.concatenate(parts), return_inverse=True)
+        probs = np.zeros(len(cands), np.float64)
+        at = 0
+        for nexts, w in zip(parts, weights):
+            np.add.at(probs, inverse[at : at + len(nexts)], w / total / len(nexts))
+            at += len(nexts)
+        return CacheGuess(cands, probs.astype(np.float32), MIX_WEIGHT[longest - 1] * seen / (seen + MIX_COUNT))
+
+
+def mix(probs: torch.Tensor, guess: CacheGuess, allowed: torch.Tensor) -> torch.Tensor:
+    """`probs` [n_ext] (the model's, for one next token) with the cache's guess mixed in.
+    `allowed` [V]: the vocabulary entries that may be answered (placeholders are not, in a
+    popup); identities beyond the vocabulary are names, always allowed; those past `n_ext`
+    (names the caller cannot show) are left out."""
+    if guess.weight <= 0:
+        return probs
+    n_ext, V = probs.shape[-1], allowed.shape[0]
+    keep = guess.tokens < n_ext
+    tokens = torch.from_numpy(guess.tokens[keep])
+    ok = torch.where(tokens < V, allowed[tokens.clamp_max(V - 1)], torch.ones_like(tokens, dtype=torch.bool))
+    out = probs * (1 - guess.weight)
+    out[tokens] += (torch.from_numpy(guess.probs[keep]) * guess.weight * ok).to(out.dtype)
+    return out
