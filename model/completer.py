@@ -36,13 +36,15 @@ QUICK_INLINE, QUICK_POPUP = 512, 2048
 class Explanation:
     text: str
     prob: float
-    source: str
+    source: str  # what gave it the most probability: "vocabulary", "pointer" or "file" (n-grams)
     gate: float  # share the model gave the vocabulary over the pointer, at this position
     pointer_prob: float
     vocab_prob: float
     spans: list[tuple[int, str, float]]  # (line, code, attention weight) most attended, top first
     copied_from: int | None  # line the pointer copied the name from
     weights: list[tuple[int, int, str, float]] = field(default_factory=list)  # (line, col, text, weight) per window token
+    file_prob: float = 0.0  # from the document's n-grams
+    repeats_line: int | None = None  # line where it last followed the same tokens
 
 
 @dataclass
@@ -101,6 +103,7 @@ class Completer:
         out, inputs, cut = self._run(ctx, cancelled, quick)
         pred = self.predictor.prediction(out, self.encoder, inputs)
         pred.key_pos = np.where(pred.key_pos >= 0, pred.key_pos + cut, -1)
+        pred.cache.last = np.where(pred.cache.last >= 0, pred.cache.last + cut, -1)
         return ctx, pred
 
     # -- the popup ------------------------------------------------------------------------------
@@ -138,8 +141,7 @@ class Completer:
         return not bool(((probs > 0) & starts).any())
 
     def _source(self, pred: Prediction, ext_id: int) -> str:
-        pointer, vocab = _shares(pred, ext_id)
-        return "pointer" if pointer > vocab else "vocabulary"
+        return _source_of(*_shares(pred, ext_id))
 
     # -- ghost text -----------------------------------------------------------------------------
     def inline(
@@ -236,15 +238,18 @@ class Completer:
             for line, w in sorted(by_line.items(), key=lambda kv: -kv[1])[:top]
         ]
         hits = [(float(pred.attn[j]), j) for j in range(len(pred.attn)) if pred.key_ext[j] == ext_id >= 0 and pred.key_pos[j] >= 0]
-        pointer_prob, vocab_prob = _shares(pred, ext_id)
-        copied_from = None
-        if hits and pointer_prob > vocab_prob:
+        pointer_prob, vocab_prob, file_prob = _shares(pred, ext_id)
+        source = _source_of(pointer_prob, vocab_prob, file_prob)
+        copied_from = repeats_line = None
+        if hits and source == "pointer":
             _, j = max(hits)
             pos = int(pred.key_pos[j])
             copied_from = int(ctx.lines[pos]) if 0 <= pos < len(ctx.lines) else None
+        last = pred.cache.last[pred.cache.tokens == ext_id]
+        if len(last) and 0 <= last[0] < len(ctx.lines):
+            repeats_line = int(ctx.lines[last[0]])
         return Explanation(
-            text, prob, "pointer" if pointer_prob > vocab_prob else "vocabulary", pred.gate, pointer_prob,
-            vocab_prob, spans, copied_from, weights,
+            text, prob, source, pred.gate, pointer_prob, vocab_prob, spans, copied_from, weights, file_prob, repeats_line,
         )
 
 
@@ -270,8 +275,13 @@ def _exploded_depth(ctx: CursorContext, tokens_on_cursor_line: bool) -> int | No
     return len(stack) if ends_its_line else None
 
 
-def _shares(pred: Prediction, ext_id: int) -> tuple[float, float]:
-    """(probability from the pointer, probability from the vocabulary) of one candidate."""
-    pointer = (1 - pred.gate) * float(pred.attn[pred.key_ext == ext_id].sum()) if ext_id >= 0 else 0.0
-    vocab = pred.gate * float(pred.vocab_probs[ext_id]) if 0 <= ext_id < len(pred.vocab_probs) else 0.0
-    return pointer, vocab
+def _shares(pred: Prediction, ext_id: int) -> tuple[float, float, float]:
+    """The probability of one candidate from the pointer, the vocabulary and the document's n-grams."""
+    model = 1 - pred.cache.weight
+    pointer = model * (1 - pred.gate) * float(pred.attn[pred.key_ext == ext_id].sum()) if ext_id >= 0 else 0.0
+    vocab = model * pred.gate * float(pred.vocab_probs[ext_id]) if 0 <= ext_id < len(pred.vocab_probs) else 0.0
+    return pointer, vocab, pred.cache.prob_of(ext_id)
+
+
+def _source_of(pointer: float, vocab: float, file: float) -> str:
+    return "file" if file > max(pointer, vocab) else "pointer" if pointer > vocab else "vocabulary"

@@ -58,8 +58,15 @@ def _spans(report: Report, line_no: int, line: str) -> list[tuple[str, float]]:
 
 
 def _candidate_line(e: Explanation) -> str:
-    where = f"copied from line {e.copied_from}" if e.copied_from else f"vocabulary (gate {e.gate:.2f})"
-    return f"{e.text:<24} {e.prob:7.2%}  {where}"
+    return f"{e.text:<24} {e.prob:7.2%}  {_where(e, f'vocabulary (gate {e.gate:.2f})')}"
+
+
+def _where(e: Explanation, otherwise: str) -> str:
+    if e.copied_from:
+        return f"copied from line {e.copied_from}"
+    if e.source == "file" and e.repeats_line:
+        return f"as after the same code on line {e.repeats_line}"
+    return otherwise
 
 
 def render_terminal(report: Report, colour: bool = True) -> str:
@@ -108,7 +115,7 @@ def render_html(report: Report, title: str) -> str:
         code.append(f'<span class="ln">{n:>5}</span> {"".join(cells)}{cursor}')
     rows = "".join(
         f"<tr><td>{i + 1}</td><td><code>{html.escape(e.text)}</code></td><td>{e.prob:.1%}</td>"
-        f"<td>{'copied from line ' + str(e.copied_from) if e.copied_from else 'vocabulary'}</td>"
+        f"<td>{_where(e, 'vocabulary')}</td>"
         f"<td>{e.gate:.2f}</td></tr>"
         for i, e in enumerate(report.top)
     )

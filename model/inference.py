@@ -120,6 +120,7 @@ class Prediction:
     key_ext: np.ndarray  # [F+K] pointer identity of those tokens
     key_pos: np.ndarray  # [F+K] their index in the context (-1: an empty slot)
     vocab_probs: np.ndarray  # [V] the vocabulary's own distribution (before the gate)
+    cache: ngram.CacheGuess = field(default_factory=ngram.CacheGuess.none)  # the document's n-grams' guess, mixed in
 
 
 @dataclass
@@ -199,8 +200,8 @@ class Predictor:
         key_pos = np.concatenate([np.full(F - len(far), -1), far, np.where(window >= 0, window, -1)])
         probs = mixture(out, encoder.n_ext, self.answerable)[0, -1]
         cache = self.cache_of(context)
-        if cache is not None:
-            probs = ngram.mix(probs, cache.guess(len(context)), self.answerable)
+        guess = cache.guess(len(context)) if cache is not None else ngram.CacheGuess.none()
+        probs = ngram.mix(probs, guess, self.answerable)
         return Prediction(
             probs=probs.numpy(),
             gate=float(out.gate[0, -1]),
@@ -208,6 +209,7 @@ class Predictor:
             key_ext=out.key_ext[0].numpy(),
             key_pos=key_pos,
             vocab_probs=torch.softmax(out.logits[0, -1].float(), -1).numpy(),
+            cache=guess,
         )
 
     def cache_of(self, context: Encoded) -> ngram.NgramCache | None:

@@ -32,10 +32,16 @@ class CacheGuess:
     tokens: np.ndarray  # candidate identities
     probs: np.ndarray  # their probabilities (summing to 1)
     weight: float  # how much of the final distribution is the cache's
+    last: np.ndarray  # where each candidate last followed the longest context it followed (explanations)
 
     @staticmethod
     def none() -> CacheGuess:
-        return CacheGuess(np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0)
+        return CacheGuess(np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0, np.zeros(0, np.int64))
+
+    def prob_of(self, token: int) -> float:
+        """The cache's share of the final probability of `token`."""
+        at = np.flatnonzero(self.tokens == token)
+        return float(self.probs[at[0]]) * self.weight if len(at) else 0.0
 
 
 def identities(ids: np.ndarray, ext: np.ndarray) -> np.ndarray:
@@ -60,7 +66,7 @@ class NgramCache:
         lo, hi = np.searchsorted(self.sorted, context[-1], "left"), np.searchsorted(self.sorted, context[-1], "right")
         block = self.by_token[lo:hi]
         matches = block[: np.searchsorted(block, end - 1)]  # occurrences followed by a token before `end`
-        parts, weights, longest, seen = [], [], 0, 0
+        parts, places, weights, longest, seen = [], [], [], 0, 0
         for n in range(1, len(context) + 1):
             if n > 1:
                 before = matches - (n - 1)
@@ -69,6 +75,7 @@ class NgramCache:
             if not len(matches):
                 break
             parts.append(self.tokens[matches + 1])
+            places.append(matches + 1)
             weights.append(ORDER_WEIGHT ** (n - 1))
             longest, seen = n, len(matches)
         if not parts:
@@ -76,11 +83,16 @@ class NgramCache:
         total = sum(weights)
         cands, inverse = np.unique(np.concatenate(parts), return_inverse=True)
         probs = np.zeros(len(cands), np.float64)
+        last = np.full(len(cands), -1, np.int64)
         at = 0
-        for nexts, w in zip(parts, weights):
+        for nexts, where, w in zip(parts, places, weights):
             np.add.at(probs, inverse[at : at + len(nexts)], w / total / len(nexts))
+            latest = np.full(len(cands), -1, np.int64)
+            np.maximum.at(latest, inverse[at : at + len(nexts)], where)
+            last = np.where(latest >= 0, latest, last)  # longer contexts come later and win
             at += len(nexts)
-        return CacheGuess(cands, probs.astype(np.float32), MIX_WEIGHT[longest - 1] * seen / (seen + MIX_COUNT))
+        weight = MIX_WEIGHT[longest - 1] * seen / (seen + MIX_COUNT)
+        return CacheGuess(cands, probs.astype(np.float32), weight, last)
 
 
 def mix(probs: torch.Tensor, guess: CacheGuess, allowed: torch.Tensor) -> torch.Tensor:

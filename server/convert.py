@@ -17,7 +17,7 @@ ITEM_KIND = {
     "builtin": types.CompletionItemKind.Function,
     "text": types.CompletionItemKind.Text,
 }
-SOURCE_LABEL = {"vocabulary": "model", "pointer": "copied", "scope": "in scope"}
+SOURCE_LABEL = {"vocabulary": "model", "pointer": "copied", "file": "repeated", "scope": "in scope"}
 
 
 def completion_item(candidate: Candidate, rank: int, edit_range: types.Range, data: dict) -> types.CompletionItem:
@@ -41,6 +41,8 @@ def explanation_markdown(explanation) -> str:  # type: ignore[no-untyped-def]
     head = f"**heed** {e.prob:.1%}"
     if e.copied_from is not None:
         head += f" · copied from line {e.copied_from} (pointer)"
+    elif e.source == "file" and e.repeats_line is not None:
+        head += f" · followed the same code on line {e.repeats_line} (this file's n-grams)"
     else:
         head += f" · from the vocabulary (gate {e.gate:.2f})"
     lines = [head, "", "The model looked most at:", "", "| line | code | weight |", "|---:|---|---:|"]

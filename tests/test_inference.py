@@ -377,3 +377,7 @@ def test_the_documents_ngrams_raise_what_followed_the_same_tokens_before(tiny_pr
         popup = completer.popup(stream, len(code))
         probs[use_cache] = next((c.prob for c in popup.candidates if c.text == "lookup_zqx"), 0.0)
     assert probs[True] > probs[False] + 0.2  # followed `registry .` 29 times
+    exp = Completer(tiny_predictor).explain(stream, len(code), "lookup_zqx")
+    assert exp is not None and exp.file_prob > 0.2
+    assert exp.repeats_line == 29  # the last line that called it
+    assert math.isclose(exp.file_prob + exp.pointer_prob + exp.vocab_prob, exp.prob, rel_tol=1e-3)

@@ -14,28 +14,32 @@ from heed.model import ngram
 from heed.model.ngram import MIX_COUNT, MIX_WEIGHT, ORDER, ORDER_WEIGHT, NgramCache
 
 
-def reference(tokens: list[int], end: int, tail: list[int]) -> tuple[dict[int, float], float]:
-    """The cache's guess, counted the slow and obvious way."""
+def reference(tokens: list[int], end: int, tail: list[int]) -> tuple[dict[int, float], float, dict[int, int]]:
+    """The cache's guess, counted the slow and obvious way, and where each candidate last
+    followed the longest context it followed."""
     seq = tokens[:end] + tail
     parts: list[tuple[float, Counter[int]]] = []
+    last: dict[int, int] = {}
     longest = seen = 0
     for n in range(1, ORDER + 1):
         if len(seq) < n:
             break
         context = seq[-n:]
-        nexts = Counter(tokens[j + 1] for j in range(n - 1, end - 1) if tokens[j - n + 1 : j + 1] == context)
+        places = [j + 1 for j in range(n - 1, end - 1) if tokens[j - n + 1 : j + 1] == context]
+        nexts = Counter(tokens[p] for p in places)
         if not nexts:
             break
+        last |= {tokens[p]: p for p in places}  # in order: the latest wins, and longer contexts after
         parts.append((ORDER_WEIGHT ** (n - 1), nexts))
         longest, seen = n, sum(nexts.values())
     if not parts or end < 2:
-        return {}, 0.0
+        return {}, 0.0, {}
     total = sum(w for w, _ in parts)
     probs: Counter[int] = Counter()
     for w, nexts in parts:
         for tok, count in nexts.items():
             probs[tok] += w / total * count / sum(nexts.values())
-    return dict(probs), MIX_WEIGHT[longest - 1] * seen / (seen + MIX_COUNT)
+    return dict(probs), MIX_WEIGHT[longest - 1] * seen / (seen + MIX_COUNT), last
 
 
 @settings(max_examples=200, deadline=None)
@@ -44,8 +48,9 @@ def test_the_guess_matches_counting_by_hand(tokens: list[int], data: st.DataObje
     end = data.draw(st.integers(0, len(tokens)))
     tail = data.draw(st.lists(st.integers(0, 4), max_size=3))
     guess = NgramCache(np.array(tokens, np.int64)).guess(end, tail)
-    want, weight = reference(tokens, end, tail)
+    want, weight, last = reference(tokens, end, tail)
     assert dict(zip(guess.tokens.tolist(), guess.probs.tolist())) == pytest.approx(want, abs=1e-6)
+    assert dict(zip(guess.tokens.tolist(), guess.last.tolist())) == last
     assert abs(guess.weight - weight) < 1e-9
     if want:
         assert abs(float(guess.probs.sum()) - 1) < 1e-5 and 0 < guess.weight < 1
@@ -67,7 +72,7 @@ def test_mixing_keeps_the_total_and_leaves_placeholders_out() -> None:
     V = 6
     allowed = torch.tensor([True, True, True, True, False, True])  # id 4: a placeholder
     probs = torch.full((8,), 1 / 8)
-    guess = ngram.CacheGuess(np.array([2, 4, 7, 9]), np.array([0.4, 0.3, 0.2, 0.1], np.float32), 0.5)
+    guess = ngram.CacheGuess(np.array([2, 4, 7, 9]), np.array([0.4, 0.3, 0.2, 0.1], np.float32), 0.5, np.zeros(4, np.int64))
     mixed = ngram.mix(probs, guess, allowed[:V])
     assert mixed[4] == probs[4] * 0.5  # the placeholder gets no cache mass
     assert torch.isclose(mixed[2], torch.tensor(1 / 16 + 0.2)) and torch.isclose(mixed[7], torch.tensor(1 / 16 + 0.1))
