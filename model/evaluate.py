@@ -5,7 +5,9 @@ split plus the installed pygls, lsprotocol and libcst packages whole (none of wh
 model is trained on), tokenized with the model's own vocabulary.
 
 Next-token metrics at every position, for all tokens, identifiers, and attribute names (the
-name after a `.`): top-1, top-5 and MRR (reciprocal rank, 0 past rank 10). A target the model
+name after a `.`): top-1, top-5 and MRR (reciprocal rank, 0 past rank 10), of the distribution
+heed answers from: the network's, with the file's n-grams mixed in (`model/ngram.py`; the
+`cache=False` lesion leaves them out). A target the model
 cannot produce (a long literal, a name outside the vocabulary that the pointer does not reach)
 counts as wrong. `pointer_share` is the share of top-1 hits the pointer contributed most to.
 
