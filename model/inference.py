@@ -493,9 +493,7 @@ class StateCache:
         self.tokens_run = len(context) - k
         last = (len(context) - 1) // predictor.chunk * predictor.chunk  # where the last chunk starts
         if last > k:  # the LSTM alone up to the last chunk (a third faster), as `warm` runs it
-            h, c = track.lstm_at(k) if track is not None and k > 0 else predictor.initial_state()[:2]
-            predictor.run_lstm(context.tail(k).head(last - k), h, c, cancelled,
-                               keep=lambda b, out, h_, c_: live.store(k + b, out, h_, c_))
+            _recur(predictor, context.tail(k).head(last - k), track, k, live, cancelled)
             track, k = live, last
         state = track.state_at(predictor, k) if track is not None else predictor.initial_state()
         return predictor.run(context.tail(k), state, cancelled, keep=lambda b, st: live.store(k + b, st.mem[0], st.h, st.c))
@@ -507,9 +505,16 @@ class StateCache:
         if self.is_warm(context, origin):
             return
         track, k = self.resume_point(predictor, context, origin)
-        h, c = track.lstm_at(k) if track is not None and k > 0 else predictor.initial_state()[:2]
         warming = self.warming = self._writable(self.warming, track, k, origin, context, predictor)
         warming.reserve(len(context))
-        predictor.run_lstm(context.tail(k), h, c, cancelled, keep=lambda b, out, h_, c_: warming.store(k + b, out, h_, c_))
+        _recur(predictor, context.tail(k), track, k, warming, cancelled)
         self.tokens_run = len(context) - k
         self.base, self.warming = warming.flattened(), None
+
+
+def _recur(predictor: Predictor, inputs: Encoded, track: Track | None, k: int, into: Track,
+           cancelled: Cancelled | None) -> None:
+    """The LSTM alone over `inputs`, from the state `track` kept after k tokens (none: the start),
+    its states kept in `into`."""
+    h, c = track.lstm_at(k) if track is not None and k > 0 else predictor.initial_state()[:2]
+    predictor.run_lstm(inputs, h, c, cancelled, keep=lambda b, out, h_, c_: into.store(k + b, out, h_, c_))

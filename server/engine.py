@@ -61,18 +61,12 @@ class Engine:
         """`load` on a thread of its own, which ends with it. Torch's OpenMP keeps a team of
         spinning threads for every thread that ran an operation: a loader thread that stayed
         alive (an executor's) made the worker's model runs 2.7 times slower on two cores."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[Status] = loop.create_future()
-
-        def target() -> None:
-            status = self.load(model_path, threads)
-            loop.call_soon_threadsafe(done.set_result, status)
-
-        thread = threading.Thread(target=target, name="heed-load", daemon=True)
+        statuses: list[Status] = []
+        thread = threading.Thread(target=lambda: statuses.append(self.load(model_path, threads)), name="heed-load",
+                                  daemon=True)
         thread.start()
-        status = await done
-        await loop.run_in_executor(None, thread.join)  # gone before the worker runs the model
-        return status
+        await asyncio.get_running_loop().run_in_executor(None, thread.join)  # gone before the worker runs the model
+        return statuses[0]  # `load` never raises
 
     def load(self, model_path: str, threads: int) -> Status:
         """Load a model (blocking; call from a thread). Never raises: failures become a status."""
