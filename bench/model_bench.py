@@ -20,7 +20,7 @@ import torch
 
 from heed.model.inference import DocEncoder, Encoded, Predictor
 from heed.model.network import HeedLM
-from heed.model.store import load_model
+from heed.model.store import load_members, load_model
 
 
 def _ms(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -41,7 +41,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model, vocab, meta = load_model(args.model)
-    predictor = Predictor(model, vocab, meta)
+    predictor = Predictor(model, vocab, meta, load_members(args.model, vocab))
     rng = np.random.default_rng(0)
     ids = rng.integers(20, len(vocab), 600)
     ctx = Encoded(ids, np.full(600, 2, np.int64), ids.copy())

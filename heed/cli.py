@@ -106,7 +106,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from heed.model.evaluate import evaluate
 
     report = evaluate(args.model, args.corpus, line_points=args.line_points, pointer=not args.no_pointer,
-                      far=not args.no_far, cache=not args.no_cache, max_files=args.max_files, progress=not args.json)
+                      far=not args.no_far, cache=not args.no_cache, members=not args.no_members, max_files=args.max_files, progress=not args.json)
     if args.json:
         json.dump(report, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -175,8 +175,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from heed.model.explain import build_report, render_html, render_terminal
-    from heed.model.inference import Predictor
-    from heed.model.store import ModelError, load_model
+    from heed.model.inference import load_predictor
+    from heed.model.store import ModelError
     from heed.server.documents import line_starts, offset_at
 
     path, line, col = _parse_location(args.location)
@@ -185,7 +185,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     offset = offset_at(text, line_starts(text), types.Position(line - 1, col - 1))
     try:
-        predictor = Predictor(*load_model(args.model))
+        predictor = load_predictor(args.model)
     except ModelError as exc:
         print(f"heed: {exc}", file=sys.stderr)
         return 1
@@ -244,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-pointer", action="store_true", help="switch the pointer off (ablation)")
     p.add_argument("--no-far", action="store_true", help="switch the pointer's far memory off (ablation)")
     p.add_argument("--no-cache", action="store_true", help="leave the document's n-gram cache out (ablation)")
+    p.add_argument("--no-members", action="store_true", help="no re-ranking after a dot by the receiver's usual "
+                   "attributes or the class's members (ablation)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="run the language server (stdio by default)")

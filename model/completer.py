@@ -19,7 +19,6 @@ from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, 
 from heed.model.context import CursorContext, cursor_context, short_cut
 from heed.model.inference import Cancelled, DocEncoder, Encoded, Prediction, Predictor, StateCache
 from heed.model.network import Output, mixture
-from heed.model.ngram import NgramCache
 from heed.model.scope import scope_at
 from heed.model.stream import TokenStream
 
@@ -45,6 +44,7 @@ class Explanation:
     weights: list[tuple[int, int, str, float]] = field(default_factory=list)  # (line, col, text, weight) per window token
     file_prob: float = 0.0  # from the document's n-grams
     repeats_line: int | None = None  # line where it last followed the same tokens
+    lifted_by: str = ""  # after a dot, what raised it: "class" (a member of the class around) or "corpus"
 
 
 @dataclass
@@ -165,7 +165,7 @@ class Completer:
         if ctx.inside or len(ctx.inputs) == 0:
             return []
         out, inputs, _ = self._run(ctx, cancelled, short)
-        cache = self.predictor.cache_of(inputs)
+        recall = self.predictor.recall_of(inputs)
         prefix = ctx.prefix
         given: list[str] = []  # the typed name, when the model cannot produce it
         first: Callable[[str], bool] | None
@@ -178,8 +178,7 @@ class Completer:
             # full, and the suggestion is what follows it.
             ext = self.encoder.ext_of_text(prefix)
             out, given, first = self.predictor.feed(out.state, [ext]), [prefix], None
-            if cache is not None:
-                cache = NgramCache(np.append(cache.tokens, ext))
+            recall = recall.extended(ext, len(self.predictor.vocab), self.predictor.vocab.unk)
         elif prefix:
             first = lambda text: text.startswith(prefix) and text.isidentifier()  # noqa: E731
         else:
@@ -194,7 +193,7 @@ class Completer:
         after = stream.text[offset : line_end if line_end >= 0 else len(stream.text)].strip()
         hyps = self.predictor.beam_search(
             out, self.encoder, width, max_tokens, first, budget_s, cancelled, alternatives, max(opened, 0),
-            stop_at_close=bool(after), comma_ends_at=None if exploded is None else exploded - opened, cache=cache,
+            stop_at_close=bool(after), comma_ends_at=None if exploded is None else exploded - opened, recall=recall,
         )
         if any(h.complete for h in hyps):  # a line left with a bracket open is a poor suggestion
             hyps = [h for h in hyps if h.complete]
@@ -248,8 +247,11 @@ class Completer:
         last = pred.cache.last[pred.cache.tokens == ext_id]
         if len(last) and 0 <= last[0] < len(ctx.lines):
             repeats_line = int(ctx.lines[last[0]])
+        lifted = pred.rerank is not None and pred.reranked is not None and 0 <= ext_id < len(pred.reranked) \
+            and pred.reranked[ext_id] > 1
         return Explanation(
             text, prob, source, pred.gate, pointer_prob, vocab_prob, spans, copied_from, weights, file_prob, repeats_line,
+            pred.rerank.why if lifted and pred.rerank is not None else "",
         )
 
 
@@ -276,11 +278,13 @@ def _exploded_depth(ctx: CursorContext, tokens_on_cursor_line: bool) -> int | No
 
 
 def _shares(pred: Prediction, ext_id: int) -> tuple[float, float, float]:
-    """The probability of one candidate from the pointer, the vocabulary and the document's n-grams."""
+    """The probability of one candidate from the pointer, the vocabulary and the document's n-grams
+    (each scaled as the re-ranking after a dot scaled their sum)."""
     model = 1 - pred.cache.weight
     pointer = model * (1 - pred.gate) * float(pred.attn[pred.key_ext == ext_id].sum()) if ext_id >= 0 else 0.0
     vocab = model * pred.gate * float(pred.vocab_probs[ext_id]) if 0 <= ext_id < len(pred.vocab_probs) else 0.0
-    return pointer, vocab, pred.cache.prob_of(ext_id)
+    scale = float(pred.reranked[ext_id]) if pred.reranked is not None and 0 <= ext_id < len(pred.reranked) else 1.0
+    return pointer * scale, vocab * scale, pred.cache.prob_of(ext_id) * scale
 
 
 def _source_of(pointer: float, vocab: float, file: float) -> str:

@@ -7,7 +7,8 @@ model is trained on), tokenized with the model's own vocabulary.
 Next-token metrics at every position, for all tokens, identifiers, and attribute names (the
 name after a `.`): top-1, top-5 and MRR (reciprocal rank, 0 past rank 10), of the distribution
 heed answers from: the network's, with the file's n-grams mixed in (`model/ngram.py`; the
-`cache=False` lesion leaves them out). A target the model
+`cache=False` lesion leaves them out) and, after a dot, re-ranked by the receiver's usual
+attributes or the class's members (`model/members.py`; lesion: `members=False`). A target the model
 cannot produce (a long literal, a name outside the vocabulary that the pointer does not reach)
 counts as wrong. `pointer_share` is the share of top-1 hits the pointer contributed most to.
 
@@ -35,9 +36,10 @@ from heed.model import corpus as corpus_mod
 from heed.model import detok, ngram
 from heed.model.batches import Rows
 from heed.model.corpus import Split
-from heed.model.inference import DocEncoder, Encoded, Predictor, select_context
+from heed.model.inference import DocEncoder, Encoded, Predictor, Recall, select_context
+from heed.model.members import Members
 from heed.model.network import HeedLM, mixture
-from heed.model.store import load_model
+from heed.model.store import load_members, load_model
 from heed.model.vocab import KIND_ID, LAYOUT, Vocab
 
 MRR_CUTOFF = 10
@@ -101,21 +103,21 @@ def _categories(split_ids: np.ndarray, kinds: np.ndarray, dot_id: int) -> dict[s
 
 @torch.no_grad()
 def next_token_metrics(model: HeedLM, vocab: Vocab, split: Split, results: Results, batch: int = 16, bptt: int = 128,
-                       progress: bool = True, cache: bool = True) -> None:
+                       progress: bool = True, cache: bool = True, members: Members | None = None) -> None:
     answerable = torch.tensor(vocab.answerable())
     V = len(vocab)
     rows = Rows(split, list(range(len(split))), batch, bptt, max_piece=10**9)
     state = model.initial_state(batch)
     dot = vocab.index["."]
     n_ext = int(max(split.ext.max(initial=0), V - 1)) + 1
-    caches: dict[int, ngram.NgramCache] = {}  # per file
+    files_seen: dict[int, Recall] = {}
     for i, b in enumerate(tqdm(rows, desc="evaluating", unit="segment", disable=not progress, leave=False)):
         state = state.reset_rows(b.reset)
         out = model(b.ids, b.roles, b.ext, state)
         state = out.state
         probs = mixture(out, n_ext, answerable)  # [B, T, n_ext]
-        if cache:
-            _mix_file_ngrams(probs, rows.where[:, i * bptt : (i + 1) * bptt], split, caches, answerable)
+        if cache or members is not None:
+            _recall(probs, rows.where[:, i * bptt : (i + 1) * bptt], split, files_seen, cache, members, answerable)
         truth = torch.where(b.target_ext >= 0, b.target_ext, b.targets)
         ok = (answerable[b.targets] | (b.target_ext >= V)) & (b.mask > 0)
         p_true = probs.gather(-1, truth.clamp(0, n_ext - 1)[..., None]).squeeze(-1)
@@ -133,20 +135,24 @@ def next_token_metrics(model: HeedLM, vocab: Vocab, split: Split, results: Resul
         results.pointer_hits += int(((ranks == 1) & (ptr > voc_p) & (b.mask > 0)).sum())
 
 
-def _mix_file_ngrams(probs: torch.Tensor, where: np.ndarray, split: Split, caches: dict[int, ngram.NgramCache],
-                     answerable: torch.Tensor) -> None:
-    """Mix each position's file n-grams into `probs` [B, T, n_ext], as inference does (`where`:
-    the split index of each input token; `caches`: the files' caches, kept while they last)."""
+def _recall(probs: torch.Tensor, where: np.ndarray, split: Split, files_seen: dict[int, Recall], cache: bool,
+            members: Members | None, answerable: torch.Tensor) -> None:
+    """Adjust each position's distribution in `probs` [B, T, n_ext] as inference does, with the
+    file's n-grams (unless not `cache`) and the re-ranking after a dot (`where`: the split index
+    of each input token; `files_seen`: each file's whole run, kept while the file lasts)."""
     rows, cols = np.nonzero(where >= 0)
     at = where[rows, cols]
     files = np.searchsorted(split.starts, at, "right") - 1
-    for f in set(caches) - set(files.tolist()):
-        del caches[f]  # rows hold files one after another: a file that ended never comes back
+    for f in set(files_seen) - set(files.tolist()):
+        del files_seen[f]  # rows hold files one after another: a file that ended never comes back
     for r, t, g, f in zip(rows.tolist(), cols.tolist(), at.tolist(), files.tolist()):
-        if f not in caches:
+        if f not in files_seen:
             a = split.file(f)
-            caches[f] = ngram.NgramCache(ngram.identities(a["ids"], a["ext"]))
-        probs[r, t] = ngram.mix(probs[r, t], caches[f].guess(g - int(split.starts[f]) + 1), answerable)
+            whole = Encoded(*(a[k].astype(np.int64) for k in ("ids", "roles", "ext")))
+            files_seen[f] = Recall(whole, ngram.NgramCache(ngram.identities(whole.ids, whole.ext)) if cache else None, members)
+        whole_file = files_seen[f]
+        prefix = Recall(whole_file.context.head(g - int(split.starts[f]) + 1), whole_file.ngrams, members)
+        probs[r, t] = prefix.adjust(probs[r, t], answerable)[0]
 
 
 def baseline_metrics(vocab: Vocab, split: Split, results: Results) -> None:
@@ -235,7 +241,7 @@ def line_metrics(predictor: Predictor, split: Split, points: int, seed: int = 0,
         before = [encoder.text_of(int(e)) if e >= 0 else vocab.tokens[i] for i, e in zip(arr["ids"][a:cut], arr["ext"][a:cut])]
         opened = max(sum(t in "([{" for t in before) - sum(t in ")]}" for t in before), 0)
         hyps = predictor.beam_search(out, encoder, width, max_tokens, budget_s=10.0, alternatives=1, open_before=opened,
-                                     stop_at_close=False, cache=predictor.cache_of(ctx))
+                                     stop_at_close=False, recall=predictor.recall_of(ctx))
         truth = [encoder.text_of(int(e)) if e >= 0 else vocab.tokens[i] for i, e in zip(arr["ids"][cut:end], arr["ext"][cut:end])]
         guess = hyps[0].tokens if hyps else []
         exact += guess == truth
@@ -246,8 +252,10 @@ def line_metrics(predictor: Predictor, split: Split, points: int, seed: int = 0,
 
 
 def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, pointer: bool = True,
-             far: bool = True, cache: bool = True, max_files: int = 0, progress: bool = True) -> dict[str, Any]:
+             far: bool = True, cache: bool = True, members: bool = True, max_files: int = 0,
+             progress: bool = True) -> dict[str, Any]:
     model, vocab, meta = load_model(model_dir)
+    table = load_members(model_dir, vocab)
     if not pointer:  # lesions of the same weights, for the ablations
         model.config = dataclasses.replace(model.config, pointer=False)
     if not far:
@@ -262,11 +270,13 @@ def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, 
     if max_files:
         split = _spread_files(split, max_files)
     results = Results()
-    next_token_metrics(model, vocab, split, results, progress=progress, cache=cache)
+    rerank = Members(vocab, table) if members else None
+    next_token_metrics(model, vocab, split, results, progress=progress, cache=cache, members=rerank)
     baseline_metrics(vocab, split, results)
     if line_points:
-        predictor = Predictor(model, vocab, meta)
+        predictor = Predictor(model, vocab, meta, table)
         predictor.use_cache = cache
+        predictor.members = rerank
         results.line = line_metrics(predictor, split, line_points, progress=progress)
     report = results.report()
     report["files"] = len(split)
@@ -274,6 +284,8 @@ def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, 
     report["pointer"] = pointer
     report["far"] = far and model.config.far > 0
     report["cache"] = cache
+    report["members"] = members
+    report["member_table"] = members and table is not None  # the corpus part (the class part needs none)
     return report
 
 

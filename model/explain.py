@@ -66,6 +66,10 @@ def _where(e: Explanation, otherwise: str) -> str:
         return f"copied from line {e.copied_from}"
     if e.source == "file" and e.repeats_line:
         return f"as after the same code on line {e.repeats_line}"
+    if e.lifted_by == "class":
+        return f"{otherwise}, a member of this class"
+    if e.lifted_by == "corpus":
+        return f"{otherwise}, usual after this name in the training code"
     return otherwise
 
 

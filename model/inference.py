@@ -15,13 +15,16 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from heed.model import ngram
+from heed.model.members import Members, MemberTable, Rerank
 from heed.model.network import HeedLM, Output, State, mixture
 from heed.model.roles import SYNTAX, UNKNOWN
+from heed.model.store import load_members, load_model
 from heed.model.vocab import LAYOUT, PAD, UNANSWERABLE, UNK, Vocab
 
 CHECKPOINT = 64  # tokens between cached states
@@ -121,6 +124,37 @@ class Prediction:
     key_pos: np.ndarray  # [F+K] their index in the context (-1: an empty slot)
     vocab_probs: np.ndarray  # [V] the vocabulary's own distribution (before the gate)
     cache: ngram.CacheGuess = field(default_factory=ngram.CacheGuess.none)  # the document's n-grams' guess, mixed in
+    rerank: Rerank | None = None  # after a dot: the receiver's usual attributes, or the class's members
+    reranked: np.ndarray | None = None  # [n_ext] what that re-ranking multiplied each probability by
+
+
+@dataclass
+class Recall:
+    """What the document and the corpus add to the network's next-token distribution after one
+    context: the document's n-grams (`ngram`), and after a dot the receiver's usual attributes
+    or the enclosing class's members (`members`). Beam search passes the tokens it has produced
+    since (`tail`)."""
+
+    context: Encoded
+    ngrams: ngram.NgramCache | None  # of the context (or of a longer run it starts: `heed eval`)
+    members: Members | None
+
+    def adjust(self, probs: torch.Tensor, allowed: torch.Tensor, tail: list[int] | None = None
+               ) -> tuple[torch.Tensor, ngram.CacheGuess, Rerank | None]:
+        """`probs` [n_ext] with the n-grams mixed in and, after a dot, re-ranked."""
+        tail = tail or []
+        guess = self.ngrams.guess(len(self.context), tail) if self.ngrams is not None else ngram.CacheGuess.none()
+        probs = ngram.mix(probs, guess, allowed)
+        c = self.context
+        rerank = self.members.rerank(c.ids, c.roles, c.ext, probs.shape[-1], tail) if self.members is not None else None
+        return (rerank.apply(probs) if rerank is not None else probs), guess, rerank
+
+    def extended(self, ext_id: int, vocab_size: int, unk: int) -> Recall:
+        """The same after one more token, given by its identity (a name typed in full)."""
+        one = Encoded(np.array([ext_id if ext_id < vocab_size else unk]), np.array([UNKNOWN]), np.array([ext_id]))
+        context = Encoded.concat([self.context, one])
+        grams = ngram.NgramCache(ngram.identities(context.ids, context.ext)) if self.ngrams is not None else None
+        return Recall(context, grams, self.members)
 
 
 @dataclass
@@ -140,7 +174,7 @@ def select_context(n_tokens: int) -> int:
 class Predictor:
     """A loaded model with what it needs at inference: answerable mask, device, threads."""
 
-    def __init__(self, model: HeedLM, vocab: Vocab, meta: dict | None = None):
+    def __init__(self, model: HeedLM, vocab: Vocab, meta: dict | None = None, table: MemberTable | None = None):
         self.model = model.eval()
         self.vocab = vocab
         self.meta = meta or {}
@@ -149,6 +183,7 @@ class Predictor:
         # hypothesis; never `<unk>`, whose mass belongs to the names the pointer can copy.
         self.beam_answers = torch.tensor([t not in (PAD, UNK) for t in vocab.tokens])
         self.use_cache = True  # mix the document's n-grams in (`heed eval --no-cache` turns it off)
+        self.members: Members | None = Members(vocab, table)  # None: no re-ranking after a dot (`--no-members`)
         self.stop_ids = {vocab.index[k] for k in STOP_KEYS}
         self.unanswerable_ids = {vocab.index[k] for k in UNANSWERABLE}
 
@@ -198,10 +233,8 @@ class Predictor:
         window = np.arange(n - K, n)
         far = far_positions(context, n, K, F)
         key_pos = np.concatenate([np.full(F - len(far), -1), far, np.where(window >= 0, window, -1)])
-        probs = mixture(out, encoder.n_ext, self.answerable)[0, -1]
-        cache = self.cache_of(context)
-        guess = cache.guess(len(context)) if cache is not None else ngram.CacheGuess.none()
-        probs = ngram.mix(probs, guess, self.answerable)
+        network = mixture(out, encoder.n_ext, self.answerable)[0, -1]
+        probs, guess, rerank = self.recall_of(context).adjust(network, self.answerable)
         return Prediction(
             probs=probs.numpy(),
             gate=float(out.gate[0, -1]),
@@ -210,11 +243,14 @@ class Predictor:
             key_pos=key_pos,
             vocab_probs=torch.softmax(out.logits[0, -1].float(), -1).numpy(),
             cache=guess,
+            rerank=rerank,
+            reranked=_ratio(probs, ngram.mix(network, guess, self.answerable)) if rerank is not None else None,
         )
 
-    def cache_of(self, context: Encoded) -> ngram.NgramCache | None:
-        """The n-gram cache of a context (None when it is turned off)."""
-        return ngram.NgramCache(ngram.identities(context.ids, context.ext)) if self.use_cache else None
+    def recall_of(self, context: Encoded) -> Recall:
+        """What the document and the corpus add to the network after `context`."""
+        grams = ngram.NgramCache(ngram.identities(context.ids, context.ext)) if self.use_cache else None
+        return Recall(context, grams, self.members)
 
     @torch.no_grad()
     def feed(self, state: State, ext_ids: list[int]) -> Output:
@@ -238,7 +274,7 @@ class Predictor:
         open_before: int = 0,
         stop_at_close: bool = True,
         comma_ends_at: int | None = None,
-        cache: ngram.NgramCache | None = None,
+        recall: Recall | None = None,
     ) -> list[LineHypothesis]:
         """Most probable continuations of the line after `out`'s position.
 
@@ -248,8 +284,8 @@ class Predictor:
         closing bracket with none open is not Python and ends nothing); at a `,` that leaves
         `comma_ends_at` brackets open (counted from the cursor: 0, -1...); at a literal the
         vocabulary only knows by kind; or after `max_tokens`. Lines that end come first, each
-        group by total log-probability (the end included). `cache`: the context's n-grams, mixed
-        into every step's distribution with the tokens of each hypothesis.
+        group by total log-probability (the end included). `recall` adjusts every step's
+        distribution, given the tokens of each hypothesis.
         """
         deadline = time.monotonic() + budget_s
         n_ext = encoder.n_ext
@@ -261,9 +297,8 @@ class Predictor:
             if cancelled and cancelled():
                 raise RequestCancelled
             probs = mixture(out, n_ext, self.beam_answers)[:, -1]  # [beams, n_ext]
-            if cache is not None:
-                probs = torch.stack([ngram.mix(p, cache.guess(len(cache.tokens), b[1]), self.beam_answers)
-                                     for p, b in zip(probs, live)])
+            if recall is not None:
+                probs = torch.stack([recall.adjust(p, self.beam_answers, b[1])[0] for p, b in zip(probs, live)])
             logp = torch.log(probs.clamp_min(1e-12))
             if step == 0 and first is not None:
                 allowed = torch.tensor([first(t) for t in encoder.texts()])
@@ -310,6 +345,16 @@ class Predictor:
                 seen.add(tuple(h.tokens))
                 unique.append(h)
         return unique[:alternatives]
+
+
+def load_predictor(folder: str | Path | None = None) -> Predictor:
+    """A model folder (the bundled one by default) ready for inference, with its member table."""
+    model, vocab, meta = load_model(folder)
+    return Predictor(model, vocab, meta, load_members(folder, vocab))
+
+
+def _ratio(after: torch.Tensor, before: torch.Tensor) -> np.ndarray:
+    return torch.where(before > 0, after / before.clamp_min(1e-30), torch.ones_like(after)).numpy()
 
 
 def compact(state: State) -> State:

@@ -3,6 +3,7 @@
     model.safetensors   weights (float16 to keep the shipped file small; loaded as float32)
     config.json         the network's ModelConfig, plus training metadata under "meta"
     vocab.json          the vocabulary and the tokenizer version it was built with
+    members.safetensors (optional) attributes per receiver in the training corpus (model/members.py)
 
 Every way a folder can be wrong (missing, truncated, a pickle in disguise, a vocabulary that
 does not fit the weights, a config out of range, another tokenizer) ends in a `ModelError` with
@@ -21,6 +22,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from heed.model.members import MemberTable
 from heed.model.network import HeedLM, ModelConfig
 from heed.model.vocab import TOKENIZER_VERSION, Vocab
 
@@ -104,3 +106,12 @@ def load_model(folder: Path | str | None = None, device: str = "cpu") -> tuple[H
     model = HeedLM(config)
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
     return model.to(device).eval(), vocab, meta
+
+
+def load_members(folder: Path | str | None, vocab: Vocab) -> MemberTable | None:
+    """The model folder's member table (the bundled model's by default); None if it has none."""
+    folder = Path(folder) if folder else default_model_dir()
+    try:
+        return MemberTable.load(folder, len(vocab))
+    except (SafetensorError, OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"{folder}: its member table is unusable ({exc}); delete it or retrain") from exc

@@ -34,9 +34,10 @@ from tqdm import tqdm
 
 from heed.model.batches import Batch, Rows, epoch_files
 from heed.model.corpus import corpus_vocab, load_split
+from heed.model.members import MemberTable
 from heed.model.network import HeedLM, ModelConfig, State, mixture
 from heed.model.roles import SYNTAX, UNKNOWN
-from heed.model.store import load_model, save_model, write_atomically
+from heed.model.store import load_members, load_model, save_model, write_atomically
 from heed.model.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,12 @@ class Trainer:
                 vocab_size=len(self.vocab), embed=cfg.embed, hidden=cfg.hidden, window=cfg.window,
                 far=cfg.far, dropout=cfg.dropout, pointer=cfg.pointer,
             ))
+        # What follows each receiver's dot in this corpus (model/members.py); fine-tuning adds
+        # these counts to the base model's.
+        self.members = MemberTable.build(self.train_split.ids, self.vocab)
+        base = load_members(cfg.init_from, self.vocab) if cfg.init_from else None
+        if base is not None:
+            self.members = base.merged(self.members)
         self.model.to(self.device)
         self.net: torch.nn.Module = self.model
         if self.world > 1:
@@ -255,6 +262,7 @@ class Trainer:
                 "device": str(self.device), "world_size": self.world, "corpus": self.cfg.corpus,
                 "init_from": self.cfg.init_from, **{k: round(v, 4) for k, v in val.items()}}
         save_model(folder, self.model, self.vocab, meta)
+        self.members.save(folder)
 
     def save_checkpoint(self) -> None:
         folder = self.out / "checkpoint"

@@ -77,18 +77,19 @@ class Engine:
                 import torch
 
                 from heed.model.inference import Predictor
-                from heed.model.store import ModelError, default_model_dir, load_model
+                from heed.model.store import ModelError, default_model_dir, load_members, load_model
 
                 torch.set_num_threads(threads or min(4, torch.get_num_threads()))
                 folder = Path(model_path).expanduser() if model_path else default_model_dir()
                 try:
                     model, vocab, meta = load_model(folder)
+                    table = load_members(folder, vocab)
                 except ModelError as exc:
                     self.predictor = None
                     self.status = Status("fallback", name, f"heed could not load its model: {exc}. "
                                          "Suggestions come from the names in scope until this is fixed.")
                     return self.status
-                self.predictor = Predictor(model, vocab, meta)
+                self.predictor = Predictor(model, vocab, meta, table)
                 params = sum(p.numel() for p in model.parameters())
                 self.status = Status("ready", str(folder), f"model loaded ({params / 1e6:.1f}M parameters, "
                                      f"{len(vocab)} tokens) in {time.monotonic() - self.load_started:.1f} s")

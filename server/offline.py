@@ -12,8 +12,8 @@ from lsprotocol import converters, types
 
 from heed.model.candidates import typed_prefix
 from heed.model.completer import Completer
-from heed.model.inference import Predictor
-from heed.model.store import ModelError, load_model
+from heed.model.inference import Predictor, load_predictor
+from heed.model.store import ModelError
 from heed.model.stream import TokenStream
 from heed.server import convert
 from heed.server.documents import line_starts, offset_at, position_at
@@ -26,7 +26,7 @@ def complete_at(path: str, line: int, col: int, inline: bool = False, model: str
     starts = line_starts(text)
     offset = offset_at(text, starts, types.Position(max(line - 1, 0), max(col - 1, 0)))
     try:
-        predictor: Predictor | None = Predictor(*load_model(model))
+        predictor: Predictor | None = load_predictor(model)
         note = ""
     except ModelError as exc:
         predictor, note = None, f"(no model: {exc}; names in scope only)\n"

@@ -68,7 +68,8 @@ def tiny_model_dir(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) 
     """A randomly initialised (untrained) HeedLM over the tiny corpus's vocabulary, saved with `save_model`."""
     import torch
 
-    from heed.model.corpus import corpus_vocab
+    from heed.model.corpus import corpus_vocab, load_split
+    from heed.model.members import MemberTable
     from heed.model.network import HeedLM, ModelConfig
     from heed.model.store import save_model
 
@@ -77,17 +78,16 @@ def tiny_model_dir(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) 
     model = HeedLM(ModelConfig(vocab_size=len(vocab), embed=16, role_embed=4, hidden=32, window=16, far=8, dropout=0.0))
     folder = tmp_path_factory.mktemp("tiny_model") / "model"
     save_model(folder, model, vocab, {"note": "random weights, for tests"})
+    MemberTable.build(load_split(tiny_corpus, "train").ids, vocab).save(folder)
     return folder
 
 
 @pytest.fixture(scope="session")
 def tiny_predictor(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
     """A `Predictor` over the tiny random model (read-only: copy the model before changing it)."""
-    from heed.model.inference import Predictor
-    from heed.model.store import load_model
+    from heed.model.inference import load_predictor
 
-    model, vocab, meta = load_model(tiny_model_dir)
-    return Predictor(model, vocab, meta)
+    return load_predictor(tiny_model_dir)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 
 from heed.model.completer import Completer
 from heed.model.corpus import Source, build_corpus, corpus_vocab
-from heed.model.inference import Predictor
+from heed.model.inference import load_predictor
 from heed.model.store import load_model
 from heed.model.stream import TokenStream
 from heed.model.train import TrainConfig, Trainer, train
@@ -56,7 +56,7 @@ def test_pointer_copies_names_outside_the_vocabulary(copy_corpus: Path, tmp_path
     assert "print" in vocab.index and not any(len(t) == 8 and t.isalpha() for t in vocab.tokens)
     out = train(TrainConfig(corpus=str(copy_corpus), out=str(tmp_path / "model"), lr=1e-2, warmup=20, max_steps=200,
                             eval_every=100, ckpt_every=1000, seed=1, **TINY))
-    predictor = Predictor(*load_model(out))
+    predictor = load_predictor(out)
     rng = random.Random(12345)  # names never seen in training
     hits = 0
     trials = 40
