@@ -293,7 +293,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     for name in ("embed", "hidden", "window", "far", "batch", "bptt", "warmup", "epochs", "max_steps", "eval_every",
                  "eval_tokens", "ckpt_every", "patience", "threads"):
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
-    for name in ("dropout", "role_dropout", "lr", "weight_decay", "clip", "max_minutes"):
+    for name in ("dropout", "role_dropout", "attribute_weight", "lr", "weight_decay", "clip", "max_minutes"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
 
 

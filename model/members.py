@@ -8,7 +8,9 @@ product of experts:
 
     p'(a) ~ p(a) * (q(a | receiver) + BETA) ** ALPHA
 
-where a name of the document outside the vocabulary takes q(<unk> | receiver). After `self.`
+where a name of the document outside the vocabulary takes q(<unk> | receiver), and ALPHA is
+scaled by the share of the attributes this document already put after the receiver that the
+table knows (a `types.` of another library is not the standard library's). After `self.`
 or `cls.` the corpus knows nothing about this class, but the document does: the methods and
 attributes the enclosing class has defined so far (`class_members`) are boosted.
 
@@ -166,7 +168,13 @@ class Members:
         q[self.V :] = share[attrs == self.unk].sum()  # the document's own names outside the vocabulary
         known = attrs != self.unk
         q[attrs[known]] = share[known]
-        return Rerank(((q + BETA) ** ALPHA).astype(np.float32), None, "corpus")
+        # A receiver can mean something else here (`types.` of lsprotocol is not the standard
+        # library's): the table counts as far as it knew what this document put after it so far.
+        ids, ext = np.asarray(ids), np.asarray(ext)
+        before = np.flatnonzero((ids[:-3] == receiver) & (ids[1:-2] == self.dot)) + 2
+        used = np.where(ext[before] >= 0, ext[before], ids[before])
+        trust = float((q[used[used < n_ext]] > 0).mean()) if len(used) else 1.0
+        return Rerank(((q + BETA) ** (ALPHA * trust)).astype(np.float32), None, "corpus")
 
 
 def class_members(m: Members, ids: np.ndarray, roles: np.ndarray, ext: np.ndarray) -> np.ndarray | None:

@@ -100,6 +100,7 @@ class Trainer:
             )
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.answerable = torch.tensor(self.vocab.answerable(), device=self.device)
+        self.dot = self.vocab.index.get(".", -1)
         self.step = 0
         self.epoch = 0
         self.segment = 0  # next segment of the current epoch
@@ -148,8 +149,11 @@ class Trainer:
         roles = b.roles
         if self.cfg.role_dropout:
             roles = roles.masked_fill(torch.rand(roles.shape, device=self.device) < self.cfg.role_dropout, UNKNOWN)
+        weight = b.mask
+        if self.cfg.attribute_weight != 1:  # attribute names, the hardest names to get right, weigh more
+            weight = b.mask * torch.where(b.ids == self.dot, self.cfg.attribute_weight, 1.0)
         with self._autocast():
-            out = self.net(b.ids, roles, b.ext, state, b.targets, b.target_ext, b.mask, names=b.roles != SYNTAX)
+            out = self.net(b.ids, roles, b.ext, state, b.targets, b.target_ext, weight, names=b.roles != SYNTAX)
         self.opt.zero_grad(set_to_none=True)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)

@@ -15,6 +15,7 @@ class TrainConfig:
     far: int = 512  # names beyond the window the pointer can copy (with --init-from: grows the model's)
     dropout: float = 0.1
     role_dropout: float = 0.1  # roles shown as `unknown`, as they are for tokens beam search made up
+    attribute_weight: float = 1.0  # the loss of a token after a dot (an attribute name) counts this many times
     pointer: bool = True
     batch: int = 32
     bptt: int = 128

@@ -72,6 +72,13 @@ def test_the_corpus_table_reranks_after_its_receiver(vocab: Vocab) -> None:
     assert p[path] > p[sep] > p[len(vocab)] == p[len(vocab) + 1] > p[other]  # 9/12, 2/12, the unknown names' 1/12, 0
     assert float(p.sum()) == pytest.approx(1.0, abs=1e-5)
     assert members.rerank(context[:-1], np.zeros(3, np.int64), context[:-1], n_ext) is None  # not after a dot
+    # A document whose `os.` is followed by what the table never saw there trusts the table less.
+    other = ids_of(vocab, "os . argv ; os . argv ; x = os .")
+    doubted = members.rerank(other, np.zeros_like(other), other.copy(), n_ext)
+    assert doubted is not None and doubted.scale[path] / doubted.scale[other[2]] < rerank.scale[path] / rerank.scale[other[2]]
+    agreed = ids_of(vocab, "os . path ; x = os .")
+    trusted = members.rerank(agreed, np.zeros_like(agreed), agreed.copy(), n_ext)
+    assert trusted is not None and np.allclose(trusted.scale, rerank.scale)
     assert members.rerank(context[:-2], np.zeros(2, np.int64), context[:-2], n_ext, [vocab.index["os"], vocab.index["."]]) is not None
 
 
