@@ -127,10 +127,6 @@ class Rerank:
         total = out.sum()
         return out / total if total > 0 else probs
 
-    def of(self, token: int) -> float:
-        """The factor one token's probability was multiplied by (before renormalising)."""
-        return float(self.scale[token]) if 0 <= token < len(self.scale) else 1.0
-
 
 class Members:
     """The re-ranking after a dot, for one vocabulary (and the corpus table, if the model has one)."""
