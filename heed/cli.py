@@ -160,16 +160,19 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from heed.model.store import ModelError, default_model_dir, load_model
+    from heed.model.store import ModelError, default_model_dir, load_members, load_model
 
     try:
         model, vocab, meta = load_model(args.model)
+        table = load_members(args.model, vocab)
     except ModelError as exc:
         print(f"heed {__version__}: model not usable: {exc}", file=sys.stderr)
         return 1
     params = sum(p.numel() for p in model.parameters())
+    members = f"attributes of {len(table.receivers)} receivers" if table is not None else "no member table"
     print(f"heed {__version__}: model {args.model or default_model_dir()} loaded: {params / 1e6:.1f}M parameters, "
-          f"{len(vocab)} tokens, tokenizer {vocab.tokenizer_version}, trained {meta.get('trained_tokens', '?')} tokens")
+          f"{len(vocab)} tokens, tokenizer {vocab.tokenizer_version}, trained {meta.get('trained_tokens', '?')} tokens, "
+          f"{members}")
     return 0
 
 

@@ -73,6 +73,14 @@ def big_vocab(folder: Path, n: int) -> None:
     edit_json(folder / "config.json", set_model("vocab_size", n))
 
 
+def bad_members(folder: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    arrays = load_file(str(DEFAULT / "members.safetensors"))
+    arrays["attrs"][0] = 10**6  # an attribute id no vocabulary of this model has
+    save_file(arrays, str(folder / "members.safetensors"))
+
+
 # name -> (how to spoil a copy of the default model, words the message must hold)
 BROKEN: dict[str, tuple[Callable[[Path], None], str]] = {
     "folder missing": (lambda f: shutil.rmtree(f), "does not exist"),
@@ -109,6 +117,8 @@ BROKEN: dict[str, tuple[Callable[[Path], None], str]] = {
     "a pickle named model.safetensors": (lambda f: torch_pickle(f / "model.safetensors", f.parent / MARKER), "pickles are never loaded"),
     "a raw pickle named model.safetensors": (
         lambda f: (f / "model.safetensors").write_bytes(pickle.dumps(Booby(f.parent / MARKER))), "pickles are never loaded"),
+    "a pickle named members.safetensors": (lambda f: torch_pickle(f / "members.safetensors", f.parent / MARKER), "member table is unusable"),
+    "a member table past the vocabulary": (lambda f: bad_members(f), "member table is unusable"),
     "only a pytorch_model.bin": (
         lambda f: ((f / "model.safetensors").unlink(), torch_pickle(f / "pytorch_model.bin", f.parent / MARKER)), "has no model.safetensors"),
 }
