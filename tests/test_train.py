@@ -195,3 +195,22 @@ def test_training_rows_drop_an_epoch_tail_that_few_rows_fill() -> None:
     assert 0 < len(trimmed) < len(whole)
     for i in range(len(trimmed)):
         assert int((trimmed.batch_at(i).mask.sum(1) > 0).sum()) >= 2
+
+
+def test_attribute_names_weigh_more_in_the_loss(tiny_corpus: Path, tmp_path: Path) -> None:
+    """With --attribute-weight W the loss is the average in which a token after a dot counts W times."""
+    torch.manual_seed(0)
+    trainer = Trainer(_resume_config(tiny_corpus, tmp_path / "w", attribute_weight=4.0, dropout=0.0, role_dropout=0.0))
+    rows = trainer._epoch_rows(0)
+    dot = trainer.vocab.index["."]
+    batch = next(b for b in (rows.batch_at(i) for i in range(len(rows))) if ((b.ids == dot) & (b.mask > 0)).any())
+    after_dot = (batch.ids == dot) & (batch.mask > 0)
+    state = trainer.model.initial_state(batch.ids.shape[0])
+    with torch.no_grad():
+        out = trainer.model(batch.ids, batch.roles, batch.ext, state)
+        nll = trainer.model.nll(out.logits, out.attn, out.gate, out.key_ext, batch.targets, batch.target_ext)
+    weight = batch.mask * (1 + 3 * after_dot)
+    trainer.state = state
+    loss = trainer.train_step(batch)["loss"]
+    assert loss == pytest.approx(float((nll * weight).sum() / weight.sum()), rel=1e-4)
+    assert loss != pytest.approx(float((nll * batch.mask).sum() / batch.mask.sum()), rel=1e-4)
