@@ -18,9 +18,8 @@ import time
 import numpy as np
 import torch
 
-from heed.model.inference import DocEncoder, Encoded, Predictor
+from heed.model.inference import DocEncoder, Encoded, load_predictor
 from heed.model.network import HeedLM
-from heed.model.store import load_members, load_model
 
 
 def _ms(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -40,8 +39,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, vocab, meta = load_model(args.model)
-    predictor = Predictor(model, vocab, meta, load_members(args.model, vocab))
+    predictor = load_predictor(args.model)
+    model, vocab, meta = predictor.model, predictor.vocab, predictor.meta
     rng = np.random.default_rng(0)
     ids = rng.integers(20, len(vocab), 600)
     ctx = Encoded(ids, np.full(600, 2, np.int64), ids.copy())

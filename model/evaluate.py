@@ -36,10 +36,9 @@ from heed.model import corpus as corpus_mod
 from heed.model import detok, ngram
 from heed.model.batches import Rows
 from heed.model.corpus import Split
-from heed.model.inference import DocEncoder, Encoded, Predictor, Recall, select_context
+from heed.model.inference import DocEncoder, Encoded, Predictor, Recall, load_predictor, select_context
 from heed.model.members import Members
 from heed.model.network import HeedLM, mixture
-from heed.model.store import load_members, load_model
 from heed.model.vocab import KIND_ID, LAYOUT, Vocab
 
 MRR_CUTOFF = 10
@@ -152,7 +151,7 @@ def _recall(probs: torch.Tensor, where: np.ndarray, split: Split, files_seen: di
             files_seen[f] = Recall(whole, ngram.NgramCache(ngram.identities(whole.ids, whole.ext)) if cache else None, members)
         whole_file = files_seen[f]
         prefix = Recall(whole_file.context.head(g - int(split.starts[f]) + 1), whole_file.ngrams, members)
-        probs[r, t] = prefix.adjust(probs[r, t], answerable)[0]
+        probs[r, t] = prefix.adjust(probs[r, t], answerable)
 
 
 def baseline_metrics(vocab: Vocab, split: Split, results: Results) -> None:
@@ -254,8 +253,12 @@ def line_metrics(predictor: Predictor, split: Split, points: int, seed: int = 0,
 def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, pointer: bool = True,
              far: bool = True, cache: bool = True, members: bool = True, max_files: int = 0,
              progress: bool = True) -> dict[str, Any]:
-    model, vocab, meta = load_model(model_dir)
-    table = load_members(model_dir, vocab)
+    predictor = load_predictor(model_dir)
+    model, vocab = predictor.model, predictor.vocab
+    table = predictor.members.table if predictor.members is not None else None
+    predictor.use_cache = cache
+    if not members:
+        predictor.members = None
     if not pointer:  # lesions of the same weights, for the ablations
         model.config = dataclasses.replace(model.config, pointer=False)
     if not far:
@@ -270,13 +273,9 @@ def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, 
     if max_files:
         split = _spread_files(split, max_files)
     results = Results()
-    rerank = Members(vocab, table) if members else None
-    next_token_metrics(model, vocab, split, results, progress=progress, cache=cache, members=rerank)
+    next_token_metrics(model, vocab, split, results, progress=progress, cache=cache, members=predictor.members)
     baseline_metrics(vocab, split, results)
     if line_points:
-        predictor = Predictor(model, vocab, meta, table)
-        predictor.use_cache = cache
-        predictor.members = rerank
         results.line = line_metrics(predictor, split, line_points, progress=progress)
     report = results.report()
     report["files"] = len(split)

@@ -139,15 +139,22 @@ class Recall:
     ngrams: ngram.NgramCache | None  # of the context (or of a longer run it starts: `heed eval`)
     members: Members | None
 
-    def adjust(self, probs: torch.Tensor, allowed: torch.Tensor, tail: list[int] | None = None
-               ) -> tuple[torch.Tensor, ngram.CacheGuess, Rerank | None]:
+    def adjust(self, probs: torch.Tensor, allowed: torch.Tensor, tail: list[int] | None = None) -> torch.Tensor:
         """`probs` [n_ext] with the n-grams mixed in and, after a dot, re-ranked."""
-        tail = tail or []
-        guess = self.ngrams.guess(len(self.context), tail) if self.ngrams is not None else ngram.CacheGuess.none()
-        probs = ngram.mix(probs, guess, allowed)
+        mixed, _ = self.mix(probs, allowed, tail)
+        rerank = self.rerank(probs.shape[-1], tail)
+        return rerank.apply(mixed) if rerank is not None else mixed
+
+    def mix(self, probs: torch.Tensor, allowed: torch.Tensor, tail: list[int] | None = None
+            ) -> tuple[torch.Tensor, ngram.CacheGuess]:
+        """`probs` [n_ext] with the document's n-grams mixed in, and their guess."""
+        guess = self.ngrams.guess(len(self.context), tail or []) if self.ngrams is not None else ngram.CacheGuess.none()
+        return ngram.mix(probs, guess, allowed), guess
+
+    def rerank(self, n_ext: int, tail: list[int] | None = None) -> Rerank | None:
+        """The re-ranking of the next token's distribution if it follows a dot."""
         c = self.context
-        rerank = self.members.rerank(c.ids, c.roles, c.ext, probs.shape[-1], tail) if self.members is not None else None
-        return (rerank.apply(probs) if rerank is not None else probs), guess, rerank
+        return self.members.rerank(c.ids, c.roles, c.ext, n_ext, tail or []) if self.members is not None else None
 
     def extended(self, ext_id: int, vocab_size: int, unk: int) -> Recall:
         """The same after one more token, given by its identity (a name typed in full)."""
@@ -233,8 +240,10 @@ class Predictor:
         window = np.arange(n - K, n)
         far = far_positions(context, n, K, F)
         key_pos = np.concatenate([np.full(F - len(far), -1), far, np.where(window >= 0, window, -1)])
-        network = mixture(out, encoder.n_ext, self.answerable)[0, -1]
-        probs, guess, rerank = self.recall_of(context).adjust(network, self.answerable)
+        recall = self.recall_of(context)
+        mixed, guess = recall.mix(mixture(out, encoder.n_ext, self.answerable)[0, -1], self.answerable)
+        rerank = recall.rerank(encoder.n_ext)
+        probs = rerank.apply(mixed) if rerank is not None else mixed
         return Prediction(
             probs=probs.numpy(),
             gate=float(out.gate[0, -1]),
@@ -244,7 +253,7 @@ class Predictor:
             vocab_probs=torch.softmax(out.logits[0, -1].float(), -1).numpy(),
             cache=guess,
             rerank=rerank,
-            reranked=_ratio(probs, ngram.mix(network, guess, self.answerable)) if rerank is not None else None,
+            reranked=_ratio(probs, mixed) if rerank is not None else None,
         )
 
     def recall_of(self, context: Encoded) -> Recall:
@@ -298,7 +307,7 @@ class Predictor:
                 raise RequestCancelled
             probs = mixture(out, n_ext, self.beam_answers)[:, -1]  # [beams, n_ext]
             if recall is not None:
-                probs = torch.stack([recall.adjust(p, self.beam_answers, b[1])[0] for p, b in zip(probs, live)])
+                probs = torch.stack([recall.adjust(p, self.beam_answers, b[1]) for p, b in zip(probs, live)])
             logp = torch.log(probs.clamp_min(1e-12))
             if step == 0 and first is not None:
                 allowed = torch.tensor([first(t) for t in encoder.texts()])

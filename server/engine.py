@@ -76,23 +76,21 @@ class Engine:
             try:
                 import torch
 
-                from heed.model.inference import Predictor
-                from heed.model.store import ModelError, default_model_dir, load_members, load_model
+                from heed.model.inference import load_predictor
+                from heed.model.store import ModelError, default_model_dir
 
                 torch.set_num_threads(threads or min(4, torch.get_num_threads()))
                 folder = Path(model_path).expanduser() if model_path else default_model_dir()
                 try:
-                    model, vocab, meta = load_model(folder)
-                    table = load_members(folder, vocab)
+                    self.predictor = load_predictor(folder)
                 except ModelError as exc:
                     self.predictor = None
                     self.status = Status("fallback", name, f"heed could not load its model: {exc}. "
                                          "Suggestions come from the names in scope until this is fixed.")
                     return self.status
-                self.predictor = Predictor(model, vocab, meta, table)
-                params = sum(p.numel() for p in model.parameters())
+                params = sum(p.numel() for p in self.predictor.model.parameters())
                 self.status = Status("ready", str(folder), f"model loaded ({params / 1e6:.1f}M parameters, "
-                                     f"{len(vocab)} tokens) in {time.monotonic() - self.load_started:.1f} s")
+                                     f"{len(self.predictor.vocab)} tokens) in {time.monotonic() - self.load_started:.1f} s")
             except Exception as exc:  # an unexpected failure must not take the server down
                 log.exception("loading the model failed")
                 self.predictor = None
