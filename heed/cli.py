@@ -292,6 +292,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     p.add_argument("--device", default=d.device, help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--precision", default=d.precision, choices=("auto", "bf16", "fp32"),
+                   help="auto: bf16 autocast on CUDA, float32 elsewhere")
     p.add_argument("--no-pointer", dest="pointer", action="store_false", help="vocabulary only (ablation)")
     for name in ("embed", "hidden", "window", "far", "batch", "bptt", "warmup", "epochs", "max_steps", "eval_every",
                  "eval_tokens", "ckpt_every", "patience", "threads"):

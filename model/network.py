@@ -174,6 +174,9 @@ class HeedLM(nn.Module):
         if c.far:  # log-weight of a far name against one in the window, before their scores
             self.far_bias = nn.Parameter(torch.tensor(FAR_BIAS_INIT))
         nn.init.normal_(self.embed.weight, std=0.05)
+        # Set by the trainer where the LSTM has no bf16 kernel (cuDNN before 9.13, the CPU): under
+        # autocast it then runs in float32 and the rest of the network in bf16.
+        self.lstm_in_fp32 = False
 
     @staticmethod
     def weight_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
@@ -219,8 +222,11 @@ class HeedLM(nn.Module):
               ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """The LSTM alone: its outputs and final (h, c). What the attention reads is these outputs,
         so a state cache can run this and rebuild the rest (`heed.model.inference.Track`)."""
-        x = torch.cat([self.embed(ids), self.role_embed(roles.long())], dim=-1)
-        return self.lstm(self.drop(x), (h, c))
+        x = self.drop(torch.cat([self.embed(ids), self.role_embed(roles.long())], dim=-1))
+        if self.lstm_in_fp32:
+            with torch.autocast(x.device.type, enabled=False):
+                return self.lstm(x.float(), (h.float(), c.float()))
+        return self.lstm(x, (h, c))
 
     def forward(
         self,

@@ -53,6 +53,20 @@ def pick_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
+def lstm_runs_in_bf16(device: torch.device) -> bool:
+    """Whether `nn.LSTM` has a bf16 kernel here under autocast (forward and backward): cuDNN has
+    one from 9.13, older builds and the CPU may not."""
+    lstm = torch.nn.LSTM(8, 8, batch_first=True).to(device)
+    try:
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            out, _ = lstm(torch.zeros(2, 3, 8, device=device))
+        out.float().sum().backward()
+    except RuntimeError as exc:
+        log.warning("the LSTM runs in float32 under bf16 autocast: %s", str(exc).splitlines()[0])
+        return False
+    return True
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
@@ -93,6 +107,12 @@ class Trainer:
         if base is not None:
             self.members = base.merged(self.members)
         self.model.to(self.device)
+        self.bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and self.device.type == "cuda")
+        if self.device.type == "cuda":  # what stays in float32 may use TensorFloat-32
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        if self.bf16:
+            self.model.lstm_in_fp32 = not lstm_runs_in_bf16(self.device)
         self.net: torch.nn.Module = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(
@@ -138,7 +158,7 @@ class Trainer:
         return rows
 
     def _autocast(self):  # type: ignore[no-untyped-def]
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def train_step(self, batch: Batch) -> dict[str, float]:
         b = batch.to(self.device)

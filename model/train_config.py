@@ -32,6 +32,7 @@ class TrainConfig:
     patience: int = 4  # validations without improvement before stopping
     seed: int = 1234
     device: str = "auto"
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, float32 elsewhere; or bf16, fp32
     threads: int = 0
     init_from: str = ""
     resume: bool = False
