@@ -116,7 +116,7 @@ def next_token_metrics(model: HeedLM, vocab: Vocab, split: Split, results: Resul
         state = out.state
         probs = mixture(out, n_ext, answerable)  # [B, T, n_ext]
         if cache or members is not None:
-            _recall(probs, rows.where[:, i * bptt : (i + 1) * bptt], split, files_seen, cache, members, answerable)
+            _recall(probs, rows.where[:, i * bptt : (i + 1) * bptt], split, files_seen, cache, members, answerable, dot)
         truth = torch.where(b.target_ext >= 0, b.target_ext, b.targets)
         ok = (answerable[b.targets] | (b.target_ext >= V)) & (b.mask > 0)
         p_true = probs.gather(-1, truth.clamp(0, n_ext - 1)[..., None]).squeeze(-1)
@@ -135,7 +135,7 @@ def next_token_metrics(model: HeedLM, vocab: Vocab, split: Split, results: Resul
 
 
 def _recall(probs: torch.Tensor, where: np.ndarray, split: Split, files_seen: dict[int, Recall], cache: bool,
-            members: Members | None, answerable: torch.Tensor) -> None:
+            members: Members | None, answerable: torch.Tensor, dot: int) -> None:
     """Adjust each position's distribution in `probs` [B, T, n_ext] as inference does, with the
     file's n-grams (unless not `cache`) and the re-ranking after a dot (`where`: the split index
     of each input token; `files_seen`: each file's whole run, kept while the file lasts)."""
@@ -148,9 +148,9 @@ def _recall(probs: torch.Tensor, where: np.ndarray, split: Split, files_seen: di
         if f not in files_seen:
             a = split.file(f)
             whole = Encoded(*(a[k].astype(np.int64) for k in ("ids", "roles", "ext")))
-            files_seen[f] = Recall(whole, ngram.NgramCache(ngram.identities(whole.ids, whole.ext)) if cache else None, members)
+            files_seen[f] = Recall(whole, ngram.NgramCache(ngram.identities(whole.ids, whole.ext)) if cache else None, members, dot)
         whole_file = files_seen[f]
-        prefix = Recall(whole_file.context.head(g - int(split.starts[f]) + 1), whole_file.ngrams, members)
+        prefix = Recall(whole_file.context.head(g - int(split.starts[f]) + 1), whole_file.ngrams, members, dot)
         probs[r, t] = prefix.adjust(probs[r, t], answerable)
 
 

@@ -138,6 +138,7 @@ class Recall:
     context: Encoded
     ngrams: ngram.NgramCache | None  # of the context (or of a longer run it starts: `heed eval`)
     members: Members | None
+    dot: int = -1  # the vocabulary id of `.`: after it the n-grams weigh less (ngram.AFTER_DOT)
 
     def adjust(self, probs: torch.Tensor, allowed: torch.Tensor, tail: list[int] | None = None) -> torch.Tensor:
         """`probs` [n_ext] with the n-grams mixed in and, after a dot, re-ranked."""
@@ -149,6 +150,9 @@ class Recall:
             ) -> tuple[torch.Tensor, ngram.CacheGuess]:
         """`probs` [n_ext] with the document's n-grams mixed in, and their guess."""
         guess = self.ngrams.guess(len(self.context), tail or []) if self.ngrams is not None else ngram.CacheGuess.none()
+        last = tail[-1] if tail else int(self.context.ids[-1]) if len(self.context.ids) else -1
+        if last == self.dot >= 0:
+            guess = guess.scaled(ngram.AFTER_DOT)
         return ngram.mix(probs, guess, allowed), guess
 
     def rerank(self, n_ext: int, tail: list[int] | None = None) -> Rerank | None:
@@ -161,7 +165,7 @@ class Recall:
         one = Encoded(np.array([ext_id if ext_id < vocab_size else unk]), np.array([UNKNOWN]), np.array([ext_id]))
         context = Encoded.concat([self.context, one])
         grams = ngram.NgramCache(ngram.identities(context.ids, context.ext)) if self.ngrams is not None else None
-        return Recall(context, grams, self.members)
+        return Recall(context, grams, self.members, self.dot)
 
 
 @dataclass
@@ -259,7 +263,7 @@ class Predictor:
     def recall_of(self, context: Encoded) -> Recall:
         """What the document and the corpus add to the network after `context`."""
         grams = ngram.NgramCache(ngram.identities(context.ids, context.ext)) if self.use_cache else None
-        return Recall(context, grams, self.members)
+        return Recall(context, grams, self.members, self.vocab.index.get(".", -1))
 
     @torch.no_grad()
     def feed(self, state: State, ext_ids: list[int]) -> Output:

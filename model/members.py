@@ -33,7 +33,7 @@ from safetensors.numpy import load_file, save_file
 from heed.model.roles import ROLE_ID
 from heed.model.vocab import Vocab
 
-ALPHA = 0.3  # how strongly the corpus table re-ranks
+ALPHA = 0.2  # how strongly the corpus table re-ranks
 BETA = 1e-5  # what an attribute never seen after the receiver keeps
 CLASS_BOOST = 5.0  # a member of the enclosing class counts this many times more ...
 CLASS_FLOOR = 0.01  # ... plus this much probability, so that one the network overlooked shows up

@@ -7,7 +7,7 @@ last one to four tokens each time they occurred earlier in the file, at any dist
 
 Its distribution weighs longer matching contexts more (ORDER_WEIGHT per token), and is mixed in
 with a weight that grows with the longest match and with how often that context occurred
-(MIX_WEIGHT, MIX_COUNT). The constants were tuned on the validation split of the training
+(MIX_WEIGHT, MIX_COUNT), less after a dot (AFTER_DOT). The constants were tuned on the validation split of the training
 corpus, never on the evaluation set (docs/MODEL_CARD.md).
 """
 
@@ -23,6 +23,9 @@ ORDER = 4  # longest context matched, in tokens
 ORDER_WEIGHT = 3.0  # a context one token longer counts this many times more
 MIX_WEIGHT = (0.1, 0.2, 0.3, 0.45)  # the cache's weight by the longest matching context (1..ORDER tokens)
 MIX_COUNT = 0.5  # ... times n / (n + MIX_COUNT), n: how often that context occurred
+# ... times this after a dot, where the re-ranking (model/members.py) already weighs what the
+# document put after the same receiver; tuned with the stage-9 network (0.5 and 0.35 did as well).
+AFTER_DOT = 0.25
 
 
 @dataclass
@@ -37,6 +40,9 @@ class CacheGuess:
     @staticmethod
     def none() -> CacheGuess:
         return CacheGuess(np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0, np.zeros(0, np.int64))
+
+    def scaled(self, factor: float) -> CacheGuess:
+        return CacheGuess(self.tokens, self.probs, self.weight * factor, self.last)
 
     def prob_of(self, token: int) -> float:
         """The cache's share of the final probability of `token`."""

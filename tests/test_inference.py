@@ -12,10 +12,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from heed.model import lexer
+from heed.model import lexer, ngram
 from heed.model.completer import Completer
 from heed.model.context import cursor_context
-from heed.model.inference import CHECKPOINT, OPENERS, STOP_KEYS, DocEncoder, Predictor
+from heed.model.inference import CHECKPOINT, OPENERS, STOP_KEYS, DocEncoder, Encoded, Predictor
 from heed.model.network import mixture
 from heed.model.roles import UNKNOWN
 from heed.model.stream import TokenStream
@@ -366,8 +366,16 @@ def test_ghost_text_after_a_name_the_model_has_never_seen_goes_on_after_it(tiny_
     assert all(not (s.text[:1].isalnum() or s.text[:1] == "_") for s in suggestions), suggestions
 
 
-def test_the_documents_ngrams_raise_what_followed_the_same_tokens_before(tiny_predictor: Predictor) -> None:
-    code = "".join(f"v{i} = registry.lookup_zqx(v{i - 1})\n" for i in range(1, 30)) + "w = registry."
+@pytest.mark.parametrize(
+    ("code", "name", "gain"),
+    [
+        ("total = total + weight_zqx\n" * 29 + "total = total + ", "weight_zqx", 0.2),
+        # After a dot the re-ranking weighs the document's attributes too: the n-grams count less.
+        ("".join(f"v{i} = registry.lookup_zqx(v{i - 1})\n" for i in range(1, 30)) + "w = registry.", "lookup_zqx", 0.05),
+    ],
+)
+def test_the_documents_ngrams_raise_what_followed_the_same_tokens_before(tiny_predictor: Predictor, code: str, name: str,
+                                                                         gain: float) -> None:
     stream = TokenStream(code)
     probs = {}
     for use_cache in (False, True):
@@ -375,9 +383,21 @@ def test_the_documents_ngrams_raise_what_followed_the_same_tokens_before(tiny_pr
         predictor.use_cache = use_cache
         completer = Completer(predictor)
         popup = completer.popup(stream, len(code))
-        probs[use_cache] = next((c.prob for c in popup.candidates if c.text == "lookup_zqx"), 0.0)
-    assert probs[True] > probs[False] + 0.2  # followed `registry .` 29 times
-    exp = Completer(tiny_predictor).explain(stream, len(code), "lookup_zqx")
-    assert exp is not None and exp.file_prob > 0.2
-    assert exp.repeats_line == 29  # the last line that called it
+        probs[use_cache] = next((c.prob for c in popup.candidates if c.text == name), 0.0)
+    assert probs[True] > probs[False] + gain  # it followed the same tokens 29 times
+    exp = Completer(tiny_predictor).explain(stream, len(code), name)
+    assert exp is not None and exp.file_prob > gain
+    assert exp.repeats_line == 29  # the last line where it did
     assert math.isclose(exp.file_prob + exp.pointer_prob + exp.vocab_prob, exp.prob, rel_tol=1e-3)
+
+
+def test_after_a_dot_the_ngrams_weigh_less(tiny_predictor: Predictor) -> None:
+    index = tiny_predictor.vocab.index
+    for keys, factor in ((["self", ".", "self", "<newline>", "self", "."], ngram.AFTER_DOT),
+                         (["self", ".", "self", "<newline>", "self"], 1.0)):
+        ids = np.array([index[k] for k in keys])
+        recall = tiny_predictor.recall_of(Encoded(ids, np.zeros_like(ids), np.full_like(ids, -1)))
+        assert recall.ngrams is not None
+        plain = recall.ngrams.guess(len(ids))
+        _, guess = recall.mix(torch.full((len(index),), 1e-4), tiny_predictor.answerable)
+        assert plain.weight > 0 and guess.weight == pytest.approx(plain.weight * factor)
