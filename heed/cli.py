@@ -106,7 +106,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from heed.model.evaluate import evaluate
 
     report = evaluate(args.model, args.corpus, line_points=args.line_points, pointer=not args.no_pointer,
-                      far=not args.no_far, cache=not args.no_cache, members=not args.no_members, max_files=args.max_files, progress=not args.json)
+                      far=not args.no_far, cache=not args.no_cache, members=not args.no_members,
+                      modules=not args.no_modules, max_files=args.max_files, progress=not args.json)
     if args.json:
         json.dump(report, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -249,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="leave the document's n-gram cache out (ablation)")
     p.add_argument("--no-members", action="store_true", help="no re-ranking after a dot by the receiver's usual "
                    "attributes or the class's members (ablation)")
+    p.add_argument("--no-modules", action="store_true", help="no raising of an imported module's names after its name "
+                   "and a dot (ablation)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="run the language server (stdio by default)")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import keyword
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from heed.model.modules import SHARED, Module, ModuleIndex, module_kind, receiver_in_stream
 from heed.model.roles import ROLES
 from heed.model.scope import Scope, attributes_of, scope_at
 from heed.model.stream import TokenStream
@@ -60,14 +62,18 @@ def kind_of(text: str, scope: Scope) -> str:
 
 def finish_popup(
     stream: TokenStream, offset: int, prefix: str, after_dot: bool, scope: Scope,
-    found: dict[str, Candidate], max_items: int, model_used: bool,
+    found: dict[str, Candidate], max_items: int, model_used: bool, module: Module | None = None,
+    modules: ModuleIndex | None = None,
 ) -> Popup:
-    """Add the names the model did not rank (attributes seen on the receiver after a `.`, else
-    the names in scope), filtered by the typed prefix; rank by model probability, then by how
-    often the document uses the name."""
+    """Add the names the model did not rank (after a `.`: attributes seen on the receiver, and
+    the names of the module it is; else the names in scope), filtered by the typed prefix; rank
+    by model probability, then by how often the document uses the name."""
     if after_dot:
         receiver = receiver_before(stream.text, offset - len(prefix))
         extra: Mapping[str, int] = attributes_of(stream, receiver) if receiver else {}
+        if module is not None:
+            public = {n: 0 for n in module.names if not n.startswith("_") or prefix.startswith("_")}
+            extra = {**public, **extra}
     else:
         extra = {n: scope.counts.get(n, 0) for n in scope.names}
     for name, _count in sorted(extra.items(), key=lambda kv: -kv[1]):
@@ -75,15 +81,18 @@ def finish_popup(
             found[name] = Candidate(name, 0.0, "", "scope")
     ranked = sorted(found.values(), key=lambda c: (-c.prob, -scope.counts.get(c.text, 0), c.text))[:max_items]
     for c in ranked:  # kinds for the items shown only: looking one up can scan the document
-        c.kind = kind_of(c.text, scope)
+        known = module_kind(modules, module, c.text) if module is not None and modules is not None else ""
+        c.kind = known or kind_of(c.text, scope)
     return Popup(prefix, ranked, model_used)
 
 
-def fallback_popup(stream: TokenStream, offset: int, max_items: int) -> Popup:
-    """The popup without a model: names in scope, by frequency in the document."""
+def fallback_popup(stream: TokenStream, offset: int, max_items: int, path: Path | None = None) -> Popup:
+    """The popup without a model: names in scope (after a module's name, its names), by
+    frequency in the document. `path`: the document's file, for its relative imports."""
     prefix = typed_prefix(stream.text, offset)
     after_dot = is_after_dot(stream.text, offset - len(prefix))
-    return finish_popup(stream, offset, prefix, after_dot, scope_at(stream, offset), {}, max_items, False)
+    module = receiver_in_stream(SHARED, stream, offset - len(prefix), path) if after_dot else None
+    return finish_popup(stream, offset, prefix, after_dot, scope_at(stream, offset), {}, max_items, False, module, SHARED)
 
 
 def typed_prefix(text: str, offset: int) -> str:

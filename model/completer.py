@@ -10,6 +10,7 @@ from __future__ import annotations
 import keyword
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from heed.model import detok
 from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, typed_prefix
 from heed.model.context import CursorContext, cursor_context, short_cut
 from heed.model.inference import Cancelled, DocEncoder, Encoded, Prediction, Predictor, StateCache
+from heed.model.modules import SHARED, Module, ModuleIndex, read_imports, receiver_in_stream
 from heed.model.network import Output, mixture
 from heed.model.scope import scope_at
 from heed.model.stream import TokenStream
@@ -44,7 +46,8 @@ class Explanation:
     weights: list[tuple[int, int, str, float]] = field(default_factory=list)  # (line, col, text, weight) per window token
     file_prob: float = 0.0  # from the document's n-grams
     repeats_line: int | None = None  # line where it last followed the same tokens
-    lifted_by: str = ""  # after a dot, what raised it: "class" (a member of the class around) or "corpus"
+    lifted_by: str = ""  # after a dot, what raised it: "class" (a member of the class around), "corpus"
+    # (usual after the receiver in training) or "module" (a name of the module the receiver is)
 
 
 @dataclass
@@ -55,12 +58,26 @@ class InlineSuggestion:
 
 
 class Completer:
-    """The model side of one open document."""
+    """The model side of one open document (`path`: its file, for its relative imports)."""
 
-    def __init__(self, predictor: Predictor | None):
+    def __init__(self, predictor: Predictor | None, path: Path | None = None, modules: ModuleIndex | None = None):
         self.predictor = predictor
         self.encoder = DocEncoder(predictor.vocab) if predictor else None
         self.cache = StateCache()
+        self.path = path
+        self.modules = modules or SHARED
+
+    def module_before(self, stream: TokenStream, dot_end: int) -> Module | None:
+        """The module named before the `.` that ends at `dot_end`, if it names one heed can read."""
+        module = receiver_in_stream(self.modules, stream, dot_end, self.path)
+        return module if module is not None and not module.dynamic else None
+
+    def _module_names(self, module: Module | None) -> np.ndarray | None:
+        """Identities of a module's names: this document's table takes the ones outside the vocabulary."""
+        if module is None or self.encoder is None:
+            return None
+        return np.array([self.encoder.ext_of_text(n) for n in module.names if n.isidentifier() and not keyword.iskeyword(n)],
+                        np.int64)
 
     def forget(self) -> None:
         """Drop the cached model states (to bound memory); they are recomputed when needed."""
@@ -71,6 +88,7 @@ class Completer:
         is idle), so that a request anywhere resumes from a state a few tokens before it."""
         if self.predictor is None or self.encoder is None:
             return
+        read_imports(self.modules, stream, self.path)  # so that the first `module.` does not parse it
         ctx = cursor_context(stream, len(stream.text), self.encoder)
         if len(ctx.inputs):
             self.cache.warm(self.predictor, ctx.inputs, ctx.origin, cancelled)
@@ -92,16 +110,17 @@ class Completer:
         return self.cache.advance(self.predictor, inputs, origin, cancelled), inputs, cut
 
     def _predict(
-        self, stream: TokenStream, offset: int, cancelled: Cancelled | None, quick: int = 0
+        self, stream: TokenStream, offset: int, cancelled: Cancelled | None, quick: int = 0, module: Module | None = None
     ) -> tuple[CursorContext, Prediction | None] | None:
-        """(context, prediction); no prediction inside a string or comment; None without a model."""
+        """(context, prediction); no prediction inside a string or comment; None without a model.
+        `module`: the module before the cursor's dot, if there is one."""
         if self.predictor is None or self.encoder is None:
             return None
         ctx = self._context(stream, offset, quick)
         if ctx.inside or len(ctx.inputs) == 0:
             return ctx, None
         out, inputs, cut = self._run(ctx, cancelled, quick)
-        pred = self.predictor.prediction(out, self.encoder, inputs)
+        pred = self.predictor.prediction(out, self.encoder, inputs, self._module_names(module))
         pred.key_pos = np.where(pred.key_pos >= 0, pred.key_pos + cut, -1)
         pred.cache.last = np.where(pred.cache.last >= 0, pred.cache.last + cut, -1)
         return ctx, pred
@@ -110,12 +129,14 @@ class Completer:
     def popup(self, stream: TokenStream, offset: int, max_items: int = 20, cancelled: Cancelled | None = None,
               quick: bool = False) -> Popup:
         """The popup list at `offset`. `quick` (the server's requests): see QUICK_POPUP."""
-        result = self._predict(stream, offset, cancelled, QUICK_POPUP if quick else 0)
+        typed = typed_prefix(stream.text, offset)
+        after_dot = is_after_dot(stream.text, offset - len(typed))
+        module = self.module_before(stream, offset - len(typed)) if after_dot else None
+        result = self._predict(stream, offset, cancelled, QUICK_POPUP if quick else 0, module)
         ctx, pred = result if result else (None, None)
         if ctx is not None and ctx.inside:
             return Popup(ctx.prefix, [], False)  # in a string or a comment
-        prefix = ctx.prefix if ctx else typed_prefix(stream.text, offset)
-        after_dot = is_after_dot(stream.text, offset - len(prefix))
+        prefix = ctx.prefix if ctx else typed
         scope = scope_at(stream, offset)
         found: dict[str, Candidate] = {}
         if pred is not None and self.encoder is not None:
@@ -131,7 +152,8 @@ class Completer:
                 if after_dot and keyword.iskeyword(text):
                     continue
                 found[text] = Candidate(text, p, "", self._source(pred, int(i)))
-        return finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None)
+        return finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None, module,
+                            self.modules)
 
     def _unforeseen(self, out: Output, prefix: str) -> bool:
         """Whether the model gives no name that starts with `prefix` a chance after `out`."""
@@ -165,8 +187,10 @@ class Completer:
         if ctx.inside or len(ctx.inputs) == 0:
             return []
         out, inputs, _ = self._run(ctx, cancelled, short)
-        recall = self.predictor.recall_of(inputs)
         prefix = ctx.prefix
+        dot_end = offset - len(prefix)
+        module = self.module_before(stream, dot_end) if is_after_dot(stream.text, dot_end) else None
+        recall = self.predictor.recall_of(inputs, self._module_names(module))
         given: list[str] = []  # the typed name, when the model cannot produce it
         first: Callable[[str], bool] | None
         if selected is not None:
@@ -214,7 +238,9 @@ class Completer:
     # -- why ------------------------------------------------------------------------------------
     def explain(self, stream: TokenStream, offset: int, text: str, top: int = 3) -> Explanation | None:
         """Where the model looked when it suggested `text` at `offset`."""
-        result = self._predict(stream, offset, None)
+        typed = typed_prefix(stream.text, offset)
+        after_dot = is_after_dot(stream.text, offset - len(typed))
+        result = self._predict(stream, offset, None, module=self.module_before(stream, offset - len(typed)) if after_dot else None)
         if result is None or self.encoder is None or self.predictor is None:
             return None
         ctx, pred = result

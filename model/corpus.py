@@ -350,6 +350,7 @@ class Split:
     kinds: np.ndarray
     starts: np.ndarray
     labels: list[str]
+    paths: list[str] = field(default_factory=list)  # each file's source, where the corpus was built
 
     def file(self, i: int) -> dict[str, np.ndarray]:
         a, b = int(self.starts[i]), int(self.starts[i + 1])
@@ -364,7 +365,9 @@ def load_split(corpus: Path, split: str) -> Split:
         arrays = {name: data[name] for name in ("ids", "ext", "roles", "kinds", "starts")}
     manifest = json.loads((corpus / "manifest.json").read_text(encoding="utf-8"))
     labels = [f["path"] for f in manifest["files"] if f["split"] == split]
-    return Split(labels=labels, **arrays)
+    roots = {s["label"]: Path(s["root"]) for s in manifest.get("sources", [])}
+    paths = [str(roots[head] / rest) if head in roots else "" for head, _, rest in (label.partition("/") for label in labels)]
+    return Split(labels=labels, paths=paths, **arrays)
 
 
 def corpus_vocab(corpus: Path) -> Vocab:

@@ -38,6 +38,7 @@ from heed.model.batches import Rows
 from heed.model.corpus import Split
 from heed.model.inference import DocEncoder, Encoded, Predictor, Recall, load_predictor, select_context
 from heed.model.members import Members
+from heed.model.modules import ModuleIndex, import_bindings, rebindings, receiver_in_keys
 from heed.model.network import HeedLM, mixture
 from heed.model.vocab import KIND_ID, LAYOUT, Vocab
 
@@ -102,25 +103,31 @@ def _categories(split_ids: np.ndarray, kinds: np.ndarray, dot_id: int) -> dict[s
 
 @torch.no_grad()
 def next_token_metrics(model: HeedLM, vocab: Vocab, split: Split, results: Results, batch: int = 16, bptt: int = 128,
-                       progress: bool = True, cache: bool = True, members: Members | None = None) -> None:
+                       progress: bool = True, cache: bool = True, members: Members | None = None,
+                       modules: bool = False) -> None:
     answerable = torch.tensor(vocab.answerable())
     V = len(vocab)
     rows = Rows(split, list(range(len(split))), batch, bptt, max_piece=10**9)
     state = model.initial_state(batch)
     dot = vocab.index["."]
     n_ext = int(max(split.ext.max(initial=0), V - 1)) + 1
-    files_seen: dict[int, Recall] = {}
+    files_seen: dict[int, FileRecall] = {}
+    index = ModuleIndex() if modules else None
     for i, b in enumerate(tqdm(rows, desc="evaluating", unit="segment", disable=not progress, leave=False)):
         state = state.reset_rows(b.reset)
         out = model(b.ids, b.roles, b.ext, state)
         state = out.state
         probs = mixture(out, n_ext, answerable)  # [B, T, n_ext]
-        if cache or members is not None:
-            _recall(probs, rows.where[:, i * bptt : (i + 1) * bptt], split, files_seen, cache, members, answerable, dot)
+        unseen = torch.zeros(probs.shape[:2], dtype=torch.long)  # module names with no identity in the file ...
+        unseen_p = torch.zeros(probs.shape[:2])  # ... and the probability each has
+        if cache or members is not None or index is not None:
+            _recall(probs, rows.where[:, i * bptt : (i + 1) * bptt], split, files_seen, cache, members, answerable, dot,
+                    index, vocab, unseen, unseen_p)
         truth = torch.where(b.target_ext >= 0, b.target_ext, b.targets)
         ok = (answerable[b.targets] | (b.target_ext >= V)) & (b.mask > 0)
         p_true = probs.gather(-1, truth.clamp(0, n_ext - 1)[..., None]).squeeze(-1)
-        ranks = ((probs > p_true[..., None]).sum(-1) + 1) * (ok & (p_true > 0))
+        above = (probs > p_true[..., None]).sum(-1) + unseen * (unseen_p > p_true)
+        ranks = (above + 1) * (ok & (p_true > 0))
         # Which part gave the right answer most: the pointer or the vocabulary?
         hits_ptr = (out.key_ext[:, None, :] == truth[..., None]) & (truth[..., None] >= 0)
         ptr = (out.attn * hits_ptr).sum(-1) * (1 - out.gate)
@@ -134,11 +141,64 @@ def next_token_metrics(model: HeedLM, vocab: Vocab, split: Split, results: Resul
         results.pointer_hits += int(((ranks == 1) & (ptr > voc_p) & (b.mask > 0)).sum())
 
 
-def _recall(probs: torch.Tensor, where: np.ndarray, split: Split, files_seen: dict[int, Recall], cache: bool,
-            members: Members | None, answerable: torch.Tensor, dot: int) -> None:
+@dataclass
+class FileRecall:
+    """One file of the split, whole, for adjusting each of its positions as inference would."""
+
+    recall: Recall  # of the whole file (each position takes its head)
+    keys: list[str] | None = None  # the file's token keys, read again from its source (for `modules`)
+    bindings: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
+    rebound: dict[str, list[int]] = field(default_factory=dict)
+    origin: Path | None = None
+    identity: dict[str, int] = field(default_factory=dict)  # a name outside the vocabulary -> its identity here
+
+
+def _file_recall(split: Split, f: int, cache: bool, members: Members | None, dot: int, modules: bool) -> FileRecall:
+    a = split.file(f)
+    whole = Encoded(*(a[k].astype(np.int64) for k in ("ids", "roles", "ext")))
+    grams = ngram.NgramCache(ngram.identities(whole.ids, whole.ext)) if cache else None
+    out = FileRecall(Recall(whole, grams, members, dot))
+    path = Path(split.paths[f]) if modules and f < len(split.paths) and split.paths[f] else None
+    if path is None:
+        return out
+    _, _, tokens = corpus_mod.tokenize_file(path, corpus_mod.default_cache_dir())
+    if tokens is None or len(tokens.keys) != len(whole.ids):
+        return out  # changed since the corpus was built: no module names for this file
+    out.keys, out.origin = tokens.keys, path
+    out.bindings = import_bindings(tokens.keys)
+    out.rebound = rebindings(tokens.keys, tokens.roles)
+    out.identity = {k: int(e) for k, e in zip(tokens.keys, a["ext"]) if e >= 0}
+    return out
+
+
+def _module_names(fr: FileRecall, end: int, index: ModuleIndex, vocab: Vocab) -> tuple[np.ndarray, int] | None:
+    """The identities of the names of the module before the `.` ending the file's first `end`
+    tokens (vocabulary ids, or the file's own identities), and how many it has besides."""
+    if fr.keys is None:
+        return None
+    index.exclude = fr.origin  # the file under evaluation is never read, not even as a module
+    module = receiver_in_keys(index, fr.keys, end, fr.bindings, fr.rebound, fr.origin)
+    if module is None or module.dynamic:
+        return None
+    ids, unseen = [], 0
+    for name in module.names:
+        i = fr.identity.get(name, vocab.index.get(name, -1))
+        if i >= 0:
+            ids.append(i)
+        else:
+            unseen += 1
+    return np.asarray(ids, np.int64), unseen
+
+
+def _recall(probs: torch.Tensor, where: np.ndarray, split: Split, files_seen: dict[int, FileRecall], cache: bool,
+            members: Members | None, answerable: torch.Tensor, dot: int, index: ModuleIndex | None = None,
+            vocab: Vocab | None = None, unseen: torch.Tensor | None = None, unseen_p: torch.Tensor | None = None) -> None:
     """Adjust each position's distribution in `probs` [B, T, n_ext] as inference does, with the
-    file's n-grams (unless not `cache`) and the re-ranking after a dot (`where`: the split index
-    of each input token; `files_seen`: each file's whole run, kept while the file lasts)."""
+    file's n-grams (unless not `cache`), the re-ranking after a dot, and, with a module `index`,
+    the names of a module before a dot (`where`: the split index of each input token;
+    `files_seen`: each file's whole run, kept while the file lasts). Names of such a module
+    that have no identity in the file still take ranks: `unseen` and `unseen_p` [B, T] get how
+    many there are and the probability each has."""
     rows, cols = np.nonzero(where >= 0)
     at = where[rows, cols]
     files = np.searchsorted(split.starts, at, "right") - 1
@@ -146,11 +206,19 @@ def _recall(probs: torch.Tensor, where: np.ndarray, split: Split, files_seen: di
         del files_seen[f]  # rows hold files one after another: a file that ended never comes back
     for r, t, g, f in zip(rows.tolist(), cols.tolist(), at.tolist(), files.tolist()):
         if f not in files_seen:
-            a = split.file(f)
-            whole = Encoded(*(a[k].astype(np.int64) for k in ("ids", "roles", "ext")))
-            files_seen[f] = Recall(whole, ngram.NgramCache(ngram.identities(whole.ids, whole.ext)) if cache else None, members, dot)
-        whole_file = files_seen[f]
-        prefix = Recall(whole_file.context.head(g - int(split.starts[f]) + 1), whole_file.ngrams, members, dot)
+            files_seen[f] = _file_recall(split, f, cache, members, dot, index is not None)
+        fr = files_seen[f]
+        end = g - int(split.starts[f]) + 1
+        names = _module_names(fr, end, index, vocab) if index is not None and vocab is not None and split.ids[g] == dot else None
+        prefix = Recall(fr.recall.context.head(end), fr.recall.ngrams, members, dot, names)
+        if names is not None and unseen is not None and unseen_p is not None:
+            mixed, _ = prefix.mix(probs[r, t], answerable)
+            rerank = prefix.rerank(probs.shape[-1])
+            if rerank is not None:
+                unseen[r, t] = rerank.unseen
+                unseen_p[r, t] = rerank.unseen_prob(mixed)
+                probs[r, t] = rerank.apply(mixed)
+                continue
         probs[r, t] = prefix.adjust(probs[r, t], answerable)
 
 
@@ -251,7 +319,7 @@ def line_metrics(predictor: Predictor, split: Split, points: int, seed: int = 0,
 
 
 def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, pointer: bool = True,
-             far: bool = True, cache: bool = True, members: bool = True, max_files: int = 0,
+             far: bool = True, cache: bool = True, members: bool = True, modules: bool = True, max_files: int = 0,
              progress: bool = True) -> dict[str, Any]:
     predictor = load_predictor(model_dir)
     model, vocab = predictor.model, predictor.vocab
@@ -273,7 +341,8 @@ def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, 
     if max_files:
         split = _spread_files(split, max_files)
     results = Results()
-    next_token_metrics(model, vocab, split, results, progress=progress, cache=cache, members=predictor.members)
+    next_token_metrics(model, vocab, split, results, progress=progress, cache=cache, members=predictor.members,
+                       modules=modules)
     baseline_metrics(vocab, split, results)
     if line_points:
         results.line = line_metrics(predictor, split, line_points, progress=progress)
@@ -284,6 +353,7 @@ def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, 
     report["far"] = far and model.config.far > 0
     report["cache"] = cache
     report["members"] = members
+    report["modules"] = modules
     report["member_table"] = members and table is not None  # the corpus part (the class part needs none)
     return report
 
@@ -298,7 +368,7 @@ def _concat(splits: list[Split]) -> Split:
     return Split(
         np.concatenate([s.ids for s in splits]), np.concatenate([s.ext for s in splits]),
         np.concatenate([s.roles for s in splits]), np.concatenate([s.kinds for s in splits]),
-        np.concatenate(starts), [label for s in splits for label in s.labels],
+        np.concatenate(starts), [label for s in splits for label in s.labels], [p for s in splits for p in s.paths],
     )
 
 
@@ -310,4 +380,4 @@ def _spread_files(split: Split, n: int) -> Split:
     parts = [split.file(i) for i in chosen]
     starts = np.concatenate([[0], np.cumsum([len(p["ids"]) for p in parts])]).astype(np.int64)
     return Split(*(np.concatenate([p[k] for p in parts]) for k in ("ids", "ext", "roles", "kinds")), starts,
-                 [split.labels[i] for i in chosen])
+                 [split.labels[i] for i in chosen], [split.paths[i] for i in chosen if i < len(split.paths)])

@@ -70,6 +70,8 @@ def _where(e: Explanation, otherwise: str) -> str:
         return f"{otherwise}, a member of this class"
     if e.lifted_by == "corpus":
         return f"{otherwise}, usual after this name in the training code"
+    if e.lifted_by == "module":
+        return f"{otherwise}, a name the module before the dot defines"
     return otherwise
 
 

@@ -1,4 +1,5 @@
-"""What can follow a dot: the receiver's usual attributes, and the members of `self`'s class.
+"""What can follow a dot: the receiver's usual attributes, the members of `self`'s class, and
+the names of an imported module.
 
 After `os.` the vocabulary softmax spreads its mass over every attribute name it knows; the
 training corpus says which ones actually follow `os`. `MemberTable` keeps, for each receiver
@@ -12,7 +13,10 @@ where a name of the document outside the vocabulary takes q(<unk> | receiver), a
 scaled by the share of the attributes this document already put after the receiver that the
 table knows (a `types.` of another library is not the standard library's). After `self.`
 or `cls.` the corpus knows nothing about this class, but the document does: the methods and
-attributes the enclosing class has defined so far (`class_members`) are boosted.
+attributes the enclosing class has defined so far (`class_members`) are boosted. After a
+name the document imported a module as (`cst.`, `os.path.`), `model/modules.py` reads what
+that module defines and `module_rerank` raises those names, including the ones neither the
+vocabulary nor the document has (they take identities in the document's table).
 
 The constants were tuned on the validation split of the training corpus, never on the
 evaluation set (docs/MODEL_CARD.md). The table is saved beside the weights as
@@ -37,6 +41,8 @@ ALPHA = 0.2  # how strongly the corpus table re-ranks
 BETA = 1e-5  # what an attribute never seen after the receiver keeps
 CLASS_BOOST = 5.0  # a member of the enclosing class counts this many times more ...
 CLASS_FLOOR = 0.01  # ... plus this much probability, so that one the network overlooked shows up
+MODULE_BOOST = 10.0  # a name the imported module defines counts this many times more ...
+MODULE_FLOOR = 1.0  # ... plus this much (before normalising), shared by all its names
 SELF_NAMES = ("self", "cls")
 FILE = "members.safetensors"
 
@@ -118,14 +124,43 @@ class Rerank:
 
     scale: np.ndarray  # [n_ext]
     floor: np.ndarray | None  # [n_ext], or None
-    why: str  # "corpus": the receiver's usual attributes; "class": the enclosing class's members
+    why: str  # "corpus": the receiver's usual attributes; "class": the enclosing class's members;
+    # "module": the names of the module the receiver is
+    unseen: int = 0  # names of that module with no identity here, each given `unseen_floor` (`heed eval`)
+    unseen_floor: float = 0.0
 
     def apply(self, probs: torch.Tensor) -> torch.Tensor:
         out = probs * torch.from_numpy(self.scale).to(probs.dtype)
         if self.floor is not None:
             out = out + torch.from_numpy(self.floor).to(probs.dtype)
-        total = out.sum()
+        total = out.sum() + self.unseen * self.unseen_floor
         return out / total if total > 0 else probs
+
+    def unseen_prob(self, probs: torch.Tensor) -> float:
+        """What each of the `unseen` names gets from `apply(probs)`."""
+        total = float((probs * torch.from_numpy(self.scale).to(probs.dtype)).sum()) + self.unseen * self.unseen_floor
+        if self.floor is not None:
+            total += float(self.floor.sum())
+        return self.unseen_floor / total if total > 0 else 0.0
+
+    def then_module(self, names: np.ndarray, unseen: int = 0) -> Rerank:
+        """This re-ranking followed by `module_rerank`'s."""
+        other = module_rerank(names, len(self.scale), unseen)
+        floor = other.floor if self.floor is None else self.floor * other.scale + other.floor
+        return Rerank(self.scale * other.scale, floor, "module", unseen, other.unseen_floor)
+
+
+def module_rerank(names: np.ndarray, n_ext: int, unseen: int = 0) -> Rerank:
+    """After a receiver that is an imported module: `names` (the identities of what it defines)
+    raised over every other, and given a share of MODULE_FLOOR each, as are the `unseen` names
+    it defines that have no identity here."""
+    names = names[(names >= 0) & (names < n_ext)]
+    scale = np.full(n_ext, 1 / MODULE_BOOST, np.float32)
+    scale[names] = 1.0
+    each = MODULE_FLOOR / MODULE_BOOST / max(len(names) + unseen, 1)
+    floor = np.zeros(n_ext, np.float32)
+    floor[names] = each
+    return Rerank(scale, floor, "module", unseen, each)
 
 
 class Members:

@@ -79,7 +79,7 @@ class HeedServer(LanguageServer):
         if doc.completer is None or doc.completer.predictor is not predictor:
             from heed.model.completer import Completer
 
-            doc.completer = Completer(predictor)
+            doc.completer = Completer(predictor, doc.path)
         self.documents.touch(doc)
         return doc.completer
 
@@ -180,7 +180,7 @@ def create_server() -> HeedServer:
             stream, _, _ = doc.snapshot()
             completer = ls.completer_for(doc)
             if completer is None:
-                return fallback_popup(stream, offset, max_items)
+                return fallback_popup(stream, offset, max_items, doc.path)
             return completer.popup(stream, offset, max_items, cancelled, quick=True)
 
         try:

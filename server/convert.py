@@ -45,7 +45,8 @@ def explanation_markdown(explanation) -> str:  # type: ignore[no-untyped-def]
         head += f" · followed the same code on line {e.repeats_line} (this file's n-grams)"
     else:
         head += f" · from the vocabulary (gate {e.gate:.2f})"
-    head += {"class": " · a member of this class", "corpus": " · usual after this name in the training code"}.get(e.lifted_by, "")
+    head += {"class": " · a member of this class", "corpus": " · usual after this name in the training code",
+             "module": " · a name the module before the dot defines"}.get(e.lifted_by, "")
     lines = [head, "", "The model looked most at:", "", "| line | code | weight |", "|---:|---|---:|"]
     for line, code, weight in e.spans:
         code = code.replace("|", "\\|").replace("`", "'")

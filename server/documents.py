@@ -14,9 +14,11 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls import uris
 
 from heed.model.stream import TokenStream
 
@@ -70,6 +72,12 @@ class Document:
     completer: Any = None  # heed.model.completer.Completer, once a model is loaded
     lock: threading.Lock = field(default_factory=threading.Lock)
     _starts: list[int] | None = None
+
+    @property
+    def path(self) -> Path | None:
+        """The document's file (for its relative imports); None for an unsaved buffer (`untitled:`)."""
+        found = uris.to_fs_path(self.uri) if self.uri.startswith("file:") else None
+        return Path(found) if found else None
 
     def starts(self) -> list[int]:
         if self._starts is None:

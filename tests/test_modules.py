@@ -1,0 +1,165 @@
+"""After an imported module's name and a dot: the module's names, read from its source unexecuted."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from heed.model.candidates import fallback_popup
+from heed.model.completer import Completer
+from heed.model.members import module_rerank
+from heed.model.modules import (
+    ModuleIndex,
+    import_bindings,
+    module_kind,
+    rebindings,
+    receiver_chain,
+    receiver_in_keys,
+    receiver_in_stream,
+)
+from heed.model.roles import ROLE_ID
+from heed.model.stream import TokenStream, tokenize
+from heed.model.vocab import token_key
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    write(tmp_path, {
+        "pkg/__init__.py": """
+            import os as _os
+            from .shapes import *
+            from .shapes import Circle as Round
+            from . import helpers
+            def area(x): ...
+            class Canvas: ...
+            SIZE = 3
+            if SIZE:
+                WIDE = True
+            else:
+                NARROW = False
+            try:
+                import json as codec
+            except ImportError:
+                import pickle as codec
+            open("EXECUTED", "w")  # reading the module must never run this
+        """,
+        "pkg/shapes.py": """
+            __all__ = ["Circle", "Square"]
+            class Circle: ...
+            class Square: ...
+            class Hidden: ...
+        """,
+        "pkg/helpers.py": "def zzq_unusual_helper(): ...\n",
+        "pkg/dyn.py": "def __getattr__(name): ...\n",
+    })
+    return tmp_path
+
+
+def test_a_module_s_names_come_from_its_source_and_nothing_runs(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(project)
+    index = ModuleIndex([project, *sys.path])
+    pkg = index.find("pkg")
+    assert pkg is not None
+    assert {"area", "Canvas", "SIZE", "WIDE", "NARROW", "codec", "_os", "Round", "helpers"} <= pkg.names.keys()
+    assert {"Circle", "Square", "shapes", "dyn"} <= pkg.names.keys()  # `*` takes `__all__`; submodules count
+    assert "Hidden" not in pkg.names
+    assert not (project / "EXECUTED").exists()
+    assert not pkg.dynamic and index.find("pkg.dyn").dynamic  # type: ignore[union-attr]
+    # What a name is, following its import.
+    assert [module_kind(index, pkg, n) for n in ("area", "Canvas", "SIZE", "helpers", "Round", "codec")] == \
+        ["function", "class", "variable", "module", "class", "module"]
+    assert index.member_module(pkg, "_os").name == "os"  # type: ignore[union-attr]
+    assert index.member_module(pkg, "codec").name == "json"  # type: ignore[union-attr]  # the first branch
+    assert index.member_module(pkg, "area") is None
+    assert index.find("no_such_module_zz") is None
+    assert index.find("sys") is not None and "exit" in index.find("sys").names  # type: ignore[union-attr]  # compiled in
+
+
+def test_a_broken_or_unreadable_module_is_none(tmp_path: Path) -> None:
+    write(tmp_path, {"broken.py": "def f(:\n", "ok.py": "x = 1\n"})
+    index = ModuleIndex([tmp_path])
+    assert index.find("broken") is None
+    assert index.find("ok", 0) is not None
+    assert ModuleIndex([tmp_path], exclude=tmp_path / "ok.py").find("ok") is None  # `heed eval`'s own file
+
+
+def keys_of(code: str) -> tuple[list[str], list[int]]:
+    toks = tokenize(code)
+    return [token_key(t.kind, t.text) for t in toks], [ROLE_ID[t.role] for t in toks]
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("import os", {"os": "os"}),
+    ("import os.path", {"os": "os"}),
+    ("import os.path as osp, sys", {"osp": "os.path", "sys": "sys"}),
+    ("from a.b import c as d, e", {"d": "a.b.c", "e": "a.b.e"}),
+    ("from . import x", {"x": "x"}),
+    ("from ..m import (y,\n    z)", {"y": "m.y", "z": "m.z"}),
+    ("if t:\n    import json\n", {"json": "json"}),
+    ("x = 'import os'", {}),
+])
+def test_import_bindings(code: str, expected: dict[str, str]) -> None:
+    keys, _ = keys_of(code)
+    found = import_bindings(keys)
+    assert {name: b[-1][2] for name, b in found.items()} == expected
+
+
+def test_receiver_chain() -> None:
+    assert receiver_chain(["x", "=", "os", ".", "path", "."]) == ["os", "path"]
+    assert receiver_chain(["os", "."]) == ["os"]
+    assert receiver_chain(["f", "(", ")", ".", "x", "."]) == []
+    assert receiver_chain(["os"]) == []
+
+
+def test_the_receiver_follows_imports_and_stops_where_the_name_is_rebound(project: Path) -> None:
+    index = ModuleIndex([project])
+    code = "import pkg\nfrom pkg import helpers as h\nA = pkg.\nB = h.\nC = pkg.helpers.\npkg = 3\nD = pkg.\n"
+    keys, roles = keys_of(code)
+    bindings, rebound = import_bindings(keys), rebindings(keys, roles)
+    dots = [i + 1 for i, k in enumerate(keys) if k == "." and keys[i + 1] == "<newline>"]
+    found = [receiver_in_keys(index, keys, at, bindings, rebound, None) for at in dots]
+    assert [m.name if m else None for m in found] == ["pkg", "pkg.helpers", "pkg.helpers", None]
+
+
+def test_relative_imports_start_at_the_document(project: Path) -> None:
+    doc = project / "pkg" / "user.py"
+    text = "from . import helpers\nfrom .shapes import Circle\nhelpers."
+    stream = TokenStream(text)
+    module = receiver_in_stream(ModuleIndex([]), stream, len(text), doc)
+    assert module is not None and "zzq_unusual_helper" in module.names
+    assert receiver_in_stream(ModuleIndex([]), TokenStream("x = 1\nx."), 8, doc) is None
+
+
+def test_the_module_s_names_are_raised_and_the_unseen_ones_keep_their_share() -> None:
+    probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    rerank = module_rerank(np.array([2, 3]), 4, unseen=3)
+    out = rerank.apply(probs)
+    assert out.argmax() == 2 and out[3] > out[1]  # the module's names first
+    # The probabilities, with the names that have no identity here, still sum to one.
+    assert float(out.sum()) + 3 * rerank.unseen_prob(probs) == pytest.approx(1.0)
+
+
+def test_the_popup_offers_the_module_s_names_with_their_kinds(project: Path, tiny_predictor) -> None:  # type: ignore[no-untyped-def]
+    doc = project / "main.py"
+    text = "import pkg.helpers\nfrom pkg import shapes\n\npkg.helpers.zzq"
+    for popup in (
+        fallback_popup(TokenStream(text), len(text), 20, doc),
+        Completer(tiny_predictor, doc, ModuleIndex([project])).popup(TokenStream(text), len(text), 20),
+    ):
+        assert [(c.text, c.kind) for c in popup.candidates] == [("zzq_unusual_helper", "function")]
+    text = "from pkg import shapes\nshapes."
+    popup = Completer(tiny_predictor, doc, ModuleIndex([project])).popup(TokenStream(text), len(text), 50)
+    kinds = {c.text: c.kind for c in popup.candidates}
+    assert kinds["Circle"] == kinds["Hidden"] == "class"  # the model ranked them: names it has never seen
