@@ -8,7 +8,7 @@ no torch, so the server can answer from it before the model has loaded.
 from __future__ import annotations
 
 import keyword
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,16 +63,18 @@ def kind_of(text: str, scope: Scope) -> str:
 def finish_popup(
     stream: TokenStream, offset: int, prefix: str, after_dot: bool, scope: Scope,
     found: dict[str, Candidate], max_items: int, model_used: bool, module: Module | None = None,
-    modules: ModuleIndex | None = None,
+    modules: ModuleIndex | None = None, inherited: Sequence[str] = (),
 ) -> Popup:
-    """Add the names the model did not rank (after a `.`: attributes seen on the receiver, and
-    the names of the module it is; else the names in scope), filtered by the typed prefix; rank
-    by model probability, then by how often the document uses the name."""
+    """Add the names the model did not rank (after a `.`: attributes seen on the receiver, the
+    names of the module it is, what the bases of `self`'s class define; else the names in
+    scope), filtered by the typed prefix; rank by model probability, then by how often the
+    document uses the name."""
     if after_dot:
         receiver = receiver_before(stream.text, offset - len(prefix))
         extra: Mapping[str, int] = attributes_of(stream, receiver) if receiver else {}
-        if module is not None:
-            public = {n: 0 for n in module.names if not n.startswith("_") or prefix.startswith("_")}
+        defined = [*(module.names if module is not None else ()), *inherited]
+        if defined:
+            public = {n: 0 for n in defined if not n.startswith("_") or prefix.startswith("_")}
             extra = {**public, **extra}
     else:
         extra = {n: scope.counts.get(n, 0) for n in scope.names}

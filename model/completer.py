@@ -16,10 +16,11 @@ import numpy as np
 import torch
 
 from heed.model import detok
-from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, typed_prefix
+from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, receiver_before, typed_prefix
 from heed.model.context import CursorContext, cursor_context, short_cut
 from heed.model.inference import Cancelled, DocEncoder, Encoded, Prediction, Predictor, StateCache
-from heed.model.modules import SHARED, Module, ModuleIndex, read_imports, receiver_in_stream
+from heed.model.members import SELF_NAMES, ReceiverNames, inherited
+from heed.model.modules import SHARED, Module, ModuleIndex, read_imports, receiver_in_stream, stream_binding
 from heed.model.network import Output, mixture
 from heed.model.scope import scope_at
 from heed.model.stream import TokenStream
@@ -72,12 +73,23 @@ class Completer:
         module = receiver_in_stream(self.modules, stream, dot_end, self.path)
         return module if module is not None and not module.dynamic else None
 
-    def _module_names(self, module: Module | None) -> np.ndarray | None:
-        """Identities of a module's names: this document's table takes the ones outside the vocabulary."""
-        if module is None or self.encoder is None:
+    def _receiver(self, stream: TokenStream, dot_end: int, module: Module | None, ctx: CursorContext) -> ReceiverNames | None:
+        """After a dot, what other code says can follow: the names of `module` (the module the
+        receiver is), or after `self.`, what the class's bases define. Each name takes an
+        identity in this document's table (so that the model can rank the ones it never saw)."""
+        if self.encoder is None or self.predictor is None:
             return None
-        return np.array([self.encoder.ext_of_text(n) for n in module.names if n.isidentifier() and not keyword.iskeyword(n)],
-                        np.int64)
+        ext_of = self.encoder.ext_of_text
+        if module is not None:
+            return ReceiverNames(module=np.array([ext_of(n) for n in module.names if n.isidentifier() and not keyword.iskeyword(n)],
+                                                 np.int64))
+        members = self.predictor.members
+        if members is None or receiver_before(stream.text, dot_end) not in SELF_NAMES or not len(ctx.inputs):
+            return None
+        c = ctx.inputs
+        found = inherited(members, self.modules, c.ids, c.roles, c.ext, ctx.texts,
+                          lambda name: stream_binding(stream, name, dot_end), self.path, ext_of)
+        return ReceiverNames(inherited=found) if found is not None else None
 
     def forget(self) -> None:
         """Drop the cached model states (to bound memory); they are recomputed when needed."""
@@ -120,7 +132,9 @@ class Completer:
         if ctx.inside or len(ctx.inputs) == 0:
             return ctx, None
         out, inputs, cut = self._run(ctx, cancelled, quick)
-        pred = self.predictor.prediction(out, self.encoder, inputs, self._module_names(module))
+        dot_end = offset - len(ctx.prefix)
+        receiver = self._receiver(stream, dot_end, module, ctx) if is_after_dot(stream.text, dot_end) else None
+        pred = self.predictor.prediction(out, self.encoder, inputs, receiver)
         pred.key_pos = np.where(pred.key_pos >= 0, pred.key_pos + cut, -1)
         pred.cache.last = np.where(pred.cache.last >= 0, pred.cache.last + cut, -1)
         return ctx, pred
@@ -152,8 +166,10 @@ class Completer:
                 if after_dot and keyword.iskeyword(text):
                     continue
                 found[text] = Candidate(text, p, "", self._source(pred, int(i)))
+        known = pred.receiver if pred is not None else None
+        bases = [self.encoder.text_of(int(i)) for i in known.inherited] if known and known.inherited is not None and self.encoder else []
         return finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None, module,
-                            self.modules)
+                            self.modules, bases)
 
     def _unforeseen(self, out: Output, prefix: str) -> bool:
         """Whether the model gives no name that starts with `prefix` a chance after `out`."""
@@ -189,8 +205,9 @@ class Completer:
         out, inputs, _ = self._run(ctx, cancelled, short)
         prefix = ctx.prefix
         dot_end = offset - len(prefix)
-        module = self.module_before(stream, dot_end) if is_after_dot(stream.text, dot_end) else None
-        recall = self.predictor.recall_of(inputs, self._module_names(module))
+        after_dot = is_after_dot(stream.text, dot_end)
+        module = self.module_before(stream, dot_end) if after_dot else None
+        recall = self.predictor.recall_of(inputs, self._receiver(stream, dot_end, module, ctx) if after_dot else None)
         given: list[str] = []  # the typed name, when the model cannot produce it
         first: Callable[[str], bool] | None
         if selected is not None:

@@ -37,7 +37,7 @@ from heed.model import detok, ngram
 from heed.model.batches import Rows
 from heed.model.corpus import Split
 from heed.model.inference import DocEncoder, Encoded, Predictor, Recall, load_predictor, select_context
-from heed.model.members import Members
+from heed.model.members import SELF_NAMES, Members, ReceiverNames, inherited
 from heed.model.modules import ModuleIndex, import_bindings, rebindings, receiver_in_keys
 from heed.model.network import HeedLM, mixture
 from heed.model.vocab import KIND_ID, LAYOUT, Vocab
@@ -171,23 +171,30 @@ def _file_recall(split: Split, f: int, cache: bool, members: Members | None, dot
     return out
 
 
-def _module_names(fr: FileRecall, end: int, index: ModuleIndex, vocab: Vocab) -> tuple[np.ndarray, int] | None:
-    """The identities of the names of the module before the `.` ending the file's first `end`
-    tokens (vocabulary ids, or the file's own identities), and how many it has besides."""
+def _receiver_names(fr: FileRecall, end: int, index: ModuleIndex, vocab: Vocab, members: Members | None) -> ReceiverNames | None:
+    """After the `.` ending the file's first `end` tokens, what other code says can follow it:
+    the names of the module it names, or after `self.`, what the class's bases define (as
+    identities: vocabulary ids or the file's own), and how many such names have none."""
     if fr.keys is None:
         return None
     index.exclude = fr.origin  # the file under evaluation is never read, not even as a module
+
+    def id_of(name: str) -> int:
+        return fr.identity.get(name, vocab.index.get(name, -1))
+
+    if end >= 2 and fr.keys[end - 2] in SELF_NAMES and members is not None:
+        def binding_of(name: str) -> tuple[int, str] | None:
+            bound = [b for b in fr.bindings.get(name, ()) if b[0] < end]
+            return bound[-1][1:] if bound else None
+
+        c = fr.recall.context.head(end)
+        got = inherited(members, index, c.ids, c.roles, c.ext, fr.keys[:end], binding_of, fr.origin, id_of)
+        return ReceiverNames(inherited=got) if got is not None else None
     module = receiver_in_keys(index, fr.keys, end, fr.bindings, fr.rebound, fr.origin)
     if module is None or module.dynamic:
         return None
-    ids, unseen = [], 0
-    for name in module.names:
-        i = fr.identity.get(name, vocab.index.get(name, -1))
-        if i >= 0:
-            ids.append(i)
-        else:
-            unseen += 1
-    return np.asarray(ids, np.int64), unseen
+    ids = np.array([id_of(n) for n in module.names], np.int64)
+    return ReceiverNames(module=ids[ids >= 0], unseen=int((ids < 0).sum()))
 
 
 def _recall(probs: torch.Tensor, where: np.ndarray, split: Split, files_seen: dict[int, FileRecall], cache: bool,
@@ -209,7 +216,7 @@ def _recall(probs: torch.Tensor, where: np.ndarray, split: Split, files_seen: di
             files_seen[f] = _file_recall(split, f, cache, members, dot, index is not None)
         fr = files_seen[f]
         end = g - int(split.starts[f]) + 1
-        names = _module_names(fr, end, index, vocab) if index is not None and vocab is not None and split.ids[g] == dot else None
+        names = _receiver_names(fr, end, index, vocab, members) if index is not None and vocab is not None and split.ids[g] == dot else None
         prefix = Recall(fr.recall.context.head(end), fr.recall.ngrams, members, dot, names)
         if names is not None and unseen is not None and unseen_p is not None:
             mixed, _ = prefix.mix(probs[r, t], answerable)
@@ -325,6 +332,7 @@ def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, 
     model, vocab = predictor.model, predictor.vocab
     table = predictor.members.table if predictor.members is not None else None
     predictor.use_cache = cache
+    predictor.use_modules = modules
     if not members:
         predictor.members = None
     if not pointer:  # lesions of the same weights, for the ablations

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from heed.model import ngram
-from heed.model.members import Members, MemberTable, Rerank, module_rerank
+from heed.model.members import Members, MemberTable, ReceiverNames, Rerank, module_rerank
 from heed.model.network import HeedLM, Output, State, mixture
 from heed.model.roles import SYNTAX, UNKNOWN
 from heed.model.store import load_members, load_model
@@ -126,6 +126,7 @@ class Prediction:
     cache: ngram.CacheGuess = field(default_factory=ngram.CacheGuess.none)  # the document's n-grams' guess, mixed in
     rerank: Rerank | None = None  # after a dot: the receiver's usual attributes, or the class's members
     reranked: np.ndarray | None = None  # [n_ext] what that re-ranking multiplied each probability by
+    receiver: ReceiverNames | None = None  # after a dot, the names other code says the receiver has
 
 
 @dataclass
@@ -139,9 +140,7 @@ class Recall:
     ngrams: ngram.NgramCache | None  # of the context (or of a longer run it starts: `heed eval`)
     members: Members | None
     dot: int = -1  # the vocabulary id of `.`: after it the n-grams weigh less (ngram.AFTER_DOT)
-    # After a dot whose receiver is an imported module (`model/modules.py`): the identities of
-    # the names it defines, and how many more it defines that have no identity here.
-    module_names: tuple[np.ndarray, int] | None = None
+    receiver: ReceiverNames | None = None  # what code outside the context says follows its final dot
 
     def adjust(self, probs: torch.Tensor, allowed: torch.Tensor, tail: list[int] | None = None) -> torch.Tensor:
         """`probs` [n_ext] with the n-grams mixed in and, after a dot, re-ranked."""
@@ -160,12 +159,12 @@ class Recall:
 
     def rerank(self, n_ext: int, tail: list[int] | None = None) -> Rerank | None:
         """The re-ranking of the next token's distribution if it follows a dot."""
-        c = self.context
-        rerank = self.members.rerank(c.ids, c.roles, c.ext, n_ext, tail or []) if self.members is not None else None
-        if self.module_names is None or tail:
+        c, known = self.context, self.receiver if not tail else None
+        inherited = known.inherited if known is not None else None
+        rerank = self.members.rerank(c.ids, c.roles, c.ext, n_ext, tail or [], inherited) if self.members is not None else None
+        if known is None or known.module is None:
             return rerank
-        names, unseen = self.module_names
-        return rerank.then_module(names, unseen) if rerank is not None else module_rerank(names, n_ext, unseen)
+        return rerank.then_module(known.module, known.unseen) if rerank is not None else module_rerank(known.module, n_ext, known.unseen)
 
     def extended(self, ext_id: int, vocab_size: int, unk: int) -> Recall:
         """The same after one more token, given by its identity (a name typed in full)."""
@@ -202,7 +201,7 @@ class Predictor:
         self.beam_answers = torch.tensor([t not in (PAD, UNK) for t in vocab.tokens])
         self.use_cache = True  # mix the document's n-grams in (`heed eval --no-cache` turns it off)
         self.members: Members | None = Members(vocab, table)  # None: no re-ranking after a dot (`--no-members`)
-        self.use_modules = True  # after a module's name, raise the names it defines (`--no-modules` turns it off)
+        self.use_modules = True  # after a dot, names other modules define (`--no-modules` turns it off)
         self.stop_ids = {vocab.index[k] for k in STOP_KEYS}
         self.unanswerable_ids = {vocab.index[k] for k in UNANSWERABLE}
 
@@ -246,14 +245,14 @@ class Predictor:
             out, (h, c) = self.model.recur(torch.from_numpy(inputs.ids[a:b])[None], torch.from_numpy(inputs.roles[a:b])[None], h, c)
             keep(b, out[0].half(), h, c)
 
-    def prediction(self, out: Output, encoder: DocEncoder, context: Encoded, module_names: np.ndarray | None = None) -> Prediction:
+    def prediction(self, out: Output, encoder: DocEncoder, context: Encoded, receiver: ReceiverNames | None = None) -> Prediction:
         """The next-token prediction after the last token of `context` (`out` is the model's output
-        there). `module_names`: after a dot whose receiver is a module, the identities of its names."""
+        there). `receiver`: after a dot, the names other code says the receiver has."""
         n, K, F = len(context), self.model.config.window, self.model.config.far
         window = np.arange(n - K, n)
         far = far_positions(context, n, K, F)
         key_pos = np.concatenate([np.full(F - len(far), -1), far, np.where(window >= 0, window, -1)])
-        recall = self.recall_of(context, module_names)
+        recall = self.recall_of(context, receiver)
         mixed, guess = recall.mix(mixture(out, encoder.n_ext, self.answerable)[0, -1], self.answerable)
         rerank = recall.rerank(encoder.n_ext)
         probs = rerank.apply(mixed) if rerank is not None else mixed
@@ -267,13 +266,13 @@ class Predictor:
             cache=guess,
             rerank=rerank,
             reranked=_ratio(probs, mixed) if rerank is not None else None,
+            receiver=recall.receiver,
         )
 
-    def recall_of(self, context: Encoded, module_names: np.ndarray | None = None) -> Recall:
+    def recall_of(self, context: Encoded, receiver: ReceiverNames | None = None) -> Recall:
         """What the document and the corpus add to the network after `context`."""
         grams = ngram.NgramCache(ngram.identities(context.ids, context.ext)) if self.use_cache else None
-        names = (module_names, 0) if module_names is not None and self.use_modules else None
-        return Recall(context, grams, self.members, self.vocab.index.get(".", -1), names)
+        return Recall(context, grams, self.members, self.vocab.index.get(".", -1), receiver if self.use_modules else None)
 
     @torch.no_grad()
     def feed(self, state: State, ext_ids: list[int]) -> Output:

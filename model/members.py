@@ -26,7 +26,7 @@ evaluation set (docs/MODEL_CARD.md). The table is saved beside the weights as
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
+from heed.model.modules import CLASS_DEPTH, ModuleIndex, dotted_name, resolve_chain
 from heed.model.roles import ROLE_ID
 from heed.model.vocab import Vocab
 
@@ -41,6 +42,7 @@ ALPHA = 0.2  # how strongly the corpus table re-ranks
 BETA = 1e-5  # what an attribute never seen after the receiver keeps
 CLASS_BOOST = 5.0  # a member of the enclosing class counts this many times more ...
 CLASS_FLOOR = 0.01  # ... plus this much probability, so that one the network overlooked shows up
+INHERITED_SCALE = 0.4  # what the class's bases define counts this much of a member of its own
 MODULE_BOOST = 10.0  # a name the imported module defines counts this many times more ...
 MODULE_FLOOR = 1.0  # ... plus this much (before normalising), shared by all its names
 SELF_NAMES = ("self", "cls")
@@ -119,6 +121,15 @@ class MemberTable:
 
 
 @dataclass
+class ReceiverNames:
+    """What code outside the context's tokens says can follow its final dot (`model/modules.py`)."""
+
+    module: np.ndarray | None = None  # identities of the names of the module the receiver is ...
+    unseen: int = 0  # ... and how many more it has with no identity here (`heed eval`)
+    inherited: np.ndarray | None = None  # after `self.`: identities of what the class's bases define
+
+
+@dataclass
 class Rerank:
     """How the distribution after one dot changes: p' ~ p * scale + floor."""
 
@@ -175,22 +186,31 @@ class Members:
         self.class_id, self.def_id = get("class", -1), get("def", -1)
         self.indent, self.dedent, self.newline = (get(k, -1) for k in ("<indent>", "<dedent>", "<newline>"))
 
-    def rerank(self, ids: np.ndarray, roles: np.ndarray, ext: np.ndarray, n_ext: int, tail: Sequence[int] = ()) -> Rerank | None:
+    def rerank(self, ids: np.ndarray, roles: np.ndarray, ext: np.ndarray, n_ext: int, tail: Sequence[int] = (),
+               inherited: np.ndarray | None = None) -> Rerank | None:
         """The change to the next token's distribution [n_ext] if it follows a dot; else None.
-        `ids`, `roles`, `ext`: the context; `tail`: identities produced after it (beam search)."""
+        `ids`, `roles`, `ext`: the context; `tail`: identities produced after it (beam search);
+        `inherited`: after `self.`, the identities of what the class's bases define."""
         seq = [*ids[max(len(ids) - 2, 0):].tolist(), *tail][-2:]
         if len(seq) < 2 or seq[-1] != self.dot:
             return None
         receiver = seq[0] if seq[0] < self.V else self.unk
         if receiver in self.selves:
             members = class_members(self, ids, roles, ext)
-            if members is None or not len(members := members[members < n_ext]):
+            if members is None:
                 return None
+            members = members[members < n_ext]
             scale = np.full(n_ext, 1 / CLASS_BOOST, np.float32)
             scale[members] = 1.0
             floor = np.zeros(n_ext, np.float32)
             floor[members] = CLASS_FLOOR / CLASS_BOOST
-            return Rerank(scale, floor, "class")
+            if inherited is not None and not tail:
+                # What the bases define is raised too, less than the class's own names: raised as
+                # much, it pushed down the names the class defines further on (validation sample).
+                extra = np.setdiff1d(inherited[(inherited >= 0) & (inherited < n_ext)], members)
+                scale[extra] = INHERITED_SCALE
+                members = np.union1d(members, extra)
+            return Rerank(scale, floor, "class") if len(members) else None
         got = self.table.of(receiver) if self.table is not None and receiver != self.unk else None
         if got is None:
             return None
@@ -212,16 +232,22 @@ def class_members(m: Members, ids: np.ndarray, roles: np.ndarray, ext: np.ndarra
     """Identities the class around the end of a context has defined in it: its methods (`def`
     directly in its body), its class-level names (`x = ...`), and `self.x = ...` anywhere in
     it. None outside a class."""
-    ids, end = np.asarray(ids), len(ids)
+    found = enclosing_class(m, ids)
+    return body_members(m, ids, roles, ext, found[1], len(ids)) if found is not None else None
+
+
+def enclosing_class(m: Members, ids: np.ndarray) -> tuple[int, int] | None:
+    """(index of its `class` keyword, index of the INDENT opening its body) of the innermost
+    class around the end of a context; None outside a class."""
+    ids = np.asarray(ids)
     depth = np.cumsum((ids == m.indent).astype(np.int32) - (ids == m.dedent))  # after each token
     if not len(depth) or depth[-1] <= 0:
         return None
-    # The blocks around `end` open at the INDENTs whose level nothing after them went below.
+    # The blocks around the end open at the INDENTs whose level nothing after them went below.
     lowest_after = np.minimum.accumulate(depth[::-1])[::-1]
     openers = np.flatnonzero((ids == m.indent) & (depth == lowest_after))
     headers = np.flatnonzero((ids == m.class_id) | (ids == m.def_id))
     newlines = np.flatnonzero(ids == m.newline)
-    body = None
     for b in openers[::-1]:  # innermost first: `self` in a method means its class
         h = np.searchsorted(headers, b) - 1
         if h < 0:
@@ -230,15 +256,101 @@ def class_members(m: Members, ids: np.ndarray, roles: np.ndarray, ext: np.ndarra
         # The keyword must head the line this block belongs to: no line ends between them but the last.
         if np.searchsorted(newlines, k) < np.searchsorted(newlines, b - 1) or ids[k] != m.class_id:
             continue
-        body = b
-        break
-    if body is None:
-        return None
-    level = depth[body]
-    r, d, x = np.asarray(roles[body:end]), depth[body:end], np.asarray(ext[body:end])
-    direct = (d == level) & ((r == ROLE_ID["def_name"]) | (r == ROLE_ID["target"]))
+        return int(k), int(b)
+    return None
+
+
+def class_body(m: Members, ids: np.ndarray, k: int) -> tuple[int, int] | None:
+    """(INDENT, end) of the body of the class whose `class` keyword is at `k`: from the first
+    INDENT after its header line to where the indentation falls back (or the context ends)."""
+    ids = np.asarray(ids)
+    newline = np.flatnonzero(ids[k:] == m.newline)
+    b = k + int(newline[0]) + 1 if len(newline) else len(ids)
+    if b >= len(ids) or ids[b] != m.indent:
+        return None  # `class A: pass` on one line
+    step = (ids[b:] == m.indent).astype(np.int32) - (ids[b:] == m.dedent)
+    closed = np.flatnonzero(np.cumsum(step) <= 0)
+    return b, b + int(closed[0]) if len(closed) else len(ids)
+
+
+def body_members(m: Members, ids: np.ndarray, roles: np.ndarray, ext: np.ndarray, body: int, end: int) -> np.ndarray:
+    """Identities a class body (from its INDENT at `body` to `end`) defines: see class_members."""
+    ids = np.asarray(ids)
+    depth = np.cumsum((ids[body:end] == m.indent).astype(np.int32) - (ids[body:end] == m.dedent))
+    r, x, own = np.asarray(roles[body:end]), np.asarray(ext[body:end]), ids[body:end]
+    direct = (depth == 1) & ((r == ROLE_ID["def_name"]) | (r == ROLE_ID["target"]))
     at = np.flatnonzero(r == ROLE_ID["attribute_target"])
     at = at[at >= 2]
-    on_self = at[np.isin(ids[body:end][at - 2], m.selves) & (ids[body:end][at - 1] == m.dot)]
+    on_self = at[np.isin(own[at - 2], m.selves) & (own[at - 1] == m.dot)]
     found = np.concatenate([x[direct], x[on_self]])
     return np.unique(found[found >= 0])
+
+
+def inherited(m: Members, index: ModuleIndex, ids: np.ndarray, roles: np.ndarray, ext: np.ndarray, texts: Sequence[str],
+              binding_of: Callable[[str], tuple[int, str] | None], origin: Path | None,
+              id_of: Callable[[str], int]) -> np.ndarray | None:
+    """After `self.` (the end of a context: `ids`, `roles`, `ext`, and each token's `texts`):
+    identities of what the bases of the class around define. A base the document defined
+    earlier is read off its tokens; an imported one from its module (`id_of` gives a name's
+    identity, -1 if it has none). `binding_of(name)`: the import that binds a name, if any.
+    None: no base heed can read."""
+    found = enclosing_class(m, ids)
+    if found is None:
+        return None
+    parts: list[np.ndarray] = []
+    names: set[str] = set()
+    seen: set[int] = set()
+    todo = [found[0]]
+    while todo and len(seen) < CLASS_DEPTH:
+        k = todo.pop()
+        seen.add(k)
+        for base in header_bases(texts, k):
+            chain = base.split(".")
+            bound = binding_of(chain[0])
+            if bound is not None:
+                level, dotted = bound
+                head, _, last = dotted.rpartition(".")
+                module = (index.find(head, level, origin) if head or level else None) if len(chain) == 1 \
+                    else resolve_chain(index, chain[:-1], level, dotted, origin)
+                if module is not None:
+                    names |= index.class_names(module, last if len(chain) == 1 else chain[-1])
+                continue
+            earlier = [j for j in np.flatnonzero(ids[:k] == m.class_id).tolist() if j + 1 < k and texts[j + 1] == base]
+            body = class_body(m, ids, earlier[-1]) if earlier and len(chain) == 1 else None
+            if body is not None and earlier[-1] not in seen:
+                parts.append(body_members(m, ids, roles, ext, *body))
+                todo.append(earlier[-1])
+    if not parts and not names:
+        return None
+    found_ids = np.array([id_of(n) for n in sorted(names)], np.int64)
+    return np.unique(np.concatenate([found_ids[found_ids >= 0], *parts]))
+
+
+def header_bases(texts: Sequence[str], k: int) -> list[str]:
+    """The bases written in the `class` header at `k` (`class A(b.C, D, metaclass=M):` -> b.C, D)."""
+    if k + 2 >= len(texts) or texts[k + 2] != "(":
+        return []
+    out: list[list[str]] = []
+    arg: list[str] = []
+    depth = 1
+    for t in texts[k + 3 : k + 200]:
+        if t in "([{" and t:
+            depth += 1
+        elif t in ")]}" and t:
+            depth -= 1
+            if depth == 0:
+                break
+        if depth == 1 and t == ",":
+            out.append(arg)
+            arg = []
+        elif depth >= 1:
+            arg.append(t)
+    out.append(arg)
+    bases = []
+    for a in out:
+        if len(a) > 1 and a[1] == "=":
+            continue  # metaclass=...
+        dotted, _ = dotted_name(a, 0)
+        if dotted:
+            bases.append(dotted)
+    return bases

@@ -33,12 +33,22 @@ from heed.model.vocab import token_key
 
 MAX_MODULE_BYTES = 4_000_000  # a larger file is not parsed (generated code)
 STAR_DEPTH = 4  # `from m import *` chains followed this deep
+CLASS_DEPTH = 12  # base classes followed this deep (and imports followed this far to find one)
 SAFE_EXTENSIONS = frozenset({"math", "cmath", "array", "binascii", "select", "zlib", "unicodedata", "_socket",
                              "_struct", "_datetime", "_random", "_bisect", "_heapq", "_json", "_csv", "_pickle"})
 STATEMENT_START = frozenset({"<newline>", "<indent>", "<dedent>", ";", ":"})
 # Roles after which a name imported as a module names something else.
 REBINDING = frozenset(ROLE_ID[r] for r in ("target", "parameter", "def_name", "class_name"))
 CHAIN_BEFORE_DOT = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*)*)[ \t]*\.[ \t]*\Z")
+
+
+@dataclass
+class ClassInfo:
+    """What a class defines itself: methods, class-level names, `self.x = ...` in its methods;
+    and its bases, as written (`Base`, `cst.CSTNode`), to be found from its module."""
+
+    names: set[str]
+    bases: list[str]
 
 
 @dataclass
@@ -49,6 +59,7 @@ class Module:
     path: Path | None  # its source (None: compiled into the interpreter)
     names: dict[str, str] = field(default_factory=dict)
     refs: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> (level, dotted) it was imported as
+    classes: dict[str, ClassInfo] = field(default_factory=dict)  # its top-level classes
     exported: set[str] | None = None  # its literal `__all__`: what `from it import *` brings (else public names)
     dynamic: bool = False  # it defines `__getattr__`: it may have names no statement binds
 
@@ -64,6 +75,7 @@ class ModuleIndex:
         self.search_path = [Path(p) for p in (sys.path if search_path is None else search_path) if p]
         self.exclude = exclude  # a file never read (`heed eval`'s file under evaluation)
         self._read: dict[Path, tuple[float, Module]] = {}
+        self._classes: dict[tuple[int, str, Path | None], tuple[Module, frozenset[str]]] = {}
 
     def find(self, dotted: str, level: int = 0, origin: Path | None = None, depth: int = 0) -> Module | None:
         """The module `dotted` names, imported from the document at `origin` with `level` leading dots."""
@@ -99,6 +111,43 @@ class ModuleIndex:
             parent = self.find(head, level, module.path, depth + 1)
             return self.member_module(parent, last, depth + 1) if parent is not None and parent is not module else None
         return target
+
+    def class_names(self, module: Module, dotted: str, depth: int = 0) -> frozenset[str]:
+        """The names class `dotted` (as written in `module`) has: its own and its bases', as far
+        as they can be found; empty if it is not a class heed can find."""
+        key = (id(module), dotted, self.exclude)  # what is found depends on the file left out
+        cached = self._classes.get(key)
+        if cached is not None:
+            return cached[1]
+        found = self.find_class(module, dotted) if depth <= CLASS_DEPTH else None
+        names: set[str] = set()
+        if found is not None:
+            where, info = found
+            names |= info.names
+            for base in info.bases:
+                names |= self.class_names(where, base, depth + 1)
+        self._classes[key] = (module, frozenset(names))  # the module kept alive, so that its id stays its own
+        return self._classes[key][1]
+
+    def find_class(self, module: Module, dotted: str, hops: int = 0) -> tuple[Module, ClassInfo] | None:
+        """(the module that defines it, the class) for a name as written in `module`."""
+        head, _, last = dotted.rpartition(".")
+        if hops > CLASS_DEPTH:
+            return None
+        if head:
+            where: Module | None = module
+            for part in head.split("."):
+                where = self.member_module(where, part) if where is not None else None
+            return self.find_class(where, last, hops + 1) if where is not None else None
+        if last in module.classes:
+            return module, module.classes[last]
+        ref = module.refs.get(last)
+        if ref is None:
+            return None
+        level, target = ref
+        parent_name, _, name = target.rpartition(".")
+        parent = self.find(parent_name, level, module.path) if parent_name or level else None
+        return self.find_class(parent, name, hops + 1) if parent is not None and parent is not module else None
 
     def _under(self, roots: Sequence[Path], parts: list[str], depth: int) -> Module | None:
         namespace = None  # a folder without `__init__.py`: used only if no root has a real module
@@ -204,6 +253,7 @@ def _collect(body: list[ast.stmt], module: Module) -> None:
                 module.dynamic = True
         elif isinstance(node, ast.ClassDef):
             module.names[node.name] = "class"
+            module.classes[node.name] = class_info(node)
         elif isinstance(node, ast.Import):
             for a in node.names:
                 if a.asname:
@@ -237,6 +287,30 @@ def _collect(body: list[ast.stmt], module: Module) -> None:
             _collect(node.body + node.orelse + node.finalbody, module)  # type: ignore[attr-defined]
             for h in node.handlers:  # type: ignore[attr-defined]
                 _collect(h.body, module)
+
+
+def class_info(node: ast.ClassDef) -> ClassInfo:
+    names = set()
+    for stmt in node.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            for t in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
+                names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+    for n in ast.walk(node):
+        if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name) \
+                and n.value.id == "self":
+            names.add(n.attr)
+    return ClassInfo(names, [b for b in map(_dotted_text, node.bases) if b])
+
+
+def _dotted_text(node: ast.expr) -> str:
+    """`a.b.C` for a base written as a dotted name; "" for anything else (`Generic[T]`, a call)."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *parts[::-1]]) if isinstance(node, ast.Name) else ""
 
 
 def _read_all(node: ast.stmt, module: Module) -> None:
@@ -286,7 +360,7 @@ def import_bindings(keys: Sequence[str]) -> dict[str, list[tuple[int, int, str]]
             while j < n and keys[j] in (".", "..."):
                 level += len(keys[j])
                 j += 1
-            base, j = _dotted(keys, j)
+            base, j = dotted_name(keys, j)
             if j >= n or keys[j] != "import":
                 i = j
                 continue
@@ -294,7 +368,7 @@ def import_bindings(keys: Sequence[str]) -> dict[str, list[tuple[int, int, str]]
             if j < n and keys[j] == "(":
                 j += 1
         while j < n:
-            name, j = _dotted(keys, j)
+            name, j = dotted_name(keys, j)
             if not name:
                 break
             bound = name.split(".")[0] if key == "import" else name
@@ -311,7 +385,7 @@ def import_bindings(keys: Sequence[str]) -> dict[str, list[tuple[int, int, str]]
     return out
 
 
-def _dotted(keys: Sequence[str], j: int) -> tuple[str, int]:
+def dotted_name(keys: Sequence[str], j: int) -> tuple[str, int]:
     parts = []
     while j < len(keys) and keys[j].isidentifier() and keys[j] not in ("import", "as"):
         parts.append(keys[j])
@@ -388,14 +462,20 @@ def receiver_in_stream(index: ModuleIndex, stream: TokenStream, dot: int, origin
     chain = [part.strip() for part in found.group(1).split(".")]
     if scope_at(stream, dot).names.get(chain[0]) != ROLE_ID["import"]:
         return None  # bound by an assignment, a parameter, ... or not at all
+    binding = stream_binding(stream, chain[0], dot)
+    return resolve_chain(index, chain, *binding, origin) if binding is not None else None
+
+
+def stream_binding(stream: TokenStream, name: str, offset: int) -> tuple[int, str] | None:
+    """(level, dotted) of the last import that binds `name` before `offset` in an open document."""
     starts = stream.starts()
-    last = max(bisect.bisect_right(starts, dot) - 1, 0)
+    last = max(bisect.bisect_right(starts, offset) - 1, 0)
     binding = None
     for i, piece in enumerate(stream.pieces[: last + 1]):
-        for where, level, dotted in piece_imports(piece).get(chain[0], ()):
-            if starts[i] + where < dot:
+        for where, level, dotted in piece_imports(piece).get(name, ()):
+            if starts[i] + where < offset:
                 binding = (level, dotted)
-    return resolve_chain(index, chain, *binding, origin) if binding is not None else None
+    return binding
 
 
 def read_imports(index: ModuleIndex, stream: TokenStream, origin: Path | None) -> None:

@@ -12,7 +12,8 @@ import torch
 
 from heed.model.candidates import fallback_popup
 from heed.model.completer import Completer
-from heed.model.members import module_rerank
+from heed.model.inference import load_predictor
+from heed.model.members import header_bases, module_rerank
 from heed.model.modules import (
     ModuleIndex,
     import_bindings,
@@ -163,3 +164,51 @@ def test_the_popup_offers_the_module_s_names_with_their_kinds(project: Path, tin
     popup = Completer(tiny_predictor, doc, ModuleIndex([project])).popup(TokenStream(text), len(text), 50)
     kinds = {c.text: c.kind for c in popup.candidates}
     assert kinds["Circle"] == kinds["Hidden"] == "class"  # the model ranked them: names it has never seen
+
+
+def test_a_class_s_names_include_its_bases_across_modules(project: Path) -> None:
+    write(project, {
+        "pkg/base.py": "class Root:\n    def zzq_root_method(self): ...\n",
+        "pkg/nodes.py": "from pkg.base import Root\nclass Node(Root):\n    kind = 1\n    def __init__(self):\n        self.zzq_field = 2\n",
+    })
+    index = ModuleIndex([project])
+    nodes = index.find("pkg.nodes")
+    assert nodes is not None
+    assert {"kind", "__init__", "zzq_field", "zzq_root_method"} <= index.class_names(nodes, "Node")
+    assert index.class_names(nodes, "Root") == {"zzq_root_method"}  # imported: found in its own module
+    assert index.class_names(nodes, "Missing") == frozenset()
+
+
+@pytest.mark.parametrize("header, bases", [
+    ("class A(B, c.D, metaclass=M):", ["B", "c.D"]),
+    ("class A(Generic[T], E):", ["Generic", "E"]),
+    ("class A:", []),
+])
+def test_header_bases(header: str, bases: list[str]) -> None:
+    texts = [t.text for t in tokenize(header + "\n    pass\n")]
+    assert header_bases(texts, 0) == bases
+
+
+def test_after_self_the_popup_offers_what_the_bases_define(project: Path, tiny_predictor) -> None:  # type: ignore[no-untyped-def]
+    write(project, {"pkg/base.py": "class Root:\n    def zzq_root_method(self): ...\n"})
+    text = textwrap.dedent("""\
+        from pkg.base import Root
+
+        class Local:
+            def zzq_local_method(self): ...
+
+        class Mine(Local, Root):
+            def run(self):
+                return self.zzq""")
+    popup = Completer(tiny_predictor, project / "main.py", ModuleIndex([project])).popup(TokenStream(text), len(text), 20)
+    assert {c.text for c in popup.candidates} == {"zzq_local_method", "zzq_root_method"}
+    # A name the document used before (so that the pointer gives it some probability) rises
+    # when a base defines it.
+    text = "zzq_root_method = 1\n" + text[: -len("zzq")]
+    def prob(completer: Completer) -> float:
+        popup = completer.popup(TokenStream(text), len(text), 400)
+        return next(c.prob for c in popup.candidates if c.text == "zzq_root_method")
+    predictor = load_predictor(None)  # the shipped model: it gives the name some probability here
+    knows = prob(Completer(predictor, project / "main.py", ModuleIndex([project])))
+    blind = prob(Completer(predictor, None, ModuleIndex([])))  # cannot find pkg.base
+    assert knows > 1.5 * blind > 0
