@@ -63,18 +63,18 @@ def kind_of(text: str, scope: Scope) -> str:
 def finish_popup(
     stream: TokenStream, offset: int, prefix: str, after_dot: bool, scope: Scope,
     found: dict[str, Candidate], max_items: int, model_used: bool, module: Module | None = None,
-    modules: ModuleIndex | None = None, inherited: Sequence[str] = (),
+    modules: ModuleIndex | None = None, defined: Sequence[str] = (),
 ) -> Popup:
     """Add the names the model did not rank (after a `.`: attributes seen on the receiver, the
-    names of the module it is, what the bases of `self`'s class define; else the names in
-    scope), filtered by the typed prefix; rank by model probability, then by how often the
-    document uses the name."""
+    names of `module` if it is one, and `defined`: what other code says it has (see
+    `model/receivers.py`); else the names in scope), filtered by the typed prefix; rank by
+    model probability, then by how often the document uses the name."""
     if after_dot:
         receiver = receiver_before(stream.text, offset - len(prefix))
         extra: Mapping[str, int] = attributes_of(stream, receiver) if receiver else {}
-        defined = [*(module.names if module is not None else ()), *inherited]
-        if defined:
-            public = {n: 0 for n in defined if not n.startswith("_") or prefix.startswith("_")}
+        known = [*(module.names if module is not None else ()), *defined]
+        if known:
+            public = {n: 0 for n in known if not n.startswith("_") or prefix.startswith("_")}
             extra = {**public, **extra}
     else:
         extra = {n: scope.counts.get(n, 0) for n in scope.names}
@@ -83,8 +83,8 @@ def finish_popup(
             found[name] = Candidate(name, 0.0, "", "scope")
     ranked = sorted(found.values(), key=lambda c: (-c.prob, -scope.counts.get(c.text, 0), c.text))[:max_items]
     for c in ranked:  # kinds for the items shown only: looking one up can scan the document
-        known = module_kind(modules, module, c.text) if module is not None and modules is not None else ""
-        c.kind = known or kind_of(c.text, scope)
+        kind = module_kind(modules, module, c.text) if module is not None and modules is not None else ""
+        c.kind = kind or kind_of(c.text, scope)
     return Popup(prefix, ranked, model_used)
 
 

@@ -16,12 +16,13 @@ import numpy as np
 import torch
 
 from heed.model import detok
-from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, receiver_before, typed_prefix
+from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, typed_prefix
 from heed.model.context import CursorContext, cursor_context, short_cut
 from heed.model.inference import Cancelled, DocEncoder, Encoded, Prediction, Predictor, StateCache
-from heed.model.members import SELF_NAMES, ReceiverNames, inherited
+from heed.model.members import Members, ReceiverNames
 from heed.model.modules import SHARED, Module, ModuleIndex, read_imports, receiver_in_stream, stream_binding
 from heed.model.network import Output, mixture
+from heed.model.receivers import Lookup, receiver_names
 from heed.model.scope import scope_at
 from heed.model.stream import TokenStream
 
@@ -47,8 +48,9 @@ class Explanation:
     weights: list[tuple[int, int, str, float]] = field(default_factory=list)  # (line, col, text, weight) per window token
     file_prob: float = 0.0  # from the document's n-grams
     repeats_line: int | None = None  # line where it last followed the same tokens
-    lifted_by: str = ""  # after a dot, what raised it: "class" (a member of the class around), "corpus"
-    # (usual after the receiver in training) or "module" (a name of the module the receiver is)
+    lifted_by: str = ""  # after a dot, what raised it: "class" (a member of the class around or its
+    # bases), "corpus" (usual after the receiver in training), "module" (a name of the module the
+    # receiver is) or "type" (a name of the class the receiver is, or is an instance of)
 
 
 @dataclass
@@ -73,23 +75,15 @@ class Completer:
         module = receiver_in_stream(self.modules, stream, dot_end, self.path)
         return module if module is not None and not module.dynamic else None
 
-    def _receiver(self, stream: TokenStream, dot_end: int, module: Module | None, ctx: CursorContext) -> ReceiverNames | None:
-        """After a dot, what other code says can follow: the names of `module` (the module the
-        receiver is), or after `self.`, what the class's bases define. Each name takes an
-        identity in this document's table (so that the model can rank the ones it never saw)."""
-        if self.encoder is None or self.predictor is None:
-            return None
-        ext_of = self.encoder.ext_of_text
-        if module is not None:
-            return ReceiverNames(module=np.array([ext_of(n) for n in module.names if n.isidentifier() and not keyword.iskeyword(n)],
-                                                 np.int64))
-        members = self.predictor.members
-        if members is None or receiver_before(stream.text, dot_end) not in SELF_NAMES or not len(ctx.inputs):
+    def _receiver(self, stream: TokenStream, dot_end: int, ctx: CursorContext) -> ReceiverNames | None:
+        """After a dot, what other code says can follow (`model/receivers.py`). Each name takes
+        an identity in this document's table, so that the model can rank the ones it never saw."""
+        if self.encoder is None or self.predictor is None or not len(ctx.inputs):
             return None
         c = ctx.inputs
-        found = inherited(members, self.modules, c.ids, c.roles, c.ext, ctx.texts,
-                          lambda name: stream_binding(stream, name, dot_end), self.path, ext_of)
-        return ReceiverNames(inherited=found) if found is not None else None
+        look = Lookup(self.predictor.members or Members(self.predictor.vocab, None), c.ids, c.roles, c.ext, ctx.texts,
+                      self.modules, self.path, lambda name: stream_binding(stream, name, dot_end), self.encoder.ext_of_text)
+        return receiver_names(look)
 
     def forget(self) -> None:
         """Drop the cached model states (to bound memory); they are recomputed when needed."""
@@ -122,10 +116,9 @@ class Completer:
         return self.cache.advance(self.predictor, inputs, origin, cancelled), inputs, cut
 
     def _predict(
-        self, stream: TokenStream, offset: int, cancelled: Cancelled | None, quick: int = 0, module: Module | None = None
+        self, stream: TokenStream, offset: int, cancelled: Cancelled | None, quick: int = 0
     ) -> tuple[CursorContext, Prediction | None] | None:
-        """(context, prediction); no prediction inside a string or comment; None without a model.
-        `module`: the module before the cursor's dot, if there is one."""
+        """(context, prediction); no prediction inside a string or comment; None without a model."""
         if self.predictor is None or self.encoder is None:
             return None
         ctx = self._context(stream, offset, quick)
@@ -133,7 +126,7 @@ class Completer:
             return ctx, None
         out, inputs, cut = self._run(ctx, cancelled, quick)
         dot_end = offset - len(ctx.prefix)
-        receiver = self._receiver(stream, dot_end, module, ctx) if is_after_dot(stream.text, dot_end) else None
+        receiver = self._receiver(stream, dot_end, ctx) if is_after_dot(stream.text, dot_end) else None
         pred = self.predictor.prediction(out, self.encoder, inputs, receiver)
         pred.key_pos = np.where(pred.key_pos >= 0, pred.key_pos + cut, -1)
         pred.cache.last = np.where(pred.cache.last >= 0, pred.cache.last + cut, -1)
@@ -143,14 +136,12 @@ class Completer:
     def popup(self, stream: TokenStream, offset: int, max_items: int = 20, cancelled: Cancelled | None = None,
               quick: bool = False) -> Popup:
         """The popup list at `offset`. `quick` (the server's requests): see QUICK_POPUP."""
-        typed = typed_prefix(stream.text, offset)
-        after_dot = is_after_dot(stream.text, offset - len(typed))
-        module = self.module_before(stream, offset - len(typed)) if after_dot else None
-        result = self._predict(stream, offset, cancelled, QUICK_POPUP if quick else 0, module)
+        result = self._predict(stream, offset, cancelled, QUICK_POPUP if quick else 0)
         ctx, pred = result if result else (None, None)
         if ctx is not None and ctx.inside:
             return Popup(ctx.prefix, [], False)  # in a string or a comment
-        prefix = ctx.prefix if ctx else typed
+        prefix = ctx.prefix if ctx else typed_prefix(stream.text, offset)
+        after_dot = is_after_dot(stream.text, offset - len(prefix))
         scope = scope_at(stream, offset)
         found: dict[str, Candidate] = {}
         if pred is not None and self.encoder is not None:
@@ -167,9 +158,11 @@ class Completer:
                     continue
                 found[text] = Candidate(text, p, "", self._source(pred, int(i)))
         known = pred.receiver if pred is not None else None
-        bases = [self.encoder.text_of(int(i)) for i in known.inherited] if known and known.inherited is not None and self.encoder else []
+        defined = [self.encoder.text_of(int(i)) for ids in (known.module, known.inherited) if ids is not None for i in ids] \
+            if known is not None and self.encoder is not None else []
+        module = self.module_before(stream, offset - len(prefix)) if after_dot else None  # for the names' kinds
         return finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None, module,
-                            self.modules, bases)
+                            self.modules, defined)
 
     def _unforeseen(self, out: Output, prefix: str) -> bool:
         """Whether the model gives no name that starts with `prefix` a chance after `out`."""
@@ -205,9 +198,7 @@ class Completer:
         out, inputs, _ = self._run(ctx, cancelled, short)
         prefix = ctx.prefix
         dot_end = offset - len(prefix)
-        after_dot = is_after_dot(stream.text, dot_end)
-        module = self.module_before(stream, dot_end) if after_dot else None
-        recall = self.predictor.recall_of(inputs, self._receiver(stream, dot_end, module, ctx) if after_dot else None)
+        recall = self.predictor.recall_of(inputs, self._receiver(stream, dot_end, ctx) if is_after_dot(stream.text, dot_end) else None)
         given: list[str] = []  # the typed name, when the model cannot produce it
         first: Callable[[str], bool] | None
         if selected is not None:
@@ -255,9 +246,7 @@ class Completer:
     # -- why ------------------------------------------------------------------------------------
     def explain(self, stream: TokenStream, offset: int, text: str, top: int = 3) -> Explanation | None:
         """Where the model looked when it suggested `text` at `offset`."""
-        typed = typed_prefix(stream.text, offset)
-        after_dot = is_after_dot(stream.text, offset - len(typed))
-        result = self._predict(stream, offset, None, module=self.module_before(stream, offset - len(typed)) if after_dot else None)
+        result = self._predict(stream, offset, None)
         if result is None or self.encoder is None or self.predictor is None:
             return None
         ctx, pred = result

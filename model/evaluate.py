@@ -37,9 +37,10 @@ from heed.model import detok, ngram
 from heed.model.batches import Rows
 from heed.model.corpus import Split
 from heed.model.inference import DocEncoder, Encoded, Predictor, Recall, load_predictor, select_context
-from heed.model.members import SELF_NAMES, Members, ReceiverNames, inherited
-from heed.model.modules import ModuleIndex, import_bindings, rebindings, receiver_in_keys
+from heed.model.members import Members, ReceiverNames
+from heed.model.modules import ModuleIndex, import_bindings
 from heed.model.network import HeedLM, mixture
+from heed.model.receivers import Lookup, receiver_names
 from heed.model.vocab import KIND_ID, LAYOUT, Vocab
 
 MRR_CUTOFF = 10
@@ -148,7 +149,6 @@ class FileRecall:
     recall: Recall  # of the whole file (each position takes its head)
     keys: list[str] | None = None  # the file's token keys, read again from its source (for `modules`)
     bindings: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
-    rebound: dict[str, list[int]] = field(default_factory=dict)
     origin: Path | None = None
     identity: dict[str, int] = field(default_factory=dict)  # a name outside the vocabulary -> its identity here
 
@@ -166,35 +166,24 @@ def _file_recall(split: Split, f: int, cache: bool, members: Members | None, dot
         return out  # changed since the corpus was built: no module names for this file
     out.keys, out.origin = tokens.keys, path
     out.bindings = import_bindings(tokens.keys)
-    out.rebound = rebindings(tokens.keys, tokens.roles)
     out.identity = {k: int(e) for k, e in zip(tokens.keys, a["ext"]) if e >= 0}
     return out
 
 
 def _receiver_names(fr: FileRecall, end: int, index: ModuleIndex, vocab: Vocab, members: Members | None) -> ReceiverNames | None:
-    """After the `.` ending the file's first `end` tokens, what other code says can follow it:
-    the names of the module it names, or after `self.`, what the class's bases define (as
-    identities: vocabulary ids or the file's own), and how many such names have none."""
+    """After the `.` ending the file's first `end` tokens, what other code says can follow it
+    (`model/receivers.py`), as identities: vocabulary ids or the file's own."""
     if fr.keys is None:
         return None
     index.exclude = fr.origin  # the file under evaluation is never read, not even as a module
 
-    def id_of(name: str) -> int:
-        return fr.identity.get(name, vocab.index.get(name, -1))
+    def binding_of(name: str) -> tuple[int, str] | None:
+        bound = [b for b in fr.bindings.get(name, ()) if b[0] < end]
+        return bound[-1][1:] if bound else None
 
-    if end >= 2 and fr.keys[end - 2] in SELF_NAMES and members is not None:
-        def binding_of(name: str) -> tuple[int, str] | None:
-            bound = [b for b in fr.bindings.get(name, ()) if b[0] < end]
-            return bound[-1][1:] if bound else None
-
-        c = fr.recall.context.head(end)
-        got = inherited(members, index, c.ids, c.roles, c.ext, fr.keys[:end], binding_of, fr.origin, id_of)
-        return ReceiverNames(inherited=got) if got is not None else None
-    module = receiver_in_keys(index, fr.keys, end, fr.bindings, fr.rebound, fr.origin)
-    if module is None or module.dynamic:
-        return None
-    ids = np.array([id_of(n) for n in module.names], np.int64)
-    return ReceiverNames(module=ids[ids >= 0], unseen=int((ids < 0).sum()))
+    c = fr.recall.context.head(end)
+    return receiver_names(Lookup(members or Members(vocab, None), c.ids, c.roles, c.ext, fr.keys[:end], index, fr.origin,
+                                 binding_of, lambda name: fr.identity.get(name, vocab.index.get(name, -1))))
 
 
 def _recall(probs: torch.Tensor, where: np.ndarray, split: Split, files_seen: dict[int, FileRecall], cache: bool,

@@ -72,6 +72,8 @@ def _where(e: Explanation, otherwise: str) -> str:
         return f"{otherwise}, usual after this name in the training code"
     if e.lifted_by == "module":
         return f"{otherwise}, a name the module before the dot defines"
+    if e.lifted_by == "type":
+        return f"{otherwise}, a name of the class the receiver is"
     return otherwise
 
 

@@ -164,7 +164,9 @@ class Recall:
         rerank = self.members.rerank(c.ids, c.roles, c.ext, n_ext, tail or [], inherited) if self.members is not None else None
         if known is None or known.module is None:
             return rerank
-        return rerank.then_module(known.module, known.unseen) if rerank is not None else module_rerank(known.module, n_ext, known.unseen)
+        if rerank is not None:
+            return rerank.then_module(known.module, known.unseen, known.why)
+        return module_rerank(known.module, n_ext, known.unseen, known.why)
 
     def extended(self, ext_id: int, vocab_size: int, unk: int) -> Recall:
         """The same after one more token, given by its identity (a name typed in full)."""

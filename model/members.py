@@ -26,7 +26,7 @@ evaluation set (docs/MODEL_CARD.md). The table is saved beside the weights as
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,6 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
-from heed.model.modules import CLASS_DEPTH, ModuleIndex, dotted_name, resolve_chain
 from heed.model.roles import ROLE_ID
 from heed.model.vocab import Vocab
 
@@ -43,7 +42,9 @@ BETA = 1e-5  # what an attribute never seen after the receiver keeps
 CLASS_BOOST = 5.0  # a member of the enclosing class counts this many times more ...
 CLASS_FLOOR = 0.01  # ... plus this much probability, so that one the network overlooked shows up
 INHERITED_SCALE = 0.4  # what the class's bases define counts this much of a member of its own
-MODULE_BOOST = 10.0  # a name the imported module defines counts this many times more ...
+# A name the module the receiver is defines (or the class it is an instance of: other values
+# for those changed nothing on the validation sample) counts this many times more ...
+MODULE_BOOST = 10.0
 MODULE_FLOOR = 1.0  # ... plus this much (before normalising), shared by all its names
 SELF_NAMES = ("self", "cls")
 FILE = "members.safetensors"
@@ -124,8 +125,9 @@ class MemberTable:
 class ReceiverNames:
     """What code outside the context's tokens says can follow its final dot (`model/modules.py`)."""
 
-    module: np.ndarray | None = None  # identities of the names of the module the receiver is ...
+    module: np.ndarray | None = None  # identities of the names of the module (or the class) the receiver is ...
     unseen: int = 0  # ... and how many more it has with no identity here (`heed eval`)
+    why: str = "module"  # "module": the receiver is a module; "type": an instance or a class
     inherited: np.ndarray | None = None  # after `self.`: identities of what the class's bases define
 
 
@@ -154,24 +156,24 @@ class Rerank:
             total += float(self.floor.sum())
         return self.unseen_floor / total if total > 0 else 0.0
 
-    def then_module(self, names: np.ndarray, unseen: int = 0) -> Rerank:
+    def then_module(self, names: np.ndarray, unseen: int = 0, why: str = "module") -> Rerank:
         """This re-ranking followed by `module_rerank`'s."""
-        other = module_rerank(names, len(self.scale), unseen)
+        other = module_rerank(names, len(self.scale), unseen, why)
         floor = other.floor if self.floor is None else self.floor * other.scale + other.floor
-        return Rerank(self.scale * other.scale, floor, "module", unseen, other.unseen_floor)
+        return Rerank(self.scale * other.scale, floor, why, unseen, other.unseen_floor)
 
 
-def module_rerank(names: np.ndarray, n_ext: int, unseen: int = 0) -> Rerank:
-    """After a receiver that is an imported module: `names` (the identities of what it defines)
-    raised over every other, and given a share of MODULE_FLOOR each, as are the `unseen` names
-    it defines that have no identity here."""
+def module_rerank(names: np.ndarray, n_ext: int, unseen: int = 0, why: str = "module") -> Rerank:
+    """After a receiver that is an imported module (`why` "module") or an instance of a known
+    class ("type"): `names` (the identities of what it has) raised over every other, and given
+    a share of the floor each, as are the `unseen` names it has with no identity here."""
     names = names[(names >= 0) & (names < n_ext)]
     scale = np.full(n_ext, 1 / MODULE_BOOST, np.float32)
     scale[names] = 1.0
     each = MODULE_FLOOR / MODULE_BOOST / max(len(names) + unseen, 1)
     floor = np.zeros(n_ext, np.float32)
     floor[names] = each
-    return Rerank(scale, floor, "module", unseen, each)
+    return Rerank(scale, floor, why, unseen, each)
 
 
 class Members:
@@ -284,73 +286,3 @@ def body_members(m: Members, ids: np.ndarray, roles: np.ndarray, ext: np.ndarray
     on_self = at[np.isin(own[at - 2], m.selves) & (own[at - 1] == m.dot)]
     found = np.concatenate([x[direct], x[on_self]])
     return np.unique(found[found >= 0])
-
-
-def inherited(m: Members, index: ModuleIndex, ids: np.ndarray, roles: np.ndarray, ext: np.ndarray, texts: Sequence[str],
-              binding_of: Callable[[str], tuple[int, str] | None], origin: Path | None,
-              id_of: Callable[[str], int]) -> np.ndarray | None:
-    """After `self.` (the end of a context: `ids`, `roles`, `ext`, and each token's `texts`):
-    identities of what the bases of the class around define. A base the document defined
-    earlier is read off its tokens; an imported one from its module (`id_of` gives a name's
-    identity, -1 if it has none). `binding_of(name)`: the import that binds a name, if any.
-    None: no base heed can read."""
-    found = enclosing_class(m, ids)
-    if found is None:
-        return None
-    parts: list[np.ndarray] = []
-    names: set[str] = set()
-    seen: set[int] = set()
-    todo = [found[0]]
-    while todo and len(seen) < CLASS_DEPTH:
-        k = todo.pop()
-        seen.add(k)
-        for base in header_bases(texts, k):
-            chain = base.split(".")
-            bound = binding_of(chain[0])
-            if bound is not None:
-                level, dotted = bound
-                head, _, last = dotted.rpartition(".")
-                module = (index.find(head, level, origin) if head or level else None) if len(chain) == 1 \
-                    else resolve_chain(index, chain[:-1], level, dotted, origin)
-                if module is not None:
-                    names |= index.class_names(module, last if len(chain) == 1 else chain[-1])
-                continue
-            earlier = [j for j in np.flatnonzero(ids[:k] == m.class_id).tolist() if j + 1 < k and texts[j + 1] == base]
-            body = class_body(m, ids, earlier[-1]) if earlier and len(chain) == 1 else None
-            if body is not None and earlier[-1] not in seen:
-                parts.append(body_members(m, ids, roles, ext, *body))
-                todo.append(earlier[-1])
-    if not parts and not names:
-        return None
-    found_ids = np.array([id_of(n) for n in sorted(names)], np.int64)
-    return np.unique(np.concatenate([found_ids[found_ids >= 0], *parts]))
-
-
-def header_bases(texts: Sequence[str], k: int) -> list[str]:
-    """The bases written in the `class` header at `k` (`class A(b.C, D, metaclass=M):` -> b.C, D)."""
-    if k + 2 >= len(texts) or texts[k + 2] != "(":
-        return []
-    out: list[list[str]] = []
-    arg: list[str] = []
-    depth = 1
-    for t in texts[k + 3 : k + 200]:
-        if t in "([{" and t:
-            depth += 1
-        elif t in ")]}" and t:
-            depth -= 1
-            if depth == 0:
-                break
-        if depth == 1 and t == ",":
-            out.append(arg)
-            arg = []
-        elif depth >= 1:
-            arg.append(t)
-    out.append(arg)
-    bases = []
-    for a in out:
-        if len(a) > 1 and a[1] == "=":
-            continue  # metaclass=...
-        dotted, _ = dotted_name(a, 0)
-        if dotted:
-            bases.append(dotted)
-    return bases

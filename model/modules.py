@@ -37,8 +37,6 @@ CLASS_DEPTH = 12  # base classes followed this deep (and imports followed this f
 SAFE_EXTENSIONS = frozenset({"math", "cmath", "array", "binascii", "select", "zlib", "unicodedata", "_socket",
                              "_struct", "_datetime", "_random", "_bisect", "_heapq", "_json", "_csv", "_pickle"})
 STATEMENT_START = frozenset({"<newline>", "<indent>", "<dedent>", ";", ":"})
-# Roles after which a name imported as a module names something else.
-REBINDING = frozenset(ROLE_ID[r] for r in ("target", "parameter", "def_name", "class_name"))
 CHAIN_BEFORE_DOT = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*)*)[ \t]*\.[ \t]*\Z")
 
 
@@ -426,31 +424,6 @@ def resolve_chain(index: ModuleIndex, chain: Sequence[str], level: int, dotted: 
             return None
         module = index.member_module(module, name)
     return module
-
-
-def rebindings(keys: Sequence[str], roles: Sequence[int]) -> dict[str, list[int]]:
-    """Where each name is assigned or made a parameter, in a whole tokenized file."""
-    out: dict[str, list[int]] = {}
-    for i, (key, role) in enumerate(zip(keys, roles)):
-        if role in REBINDING:
-            out.setdefault(key, []).append(i)
-    return out
-
-
-def receiver_in_keys(index: ModuleIndex, keys: Sequence[str], at: int, bindings: dict[str, list[tuple[int, int, str]]],
-                     rebound: dict[str, list[int]], origin: Path | None) -> Module | None:
-    """The module named before the `.` at `keys[at - 1]` of a whole tokenized file (`heed eval`),
-    from the imports before it (`bindings`: `import_bindings(keys)`), unless the name was
-    assigned or made a parameter since (`rebound`: `rebindings(keys, roles)`)."""
-    chain = receiver_chain(keys[max(at - 24, 0) : at])
-    bound = [b for b in bindings.get(chain[0], ()) if b[0] < at] if chain else []
-    if not bound:
-        return None
-    where, level, dotted = bound[-1]
-    since = rebound.get(chain[0], [])
-    if bisect.bisect_left(since, at) > bisect.bisect_right(since, where):
-        return None
-    return resolve_chain(index, chain, level, dotted, origin)
 
 
 def receiver_in_stream(index: ModuleIndex, stream: TokenStream, dot: int, origin: Path | None) -> Module | None:

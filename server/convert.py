@@ -46,7 +46,8 @@ def explanation_markdown(explanation) -> str:  # type: ignore[no-untyped-def]
     else:
         head += f" · from the vocabulary (gate {e.gate:.2f})"
     head += {"class": " · a member of this class", "corpus": " · usual after this name in the training code",
-             "module": " · a name the module before the dot defines"}.get(e.lifted_by, "")
+             "module": " · a name the module before the dot defines",
+             "type": " · a name of the class the receiver is"}.get(e.lifted_by, "")
     lines = [head, "", "The model looked most at:", "", "| line | code | weight |", "|---:|---|---:|"]
     for line, code, weight in e.spans:
         code = code.replace("|", "\\|").replace("`", "'")

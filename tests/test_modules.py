@@ -12,20 +12,21 @@ import torch
 
 from heed.model.candidates import fallback_popup
 from heed.model.completer import Completer
-from heed.model.inference import load_predictor
-from heed.model.members import header_bases, module_rerank
+from heed.model.context import cursor_context
+from heed.model.inference import DocEncoder, load_predictor
+from heed.model.members import Members, module_rerank
 from heed.model.modules import (
     ModuleIndex,
     import_bindings,
     module_kind,
-    rebindings,
     receiver_chain,
-    receiver_in_keys,
     receiver_in_stream,
+    stream_binding,
 )
-from heed.model.roles import ROLE_ID
+from heed.model.receivers import Lookup, header_bases, receiver_names
+from heed.model.store import default_model_dir
 from heed.model.stream import TokenStream, tokenize
-from heed.model.vocab import token_key
+from heed.model.vocab import Vocab, token_key
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -96,9 +97,8 @@ def test_a_broken_or_unreadable_module_is_none(tmp_path: Path) -> None:
     assert ModuleIndex([tmp_path], exclude=tmp_path / "ok.py").find("ok") is None  # `heed eval`'s own file
 
 
-def keys_of(code: str) -> tuple[list[str], list[int]]:
-    toks = tokenize(code)
-    return [token_key(t.kind, t.text) for t in toks], [ROLE_ID[t.role] for t in toks]
+def keys_of(code: str) -> list[str]:
+    return [token_key(t.kind, t.text) for t in tokenize(code)]
 
 
 @pytest.mark.parametrize("code, expected", [
@@ -112,8 +112,7 @@ def keys_of(code: str) -> tuple[list[str], list[int]]:
     ("x = 'import os'", {}),
 ])
 def test_import_bindings(code: str, expected: dict[str, str]) -> None:
-    keys, _ = keys_of(code)
-    found = import_bindings(keys)
+    found = import_bindings(keys_of(code))
     assert {name: b[-1][2] for name, b in found.items()} == expected
 
 
@@ -124,14 +123,40 @@ def test_receiver_chain() -> None:
     assert receiver_chain(["os"]) == []
 
 
-def test_the_receiver_follows_imports_and_stops_where_the_name_is_rebound(project: Path) -> None:
+def names_after(text: str, index: ModuleIndex, origin: Path | None = None) -> tuple[str, set[str]] | None:
+    """(why, names) `receiver_names` gives at the end of `text` (a `.`), as the completer asks."""
+    vocab = Vocab.load(default_model_dir() / "vocab.json")
+    encoder, stream = DocEncoder(vocab), TokenStream(text)
+    ctx = cursor_context(stream, len(text), encoder)
+    c = ctx.inputs
+    got = receiver_names(Lookup(Members(vocab, None), c.ids, c.roles, c.ext, ctx.texts, index, origin,
+                                lambda name: stream_binding(stream, name, len(text)), encoder.ext_of_text))
+    if got is None:
+        return None
+    ids = got.module if got.module is not None else got.inherited
+    return ("self" if got.inherited is not None else got.why), {encoder.text_of(int(i)) for i in ids}  # type: ignore[union-attr]
+
+
+def test_the_receiver_is_what_its_name_was_last_bound_to(project: Path) -> None:
+    write(project, {"pkg/shapes.py": "class Circle:\n    def __init__(self):\n        self.zzq_radius = 1\n    def zzq_area(self): ...\n"})
     index = ModuleIndex([project])
-    code = "import pkg\nfrom pkg import helpers as h\nA = pkg.\nB = h.\nC = pkg.helpers.\npkg = 3\nD = pkg.\n"
-    keys, roles = keys_of(code)
-    bindings, rebound = import_bindings(keys), rebindings(keys, roles)
-    dots = [i + 1 for i, k in enumerate(keys) if k == "." and keys[i + 1] == "<newline>"]
-    found = [receiver_in_keys(index, keys, at, bindings, rebound, None) for at in dots]
-    assert [m.name if m else None for m in found] == ["pkg", "pkg.helpers", "pkg.helpers", None]
+    head = "import pkg\nfrom pkg import helpers as h\nimport pkg.shapes as shapes\n"
+    cases = {
+        "A = pkg.": ("module", "area"),  # a module
+        "A = h.": ("module", "zzq_unusual_helper"),
+        "A = pkg.helpers.": ("module", "zzq_unusual_helper"),
+        "def f(c: shapes.Circle, d):\n    c.": ("type", "zzq_radius"),  # an annotated parameter
+        "def f(c: Optional[shapes.Circle] = None):\n    c.": ("type", "zzq_area"),
+        "def f(c: 'shapes.Circle'):\n    c.": ("type", "zzq_area"),
+        "x = shapes.Circle()\nx.": ("type", "zzq_area"),  # an instance made here
+        "s: str = ''\ns.": ("type", "join"),  # a builtin class
+        "class K:\n    zzq_k = 1\nK.": ("type", "zzq_k"),  # a class of the document
+    }
+    for code, (why, name) in cases.items():
+        got = names_after(head + code, index)
+        assert got is not None and got[0] == why and name in got[1], code
+    for code in ("pkg = 3\npkg.", "def f(c):\n    c.", "x = make()\nx.", "for c in y:\n    c.", "f().x."):
+        assert names_after(head + code, index) is None, code
 
 
 def test_relative_imports_start_at_the_document(project: Path) -> None:
