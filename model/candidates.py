@@ -8,7 +8,7 @@ no torch, so the server can answer from it before the model has loaded.
 from __future__ import annotations
 
 import keyword
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +38,7 @@ class Candidate:
     text: str
     prob: float  # the model's probability (0: offered by scope alone)
     kind: str  # function, method, class, module, variable, field, keyword, builtin, text
-    source: str  # "vocabulary", "pointer" or "scope"
+    source: str  # "vocabulary", "pointer", "file" (the n-grams), "defined" (by the receiver's module or class) or "scope"
 
 
 @dataclass
@@ -63,12 +63,13 @@ def kind_of(text: str, scope: Scope) -> str:
 def finish_popup(
     stream: TokenStream, offset: int, prefix: str, after_dot: bool, scope: Scope,
     found: dict[str, Candidate], max_items: int, model_used: bool, module: Module | None = None,
-    modules: ModuleIndex | None = None, defined: Sequence[str] = (),
+    modules: ModuleIndex | None = None, defined: Mapping[str, str] | None = None,
 ) -> Popup:
     """Add the names the model did not rank (after a `.`: attributes seen on the receiver, the
-    names of `module` if it is one, and `defined`: what other code says it has (see
-    `model/receivers.py`); else the names in scope), filtered by the typed prefix; rank by
-    model probability, then by how often the document uses the name."""
+    names of `module` if it is one, and `defined`: what other code says it has, name -> kind
+    or "" (see `model/receivers.py`); else the names in scope), filtered by the typed prefix;
+    rank by model probability, then by how often the document uses the name."""
+    defined = defined or {}
     if after_dot:
         receiver = receiver_before(stream.text, offset - len(prefix))
         extra: Mapping[str, int] = attributes_of(stream, receiver) if receiver else {}
@@ -84,7 +85,7 @@ def finish_popup(
     ranked = sorted(found.values(), key=lambda c: (-c.prob, -scope.counts.get(c.text, 0), c.text))[:max_items]
     for c in ranked:  # kinds for the items shown only: looking one up can scan the document
         kind = module_kind(modules, module, c.text) if module is not None and modules is not None else ""
-        c.kind = kind or kind_of(c.text, scope)
+        c.kind = kind or defined.get(c.text, "") or kind_of(c.text, scope)
     return Popup(prefix, ranked, model_used)
 
 

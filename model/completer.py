@@ -39,7 +39,7 @@ QUICK_INLINE, QUICK_POPUP = 512, 2048
 class Explanation:
     text: str
     prob: float
-    source: str  # what gave it the most probability: "vocabulary", "pointer" or "file" (n-grams)
+    source: str  # what gave it the most probability: "vocabulary", "pointer", "file" (n-grams) or "defined"
     gate: float  # share the model gave the vocabulary over the pointer, at this position
     pointer_prob: float
     vocab_prob: float
@@ -158,8 +158,10 @@ class Completer:
                     continue
                 found[text] = Candidate(text, p, "", self._source(pred, int(i)))
         known = pred.receiver if pred is not None else None
-        defined = [self.encoder.text_of(int(i)) for ids in (known.module, known.inherited) if ids is not None for i in ids] \
-            if known is not None and self.encoder is not None else []
+        defined: dict[str, str] = {}  # what other code says the receiver has, with kinds where known
+        if known is not None and self.encoder is not None:
+            for ids in (known.module, known.inherited):
+                defined.update((text, known.kinds.get(text, "")) for text in map(self.encoder.text_of, (ids if ids is not None else ())))
         module = self.module_before(stream, offset - len(prefix)) if after_dot else None  # for the names' kinds
         return finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None, module,
                             self.modules, defined)
@@ -172,7 +174,13 @@ class Completer:
         return not bool(((probs > 0) & starts).any())
 
     def _source(self, pred: Prediction, ext_id: int) -> str:
-        return _source_of(*_shares(pred, ext_id))
+        """What gave a candidate most of its probability: "pointer", "vocabulary", "file" (the
+        n-grams), or "defined" (the floor the module or class the receiver is gave its names)."""
+        shares = _shares(pred, ext_id)
+        floor = pred.rerank.floor if pred.rerank is not None and pred.rerank.why in ("module", "type") else None
+        if floor is not None and 0 <= ext_id < len(floor) and floor[ext_id] > 0 and sum(shares) < 0.5 * float(pred.probs[ext_id]):
+            return "defined"
+        return _source_of(*shares)
 
     # -- ghost text -----------------------------------------------------------------------------
     def inline(
@@ -270,7 +278,7 @@ class Completer:
         ]
         hits = [(float(pred.attn[j]), j) for j in range(len(pred.attn)) if pred.key_ext[j] == ext_id >= 0 and pred.key_pos[j] >= 0]
         pointer_prob, vocab_prob, file_prob = _shares(pred, ext_id)
-        source = _source_of(pointer_prob, vocab_prob, file_prob)
+        source = self._source(pred, ext_id)
         copied_from = repeats_line = None
         if hits and source == "pointer":
             _, j = max(hits)

@@ -8,9 +8,14 @@ Next-token metrics at every position, for all tokens, identifiers, and attribute
 name after a `.`): top-1, top-5 and MRR (reciprocal rank, 0 past rank 10), of the distribution
 heed answers from: the network's, with the file's n-grams mixed in (`model/ngram.py`; the
 `cache=False` lesion leaves them out) and, after a dot, re-ranked by the receiver's usual
-attributes or the class's members (`model/members.py`; lesion: `members=False`). A target the model
-cannot produce (a long literal, a name outside the vocabulary that the pointer does not reach)
-counts as wrong. `pointer_share` is the share of top-1 hits the pointer contributed most to.
+attributes or the class's members (`model/members.py`; lesion: `members=False`) and by what the
+code says the receiver is (`model/receivers.py`; lesion: `modules=False`). For the last, each
+file's token keys are read again from its source (the corpus keeps no text for names outside
+the vocabulary); the file under evaluation is never read as a module; and the names the
+receiver has that have no identity in the file (neither in the vocabulary nor anywhere in it)
+take ranks like any other, so that they cost what they would cost in the popup. A target the
+model cannot produce (a long literal, a name outside the vocabulary that the pointer does not
+reach) counts as wrong. `pointer_share` is the share of top-1 hits the pointer contributed most to.
 
 Baselines, given the token's category for free: *unigram* ranks tokens of that category by
 training frequency; *cache* ranks the file's most recent distinct tokens of that category.

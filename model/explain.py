@@ -66,6 +66,8 @@ def _where(e: Explanation, otherwise: str) -> str:
         return f"copied from line {e.copied_from}"
     if e.source == "file" and e.repeats_line:
         return f"as after the same code on line {e.repeats_line}"
+    if e.source == "defined":
+        return f"defined by what the receiver is ({e.lifted_by})"
     if e.lifted_by == "class":
         return f"{otherwise}, a member of this class"
     if e.lifted_by == "corpus":

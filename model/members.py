@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +129,7 @@ class ReceiverNames:
     unseen: int = 0  # ... and how many more it has with no identity here (`heed eval`)
     why: str = "module"  # "module": the receiver is a module; "type": an instance or a class
     inherited: np.ndarray | None = None  # after `self.`: identities of what the class's bases define
+    kinds: dict[str, str] = field(default_factory=dict)  # what each name found elsewhere is, for the popup
 
 
 @dataclass

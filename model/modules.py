@@ -45,7 +45,7 @@ class ClassInfo:
     """What a class defines itself: methods, class-level names, `self.x = ...` in its methods;
     and its bases, as written (`Base`, `cst.CSTNode`), to be found from its module."""
 
-    names: set[str]
+    names: dict[str, str]  # name -> kind: "method", "field" or "class"
     bases: list[str]
 
 
@@ -73,7 +73,7 @@ class ModuleIndex:
         self.search_path = [Path(p) for p in (sys.path if search_path is None else search_path) if p]
         self.exclude = exclude  # a file never read (`heed eval`'s file under evaluation)
         self._read: dict[Path, tuple[float, Module]] = {}
-        self._classes: dict[tuple[int, str, Path | None], tuple[Module, frozenset[str]]] = {}
+        self._classes: dict[tuple[int, str, Path | None], tuple[Module, dict[str, str]]] = {}
 
     def find(self, dotted: str, level: int = 0, origin: Path | None = None, depth: int = 0) -> Module | None:
         """The module `dotted` names, imported from the document at `origin` with `level` leading dots."""
@@ -110,21 +110,22 @@ class ModuleIndex:
             return self.member_module(parent, last, depth + 1) if parent is not None and parent is not module else None
         return target
 
-    def class_names(self, module: Module, dotted: str, depth: int = 0) -> frozenset[str]:
-        """The names class `dotted` (as written in `module`) has: its own and its bases', as far
-        as they can be found; empty if it is not a class heed can find."""
+    def class_names(self, module: Module, dotted: str, depth: int = 0) -> dict[str, str]:
+        """The names class `dotted` (as written in `module`) has, with their kinds: its own and
+        its bases', as far as they can be found; empty if it is not a class heed can find.
+        Kept for the next call: not to be changed."""
         key = (id(module), dotted, self.exclude)  # what is found depends on the file left out
         cached = self._classes.get(key)
         if cached is not None:
             return cached[1]
         found = self.find_class(module, dotted) if depth <= CLASS_DEPTH else None
-        names: set[str] = set()
+        names: dict[str, str] = {}
         if found is not None:
             where, info = found
-            names |= info.names
-            for base in info.bases:
-                names |= self.class_names(where, base, depth + 1)
-        self._classes[key] = (module, frozenset(names))  # the module kept alive, so that its id stays its own
+            for base in info.bases[::-1]:  # the first base's names win, as in the method resolution order
+                names.update(self.class_names(where, base, depth + 1))
+            names.update(info.names)
+        self._classes[key] = (module, names)  # the module kept alive, so that its id stays its own
         return self._classes[key][1]
 
     def find_class(self, module: Module, dotted: str, hops: int = 0) -> tuple[Module, ClassInfo] | None:
@@ -288,17 +289,19 @@ def _collect(body: list[ast.stmt], module: Module) -> None:
 
 
 def class_info(node: ast.ClassDef) -> ClassInfo:
-    names = set()
+    names: dict[str, str] = {}
     for stmt in node.body:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(stmt.name)
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names[stmt.name] = "field" if any(_dotted_text(d).endswith("property") for d in stmt.decorator_list) else "method"
+        elif isinstance(stmt, ast.ClassDef):
+            names[stmt.name] = "class"
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
             for t in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
-                names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+                names.update((n.id, "field") for n in ast.walk(t) if isinstance(n, ast.Name))
     for n in ast.walk(node):
         if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name) \
                 and n.value.id == "self":
-            names.add(n.attr)
+            names.setdefault(n.attr, "field")
     return ClassInfo(names, [b for b in map(_dotted_text, node.bases) if b])
 
 

@@ -52,8 +52,7 @@ def receiver_names(look: Lookup) -> ReceiverNames | None:
     if not chain:
         return None
     if chain[0] in SELF_NAMES and len(chain) == 1:
-        found = inherited(look)
-        return ReceiverNames(inherited=found) if found is not None else None
+        return inherited(look)
     at = last_binding(look, chain[0])
     role = int(look.roles[at]) if at is not None else IMPORT  # none in the context: maybe an import before it
     if role == IMPORT:
@@ -72,10 +71,10 @@ def receiver_names(look: Lookup) -> ReceiverNames | None:
     return _names(look, *found_cls, "type") if found_cls is not None else None
 
 
-def _names(look: Lookup, names: Sequence[str] | set[str] | dict[str, str], extra: np.ndarray, why: str) -> ReceiverNames:
+def _names(look: Lookup, names: dict[str, str], extra: np.ndarray, why: str) -> ReceiverNames:
     ids = np.array([look.id_of(n) for n in names if n.isidentifier()], np.int64)
     known = np.unique(np.concatenate([ids[ids >= 0], extra]))
-    return ReceiverNames(module=known, unseen=int((ids < 0).sum()), why=why)
+    return ReceiverNames(module=known, unseen=int((ids < 0).sum()), why=why, kinds=names)
 
 
 def last_binding(look: Lookup, name: str) -> int | None:
@@ -110,9 +109,10 @@ def type_of(look: Lookup, at: int) -> str | None:
     return None
 
 
-def class_names_at(look: Lookup, dotted: str, at: int | None, depth: int = 0) -> tuple[set[str], np.ndarray] | None:
-    """(names, identities) of the class `dotted` names in the document before `at`: names
-    from other modules or the interpreter, identities read off a class body the document has."""
+def class_names_at(look: Lookup, dotted: str, at: int | None, depth: int = 0) -> tuple[dict[str, str], np.ndarray] | None:
+    """(names with their kinds, identities) of the class `dotted` names in the document before
+    `at`: names from other modules or the interpreter, identities read off a class body the
+    document has."""
     parts = dotted.split(".")
     where = last_binding_before(look, parts[0], at)
     role = int(look.roles[where]) if where is not None else IMPORT
@@ -129,8 +129,8 @@ def class_names_at(look: Lookup, dotted: str, at: int | None, depth: int = 0) ->
         module = look.index.find(head, level, look.origin) if head or level else None
     else:
         module, last = resolve_chain(look.index, parts[:-1], level, target, look.origin), parts[-1]
-    names = look.index.class_names(module, last) if module is not None else frozenset()
-    return (set(names), np.zeros(0, np.int64)) if names else None
+    names = look.index.class_names(module, last) if module is not None else {}
+    return (names, np.zeros(0, np.int64)) if names else None
 
 
 def last_binding_before(look: Lookup, name: str, at: int | None) -> int | None:
@@ -141,45 +141,48 @@ def last_binding_before(look: Lookup, name: str, at: int | None) -> int | None:
     return None
 
 
-def _document_class(look: Lookup, name_at: int, depth: int) -> tuple[set[str], np.ndarray] | None:
+def _document_class(look: Lookup, name_at: int, depth: int) -> tuple[dict[str, str], np.ndarray] | None:
     """A class the document defines (its name at `name_at`): its body's names and its bases'."""
     k = name_at - 1
     if k < 0 or look.ids[k] != look.members.class_id:
         return None
     body = class_body(look.members, look.ids, k)
-    names: set[str] = set()
+    names: dict[str, str] = {}
     parts = [body_members(look.members, look.ids, look.roles, look.ext, *body)] if body is not None else []
     if depth < CLASS_DEPTH:
         for base in header_bases(look.texts, k):
             got = class_names_at(look, base, k, depth + 1)
             if got is not None:
-                names |= got[0]
+                names = {**got[0], **names}
                 parts.append(got[1])
     return names, np.unique(np.concatenate([np.zeros(0, np.int64), *parts]))
 
 
-def _builtin_class(name: str) -> tuple[set[str], np.ndarray] | None:
+def _builtin_class(name: str) -> tuple[dict[str, str], np.ndarray] | None:
     value = getattr(builtins, name, None)
-    return ({n for n in dir(value) if not n.startswith("__")}, np.zeros(0, np.int64)) if inspect.isclass(value) else None
+    if not inspect.isclass(value):
+        return None
+    names = {n: "method" if callable(getattr(value, n, None)) else "field" for n in dir(value) if not n.startswith("__")}
+    return names, np.zeros(0, np.int64)
 
 
-def inherited(look: Lookup) -> np.ndarray | None:
+def inherited(look: Lookup) -> ReceiverNames | None:
     """After `self.`: identities of what the bases of the class around define. None: no base
     heed can read."""
     found = enclosing_class(look.members, look.ids)
     if found is None:
         return None
-    names: set[str] = set()
+    names: dict[str, str] = {}
     parts: list[np.ndarray] = []
     for base in header_bases(look.texts, found[0]):
         got = class_names_at(look, base, found[0])
         if got is not None:
-            names |= got[0]
+            names = {**got[0], **names}
             parts.append(got[1])
     if not names and not parts:
         return None
     ids = np.array([look.id_of(n) for n in sorted(names)], np.int64)
-    return np.unique(np.concatenate([ids[ids >= 0], *parts]))
+    return ReceiverNames(inherited=np.unique(np.concatenate([ids[ids >= 0], *parts])), kinds=names)
 
 
 def header_bases(texts: Sequence[str], k: int) -> list[str]:

@@ -17,7 +17,7 @@ ITEM_KIND = {
     "builtin": types.CompletionItemKind.Function,
     "text": types.CompletionItemKind.Text,
 }
-SOURCE_LABEL = {"vocabulary": "model", "pointer": "copied", "file": "repeated", "scope": "in scope"}
+SOURCE_LABEL = {"vocabulary": "model", "pointer": "copied", "file": "repeated", "defined": "defined there", "scope": "in scope"}
 
 
 def completion_item(candidate: Candidate, rank: int, edit_range: types.Range, data: dict) -> types.CompletionItem:
@@ -43,6 +43,8 @@ def explanation_markdown(explanation) -> str:  # type: ignore[no-untyped-def]
         head += f" · copied from line {e.copied_from} (pointer)"
     elif e.source == "file" and e.repeats_line is not None:
         head += f" · followed the same code on line {e.repeats_line} (this file's n-grams)"
+    elif e.source == "defined":
+        head += " · defined by what the receiver is (the model has not seen this name)"
     else:
         head += f" · from the vocabulary (gate {e.gate:.2f})"
     head += {"class": " · a member of this class", "corpus": " · usual after this name in the training code",

@@ -187,8 +187,14 @@ def test_the_popup_offers_the_module_s_names_with_their_kinds(project: Path, tin
         assert [(c.text, c.kind) for c in popup.candidates] == [("zzq_unusual_helper", "function")]
     text = "from pkg import shapes\nshapes."
     popup = Completer(tiny_predictor, doc, ModuleIndex([project])).popup(TokenStream(text), len(text), 50)
-    kinds = {c.text: c.kind for c in popup.candidates}
-    assert kinds["Circle"] == kinds["Hidden"] == "class"  # the model ranked them: names it has never seen
+    kinds = {c.text: (c.kind, c.source) for c in popup.candidates}
+    # Names the model has never seen, ranked by what the module defines.
+    assert kinds["Circle"] == kinds["Hidden"] == ("class", "defined")
+    write(project, {"pkg/shapes.py": "class Circle:\n    def __init__(self):\n        self.zzq_radius = 1\n"
+                                     "    @property\n    def zzq_area(self): ...\n    def zzq_grow(self): ...\n"})
+    text = "from pkg.shapes import Circle\ndef f(c: Circle):\n    return c.zzq"
+    popup = Completer(tiny_predictor, doc, ModuleIndex([project])).popup(TokenStream(text), len(text), 20)
+    assert {(c.text, c.kind) for c in popup.candidates} == {("zzq_radius", "field"), ("zzq_area", "field"), ("zzq_grow", "method")}
 
 
 def test_a_class_s_names_include_its_bases_across_modules(project: Path) -> None:
@@ -199,9 +205,11 @@ def test_a_class_s_names_include_its_bases_across_modules(project: Path) -> None
     index = ModuleIndex([project])
     nodes = index.find("pkg.nodes")
     assert nodes is not None
-    assert {"kind", "__init__", "zzq_field", "zzq_root_method"} <= index.class_names(nodes, "Node")
-    assert index.class_names(nodes, "Root") == {"zzq_root_method"}  # imported: found in its own module
-    assert index.class_names(nodes, "Missing") == frozenset()
+    names = index.class_names(nodes, "Node")
+    assert {k: names[k] for k in ("kind", "__init__", "zzq_field", "zzq_root_method")} == \
+        {"kind": "field", "__init__": "method", "zzq_field": "field", "zzq_root_method": "method"}
+    assert index.class_names(nodes, "Root") == {"zzq_root_method": "method"}  # imported: found in its own module
+    assert index.class_names(nodes, "Missing") == {}
 
 
 @pytest.mark.parametrize("header, bases", [
