@@ -124,7 +124,7 @@ def next_token_metrics(model: HeedLM, vocab: Vocab, split: Split, results: Resul
         out = model(b.ids, b.roles, b.ext, state)
         state = out.state
         probs = mixture(out, n_ext, answerable)  # [B, T, n_ext]
-        unseen = torch.zeros(probs.shape[:2], dtype=torch.long)  # module names with no identity in the file ...
+        unseen = torch.zeros(probs.shape[:2], dtype=torch.long)  # names the receiver has, with no identity in the file ...
         unseen_p = torch.zeros(probs.shape[:2])  # ... and the probability each has
         if cache or members is not None or index is not None:
             _recall(probs, rows.where[:, i * bptt : (i + 1) * bptt], split, files_seen, cache, members, answerable, dot,
@@ -155,7 +155,7 @@ class FileRecall:
     keys: list[str] | None = None  # the file's token keys, read again from its source (for `modules`)
     bindings: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
     origin: Path | None = None
-    identity: dict[str, int] = field(default_factory=dict)  # a name outside the vocabulary -> its identity here
+    identity: dict[str, int] = field(default_factory=dict)  # each name in the file -> its identity there
 
 
 def _file_recall(split: Split, f: int, cache: bool, members: Members | None, dot: int, modules: bool) -> FileRecall:
@@ -168,7 +168,7 @@ def _file_recall(split: Split, f: int, cache: bool, members: Members | None, dot
         return out
     _, _, tokens = corpus_mod.tokenize_file(path, corpus_mod.default_cache_dir())
     if tokens is None or len(tokens.keys) != len(whole.ids):
-        return out  # changed since the corpus was built: no module names for this file
+        return out  # changed since the corpus was built: no look-up in this file
     out.keys, out.origin = tokens.keys, path
     out.bindings = import_bindings(tokens.keys)
     out.identity = {k: int(e) for k, e in zip(tokens.keys, a["ext"]) if e >= 0}
@@ -196,10 +196,10 @@ def _recall(probs: torch.Tensor, where: np.ndarray, split: Split, files_seen: di
             vocab: Vocab | None = None, unseen: torch.Tensor | None = None, unseen_p: torch.Tensor | None = None) -> None:
     """Adjust each position's distribution in `probs` [B, T, n_ext] as inference does, with the
     file's n-grams (unless not `cache`), the re-ranking after a dot, and, with a module `index`,
-    the names of a module before a dot (`where`: the split index of each input token;
-    `files_seen`: each file's whole run, kept while the file lasts). Names of such a module
-    that have no identity in the file still take ranks: `unseen` and `unseen_p` [B, T] get how
-    many there are and the probability each has."""
+    the receiver look-up (`where`: the split index of each input token; `files_seen`: each
+    file's whole run, kept while the file lasts). Names the receiver has that have no identity
+    in the file still take ranks: `unseen` and `unseen_p` [B, T] get how many there are and
+    the probability each has."""
     rows, cols = np.nonzero(where >= 0)
     at = where[rows, cols]
     files = np.searchsorted(split.starts, at, "right") - 1

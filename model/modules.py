@@ -9,8 +9,10 @@ is executed. A module with no source is only read if it is compiled into the int
 a short list of the standard library's extension modules (`math`): those run no user code and
 print nothing (unlike `readline`, which would write to the protocol's stdout).
 
-`receiver_module` reads the document's own imports off its token keys and follows the dotted
-chain before the cursor's dot (`os.path.`) to the module it names, if it names one.
+The document side: `import_bindings` reads what a document's imports bind off its token keys
+(`piece_imports` caches that per piece of an open document), and `resolve_chain` follows a
+dotted chain (`os.path.`) from such a binding to the module it names. `model/receivers.py`
+decides what a receiver is.
 """
 
 from __future__ import annotations
@@ -159,6 +161,12 @@ class ModuleIndex:
                 namespace = folder
         return Module(".".join(parts), None, _submodules(namespace)) if namespace is not None else None
 
+    def _excluded(self, path: Path) -> bool:
+        try:
+            return self.exclude is not None and path.name == self.exclude.name and path.samefile(self.exclude)
+        except OSError:
+            return False
+
     def _package(self, folder: Path, depth: int) -> Module | None:
         init = folder / "__init__.py"
         return self._load(init, folder.name, depth) if init.is_file() else Module(folder.name, None, _submodules(folder))
@@ -166,7 +174,7 @@ class ModuleIndex:
     def _load(self, path: Path, name: str, depth: int) -> Module | None:
         try:
             stat = path.stat()
-            if self.exclude is not None and path.samefile(self.exclude):
+            if self._excluded(path):
                 return None
             cached = self._read.get(path)
             if cached is not None and cached[0] == stat.st_mtime:
@@ -232,9 +240,13 @@ def _submodules(folder: Path) -> dict[str, str]:
     return out
 
 
-def _compiled(name: str) -> Module:
-    """A module compiled into the interpreter, or one of SAFE_EXTENSIONS: it has no source to read."""
-    mod = importlib.import_module(name)
+def _compiled(name: str) -> Module | None:
+    """A module compiled into the interpreter, or one of SAFE_EXTENSIONS: it has no source to
+    read (None where this interpreter lacks it)."""
+    try:
+        mod = importlib.import_module(name)
+    except ImportError:
+        return None
     names = {}
     for n in dir(mod):
         v = getattr(mod, n, None)
@@ -387,6 +399,7 @@ def import_bindings(keys: Sequence[str]) -> dict[str, list[tuple[int, int, str]]
 
 
 def dotted_name(keys: Sequence[str], j: int) -> tuple[str, int]:
+    """The dotted name starting at `keys[j]` ("" if none) and the index after it."""
     parts = []
     while j < len(keys) and keys[j].isidentifier() and keys[j] not in ("import", "as"):
         parts.append(keys[j])
@@ -457,9 +470,9 @@ def stream_binding(stream: TokenStream, name: str, offset: int) -> tuple[int, st
 def read_imports(index: ModuleIndex, stream: TokenStream, origin: Path | None) -> None:
     """Read every module the document imports into `index` ahead of requests."""
     for piece in stream.pieces:
-        for bound in piece_imports(piece).values():
+        for name, bound in piece_imports(piece).items():
             for _, level, dotted in bound:
-                resolve_chain(index, [""], level, dotted, origin)
+                resolve_chain(index, [name], level, dotted, origin)
 
 
 def piece_imports(piece: Piece) -> dict[str, list[tuple[int, int, str]]]:

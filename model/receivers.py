@@ -77,11 +77,12 @@ def _names(look: Lookup, names: dict[str, str], extra: np.ndarray, why: str) -> 
     return ReceiverNames(module=known, unseen=int((ids < 0).sum()), why=why, kinds=names)
 
 
-def last_binding(look: Lookup, name: str) -> int | None:
-    """Index of the context's last token that binds `name` (import, parameter, assignment, def,
-    class) before its final dot; None if the context has none."""
+def last_binding(look: Lookup, name: str, before: int | None = None) -> int | None:
+    """Index of the context's last token before `before` (default: its final dot) that binds
+    `name` (import, parameter, assignment, def, class); None if there is none."""
+    end = len(look.texts) - 1 if before is None else before
     texts, roles = look.texts, look.roles
-    for i in range(len(texts) - 2, max(len(texts) - SCAN, 0) - 1, -1):
+    for i in range(end - 1, max(end - SCAN, 0) - 1, -1):
         if texts[i] == name and roles[i] in BINDING:
             return i
     return None
@@ -114,7 +115,7 @@ def class_names_at(look: Lookup, dotted: str, at: int | None, depth: int = 0) ->
     `at`: names from other modules or the interpreter, identities read off a class body the
     document has."""
     parts = dotted.split(".")
-    where = last_binding_before(look, parts[0], at)
+    where = last_binding(look, parts[0], at)
     role = int(look.roles[where]) if where is not None else IMPORT
     if role == CLASS_NAME and where is not None and len(parts) == 1:
         return _document_class(look, where, depth)
@@ -131,14 +132,6 @@ def class_names_at(look: Lookup, dotted: str, at: int | None, depth: int = 0) ->
         module, last = resolve_chain(look.index, parts[:-1], level, target, look.origin), parts[-1]
     names = look.index.class_names(module, last) if module is not None else {}
     return (names, np.zeros(0, np.int64)) if names else None
-
-
-def last_binding_before(look: Lookup, name: str, at: int | None) -> int | None:
-    end = len(look.texts) - 1 if at is None else at
-    for i in range(end - 1, max(end - SCAN, 0) - 1, -1):
-        if look.texts[i] == name and look.roles[i] in BINDING:
-            return i
-    return None
 
 
 def _document_class(look: Lookup, name_at: int, depth: int) -> tuple[dict[str, str], np.ndarray] | None:
@@ -167,8 +160,7 @@ def _builtin_class(name: str) -> tuple[dict[str, str], np.ndarray] | None:
 
 
 def inherited(look: Lookup) -> ReceiverNames | None:
-    """After `self.`: identities of what the bases of the class around define. None: no base
-    heed can read."""
+    """After `self.`: what the bases of the class around define. None: no base heed can read."""
     found = enclosing_class(look.members, look.ids)
     if found is None:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -90,9 +91,13 @@ def test_a_module_s_names_come_from_its_source_and_nothing_runs(project: Path, m
 
 
 def test_a_broken_or_unreadable_module_is_none(tmp_path: Path) -> None:
-    write(tmp_path, {"broken.py": "def f(:\n", "ok.py": "x = 1\n"})
+    write(tmp_path, {"broken.py": "def f(:\n", "ok.py": "x = 1\n", "deep.py": "x = " + "(" * 5000 + ")" * 5000 + "\n"})
+    (tmp_path / "nul.py").write_bytes(b"x = 1\x00\n")
+    (tmp_path / "latin.py").write_bytes(b"# coding: ascii\nx = '\xe9'\n")
+    os.mkfifo(tmp_path / "fifo.py")  # reading it would wait forever
     index = ModuleIndex([tmp_path])
-    assert index.find("broken") is None
+    for name in ("broken", "deep", "nul", "latin", "fifo"):
+        assert index.find(name) is None, name
     assert index.find("ok", 0) is not None
     assert ModuleIndex([tmp_path], exclude=tmp_path / "ok.py").find("ok") is None  # `heed eval`'s own file
 
