@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -71,11 +72,14 @@ class HeedServer(LanguageServer):
         for error in errors:
             self.show(types.MessageType.Warning, f"heed: invalid setting {error}")
 
-    def completer_for(self, doc: Document) -> Any:
-        """The document's model side (on the worker), or None without a model."""
+    def completer_for(self, doc: Document, request: bool = True) -> Any:
+        """The document's model side (on the worker), or None without a model. `request`: the
+        user asked for something in it (not a background warm-up)."""
         predictor = self.engine.predictor
         if predictor is None:
             return None
+        if request:
+            doc.active = time.monotonic()
         if doc.completer is None or doc.completer.predictor is not predictor:
             from heed.model.completer import Completer
 
@@ -90,10 +94,10 @@ class HeedServer(LanguageServer):
             return
 
         def warm(stop):  # type: ignore[no-untyped-def]
-            if self.documents.get(doc.uri) is not doc:
+            if self.documents.get(doc.uri) is not doc or not self.documents.among_active(doc):
                 return
             stream, _, version = doc.snapshot()
-            completer = self.completer_for(doc)
+            completer = self.completer_for(doc, request=False)
             if completer is not None:
                 completer.warm(stream, lambda: stop() or doc.version != version or self.documents.get(doc.uri) is not doc)
 
@@ -158,6 +162,7 @@ def create_server() -> HeedServer:
             return
         for change in params.content_changes:
             doc.apply(change, params.text_document.version or doc.version + 1)
+        doc.active = time.monotonic()
         ls.warm_later(doc)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)

@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,7 @@ class Document:
     replaced: bool = True  # the stream must be rebuilt from `text`
     stream: TokenStream | None = None
     completer: Any = None  # heed.model.completer.Completer, once a model is loaded
+    active: float = field(default_factory=time.monotonic)  # when the user last opened, edited or asked in it
     lock: threading.Lock = field(default_factory=threading.Lock)
     _starts: list[int] | None = None
 
@@ -152,6 +154,12 @@ class Documents:
     def close(self, uri: str) -> None:
         self.open.pop(uri, None)
         self.recent.pop(uri, None)
+
+    def among_active(self, doc: Document) -> bool:
+        """Whether `doc` is one of the WARM_DOCUMENTS the user used last: only those are warmed in
+        the background, so that warming one never drops the states of one in use."""
+        docs = list(self.open.values())  # one step under the GIL: the event loop may be adding one
+        return doc in sorted(docs, key=lambda d: d.active)[-WARM_DOCUMENTS:]
 
     def touch(self, doc: Document) -> None:
         """Mark `doc` as used; forget the model states of documents not used lately."""

@@ -282,6 +282,20 @@ def test_documents_are_warmed_in_idle_time_and_again_after_edits() -> None:
         assert server.close() == 0
 
 
+def test_only_the_documents_used_last_are_warmed_in_the_background() -> None:
+    """Warming a document touches its states and can push out another's; a warm-up left pending
+    for a document opened long ago must not push out the one being edited (it did, in
+    tests/test_reliability_load.py, once warm-ups took a little longer)."""
+    from heed.server.documents import WARM_DOCUMENTS, Documents
+
+    documents = Documents()
+    docs = [documents.add(f"file:///warm/doc{i}.py", "x = 1\n", 1) for i in range(WARM_DOCUMENTS + 3)]
+    for i, doc in enumerate(docs):
+        doc.active = 100.0 + i  # opened in this order
+    docs[0].active = 200.0  # then edited
+    assert [documents.among_active(d) for d in docs] == [True, *[False] * 3, *[True] * (WARM_DOCUMENTS - 1)]
+
+
 def test_the_model_loads_on_a_thread_that_ends_with_the_load(tiny_model_dir) -> None:  # type: ignore[no-untyped-def]
     """No thread that ran torch outlives the load but the model worker: each keeps a team of
     OpenMP threads, and a second team made the worker's runs 2.7 times slower on two cores."""
