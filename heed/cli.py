@@ -250,8 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="leave the document's n-gram cache out (ablation)")
     p.add_argument("--no-members", action="store_true", help="no re-ranking after a dot by the receiver's usual "
                    "attributes or the class's members (ablation)")
-    p.add_argument("--no-modules", action="store_true", help="no raising of an imported module's names after its name "
-                   "and a dot (ablation)")
+    p.add_argument("--no-modules", action="store_true", help="no look-up of what the receiver before a dot is: "
+                   "its module, its class, self's bases (ablation)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="run the language server (stdio by default)")

@@ -1,5 +1,5 @@
 """What can follow a dot: the receiver's usual attributes, the members of `self`'s class, and
-the names of an imported module.
+the names the code says the receiver has.
 
 After `os.` the vocabulary softmax spreads its mass over every attribute name it knows; the
 training corpus says which ones actually follow `os`. `MemberTable` keeps, for each receiver
@@ -13,10 +13,11 @@ where a name of the document outside the vocabulary takes q(<unk> | receiver), a
 scaled by the share of the attributes this document already put after the receiver that the
 table knows (a `types.` of another library is not the standard library's). After `self.`
 or `cls.` the corpus knows nothing about this class, but the document does: the methods and
-attributes the enclosing class has defined so far (`class_members`) are boosted. After a
-name the document imported a module as (`cst.`, `os.path.`), `model/modules.py` reads what
-that module defines and `module_rerank` raises those names, including the ones neither the
-vocabulary nor the document has (they take identities in the document's table).
+attributes the enclosing class has defined so far (`class_members`) are boosted, and what its
+bases define a little less. After a module (`cst.`, `os.path.`) or an instance of a class
+whose name shows (`node: cst.Name`), `model/receivers.py` looks up the names it has and
+`module_rerank` raises them, including the ones neither the vocabulary nor the document has
+(they take identities in the document's table).
 
 The constants were tuned on the validation split of the training corpus, never on the
 evaluation set (docs/MODEL_CARD.md). The table is saved beside the weights as
@@ -123,7 +124,7 @@ class MemberTable:
 
 @dataclass
 class ReceiverNames:
-    """What code outside the context's tokens says can follow its final dot (`model/modules.py`)."""
+    """What code outside the context's tokens says can follow its final dot (`model/receivers.py`)."""
 
     module: np.ndarray | None = None  # identities of the names of the module (or the class) the receiver is ...
     unseen: int = 0  # ... and how many more it has with no identity here (`heed eval`)
@@ -138,9 +139,9 @@ class Rerank:
 
     scale: np.ndarray  # [n_ext]
     floor: np.ndarray | None  # [n_ext], or None
-    why: str  # "corpus": the receiver's usual attributes; "class": the enclosing class's members;
-    # "module": the names of the module the receiver is
-    unseen: int = 0  # names of that module with no identity here, each given `unseen_floor` (`heed eval`)
+    why: str  # "corpus": the receiver's usual attributes; "class": the enclosing class's members
+    # (and its bases'); "module": the names of the module the receiver is; "type": of its class
+    unseen: int = 0  # names the receiver has with no identity here, each given `unseen_floor` (`heed eval`)
     unseen_floor: float = 0.0
 
     def apply(self, probs: torch.Tensor) -> torch.Tensor:
