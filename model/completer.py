@@ -20,7 +20,7 @@ from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, 
 from heed.model.context import CursorContext, cursor_context, short_cut
 from heed.model.inference import Cancelled, DocEncoder, Encoded, Prediction, Predictor, StateCache
 from heed.model.members import Members, ReceiverNames
-from heed.model.modules import SHARED, Module, ModuleIndex, read_imports, receiver_in_stream, stream_binding
+from heed.model.modules import SHARED, ModuleIndex, read_imports, stream_binding
 from heed.model.network import Output, mixture
 from heed.model.receivers import Lookup, receiver_names
 from heed.model.scope import scope_at
@@ -69,11 +69,6 @@ class Completer:
         self.cache = StateCache()
         self.path = path
         self.modules = modules or SHARED
-
-    def module_before(self, stream: TokenStream, dot_end: int) -> Module | None:
-        """The module named before the `.` that ends at `dot_end`, if it names one heed can read."""
-        module = receiver_in_stream(self.modules, stream, dot_end, self.path)
-        return module if module is not None and not module.dynamic else None
 
     def _receiver(self, stream: TokenStream, dot_end: int, ctx: CursorContext) -> ReceiverNames | None:
         """After a dot, what other code says can follow (`model/receivers.py`). Each name takes
@@ -162,7 +157,7 @@ class Completer:
         if known is not None and self.encoder is not None:
             for ids in (known.module, known.inherited):
                 defined.update((text, known.kinds.get(text, "")) for text in map(self.encoder.text_of, (ids if ids is not None else ())))
-        module = self.module_before(stream, offset - len(prefix)) if after_dot else None  # for the names' kinds
+        module = known.source if known is not None else None  # for the kinds of its names
         return finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None, module,
                             self.modules, defined)
 

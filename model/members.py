@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
+from heed.model.modules import Module
 from heed.model.roles import ROLE_ID
 from heed.model.vocab import Vocab
 
@@ -131,6 +132,7 @@ class ReceiverNames:
     why: str = "module"  # "module": the receiver is a module; "type": an instance or a class
     inherited: np.ndarray | None = None  # after `self.`: identities of what the class's bases define
     kinds: dict[str, str] = field(default_factory=dict)  # what each name found elsewhere is, for the popup
+    source: Module | None = None  # the module the receiver is (for its names' kinds, followed on demand)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import importlib
 import inspect
 import os
@@ -240,6 +241,7 @@ def _submodules(folder: Path) -> dict[str, str]:
     return out
 
 
+@functools.cache  # they cannot change while the process runs
 def _compiled(name: str) -> Module | None:
     """A module compiled into the interpreter, or one of SAFE_EXTENSIONS: it has no source to
     read (None where this interpreter lacks it)."""

@@ -60,7 +60,9 @@ def receiver_names(look: Lookup) -> ReceiverNames | None:
         module = resolve_chain(look.index, chain, *bound, look.origin) if bound is not None else None
         if module is None or module.dynamic:
             return None
-        return _names(look, module.names, np.zeros(0, np.int64), "module")
+        found = _names(look, module.names, np.zeros(0, np.int64), "module")
+        found.source = module
+        return found
     if len(chain) > 1:
         return None  # `node.value.` : what an attribute holds is not followed
     if role == CLASS_NAME and at is not None:
