@@ -65,6 +65,9 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from heed.model.training.metrics import similarity
+from heed.server.documents import line_starts
+
 REPO = Path(__file__).resolve().parent.parent
 HELD_OUT = ("pygls", "lsprotocol", "libcst")
 KINDS = ("attribute", "identifier", "inline")
@@ -97,14 +100,6 @@ def read_source(path: Path) -> str | None:
     if any(ch in text for ch in ODD_BREAKS):
         return None
     return text
-
-
-def line_starts(text: str) -> list[int]:
-    starts = [0]
-    for i, ch in enumerate(text):
-        if ch == "\n":
-            starts.append(i + 1)
-    return starts
 
 
 def lsp_position(text: str, offset: int) -> types.Position:
@@ -542,22 +537,6 @@ def rank_of(labels: list[str], expected: str) -> int | None:
     return None
 
 
-def levenshtein(a: str, b: str) -> int:
-    if len(a) < len(b):
-        a, b = b, a
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[len(b)]
-
-
-def similarity(a: str, b: str) -> float:
-    longest = max(len(a), len(b))
-    return 1.0 if longest == 0 else 1.0 - levenshtein(a, b) / longest
-
-
 def inline_suggestion(items: list[types.InlineCompletionItem], text: str) -> str:
     """The first item's text minus the part already typed (its range start -> cursor), first line."""
     if not items:
@@ -916,7 +895,7 @@ def machine() -> dict[str, Any]:
 
 def model_meta() -> dict[str, Any]:
     try:
-        from heed.model.store import default_model_dir
+        from heed.model.nn.store import default_model_dir
 
         config = json.loads((Path(default_model_dir()) / "config.json").read_text())
         return config.get("meta", {})

@@ -18,8 +18,10 @@ import time
 import numpy as np
 import torch
 
-from heed.model.inference import DocEncoder, Encoded, load_predictor
-from heed.model.network import HeedLM
+from heed.model.nn.network import HeedLM
+from heed.model.runtime.beam import beam_search
+from heed.model.runtime.encoding import DocEncoder, Encoded
+from heed.model.runtime.predictor import load_predictor
 
 
 def _ms(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -53,7 +55,7 @@ def main() -> int:
     one = Encoded(ctx.ids[512:513], ctx.roles[512:513], ctx.ext[512:513])
     step = _ms(lambda: predictor.run(one, state), 200)
     encoder = DocEncoder(vocab)
-    beam = _ms(lambda: predictor.beam_search(out, encoder, 4, 16, budget_s=10.0), 10)
+    beam = _ms(lambda: beam_search(predictor, out, encoder, 4, 16, budget_s=10.0), 10)
     print(f"one step (cached state):   p50 {statistics.median(step):6.2f} ms  p95 {sorted(step)[189]:6.2f} ms   target <= 5 ms")
     print(f"500 tokens from cold:      p50 {statistics.median(cold):6.1f} ms  max {max(cold):6.1f} ms   target <= 150 ms")
     print(f"beam search, one line:     p50 {statistics.median(beam):6.1f} ms  max {max(beam):6.1f} ms")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import libcst
 
-from heed.model.stream import TokenStream
+from heed.model.text.stream import TokenStream
 
 
 def stdlib_files(limit: int) -> list[Path]:

@@ -28,11 +28,11 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
-from heed.model.batches import Batch, Rows
-from heed.model.corpus import load_split
-from heed.model.network import HeedLM
-from heed.model.train import Trainer, lstm_runs_in_bf16, pick_device
-from heed.model.train_config import TrainConfig
+from heed.model.nn.network import HeedLM
+from heed.model.training.batches import Batch, Rows
+from heed.model.training.config import TrainConfig
+from heed.model.training.corpus import load_split
+from heed.model.training.train import Trainer, lstm_runs_in_bf16, pick_device
 
 
 class PlainPointerLM(nn.Module):

@@ -25,14 +25,14 @@ def _read_source(name: str) -> str:
 def _bundled(path: str) -> str:
     """`bundled` names the model shipped with heed."""
     if path == "bundled":
-        from heed.model.store import default_model_dir
+        from heed.model.nn.store import default_model_dir
 
         return str(default_model_dir())
     return path
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:
-    from heed.model.stream import tokenize
+    from heed.model.text.stream import tokenize
 
     tokens = tokenize(_read_source(args.file))
     if args.json:
@@ -45,7 +45,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 
 
 def cmd_corpus_build(args: argparse.Namespace) -> int:
-    from heed.model import corpus
+    from heed.model.training import corpus
 
     sources = [] if args.no_stdlib else [corpus.stdlib_source()]
     sources += [corpus.Source(Path(p).resolve(), Path(p).resolve().name) for p in args.add]
@@ -55,7 +55,7 @@ def cmd_corpus_build(args: argparse.Namespace) -> int:
     exclude = list(args.exclude) + (list(corpus.EVAL_PACKAGES) if args.exclude_eval_packages else [])
     vocab = None
     if args.vocab:
-        from heed.model.vocab import Vocab
+        from heed.model.text.vocab import Vocab
 
         vocab_path = Path(_bundled(args.vocab))
         vocab = Vocab.load(vocab_path / "vocab.json" if vocab_path.is_dir() else vocab_path)
@@ -82,8 +82,8 @@ def cmd_corpus_build(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
-    from heed.model import corpus
-    from heed.model.train import TrainConfig, train
+    from heed.model.training import corpus
+    from heed.model.training.train import TrainConfig, train
 
     args.init_from = _bundled(args.init_from)
     if not corpus.is_corpus(Path(args.corpus)):
@@ -91,7 +91,7 @@ def cmd_train(args: argparse.Namespace) -> int:
               file=sys.stderr)
         vocab = None
         if args.init_from:
-            from heed.model.store import load_model
+            from heed.model.nn.store import load_model
 
             vocab = load_model(args.init_from)[1]
         corpus.build_corpus(Path(args.corpus), [corpus.stdlib_source()], exclude=corpus.EVAL_PACKAGES,
@@ -103,11 +103,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from heed.model.evaluate import evaluate
+    from heed.model.runtime.predictor import Features
+    from heed.model.training.evaluate import evaluate
 
-    report = evaluate(args.model, args.corpus, line_points=args.line_points, pointer=not args.no_pointer,
-                      far=not args.no_far, cache=not args.no_cache, members=not args.no_members,
-                      modules=not args.no_modules, max_files=args.max_files, progress=not args.json)
+    features = Features(ngrams=not args.no_cache, members=not args.no_members, modules=not args.no_modules,
+                        pointer=not args.no_pointer, far=not args.no_far)
+    report = evaluate(args.model, args.corpus, line_points=args.line_points, features=features,
+                      max_files=args.max_files, progress=not args.json)
     if args.json:
         json.dump(report, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -161,7 +163,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from heed.model.store import ModelError, default_model_dir, load_members, load_model
+    from heed.model.nn.store import ModelError, default_model_dir, load_members, load_model
 
     try:
         model, vocab, meta = load_model(args.model)
@@ -178,9 +180,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from heed.model.explain import build_report, render_html, render_terminal
-    from heed.model.inference import load_predictor
-    from heed.model.store import ModelError
+    from heed.model.nn.store import ModelError
+    from heed.model.runtime.explain import build_report, render_html, render_terminal
+    from heed.model.runtime.predictor import load_predictor
     from heed.server.documents import line_starts, offset_at
 
     path, line, col = _parse_location(args.location)
@@ -286,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    from heed.model.train_config import TrainConfig
+    from heed.model.training.config import TrainConfig
 
     d = TrainConfig(corpus="", out="")
     p.add_argument("--corpus", required=True, help="corpus folder (built from the standard library if missing)")

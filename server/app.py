@@ -4,7 +4,7 @@ The path of a completion request:
     completion()                  here: find the document and the cursor, queue a job
     -> Engine.run()               server/engine.py: on the model worker, cancellable
     -> Document.snapshot()        server/documents.py: the token stream, brought up to date
-    -> Completer.popup()          model/completer.py: context -> model -> ranked candidates
+    -> Completer.popup()          model/runtime/completer.py: context -> model -> ranked candidates
     -> convert.completion_item()  server/convert.py: back to LSP types
 """
 
@@ -16,21 +16,26 @@ import os
 import sys
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from heed import __version__
-from heed.model.candidates import fallback_popup, typed_prefix
+from heed.model.runtime.cancel import Cancelled, RequestCancelled
+from heed.model.runtime.candidates import Popup
+from heed.model.runtime.fallback import fallback_popup
+from heed.model.text.cursor import typed_prefix
 from heed.server import convert
 from heed.server.documents import Document, Documents
-from heed.server.engine import Engine, Superseded
+from heed.server.engine import Engine
 from heed.server.protocol import BoundedStdin, HeedProtocol
 from heed.server.settings import Settings, parse_settings
 
 log = logging.getLogger("heed.server")
+T = TypeVar("T")
 STATUS_NOTIFICATION = "heed/status"
 DEBUG_DOCUMENT = "heed/debugDocument"  # only with HEED_DEBUG=1: see debug_document() below
 WARM_AFTER_OPEN = 0.05  # seconds before warming a document's model states after it opens
@@ -81,7 +86,7 @@ class HeedServer(LanguageServer):
         if request:
             doc.active = time.monotonic()
         if doc.completer is None or doc.completer.predictor is not predictor:
-            from heed.model.completer import Completer
+            from heed.model.runtime.completer import Completer  # torch: only once a model has loaded
 
             doc.completer = Completer(predictor, doc.path)
         self.documents.touch(doc)
@@ -132,151 +137,165 @@ class HeedServer(LanguageServer):
         else:
             self.show(types.MessageType.Warning if status.state == "fallback" else types.MessageType.Error, status.message)
 
+    async def answer(self, doc: Document, kind: str, job: Callable[[Cancelled], T], version: int, empty: T) -> T:
+        """Run one request's `job(cancelled)` on the model worker: `empty` when it was cancelled,
+        superseded by a newer request of the same `kind`, made moot by an edit (the document is
+        no longer at `version`), or failed (logged: a request never takes the session down)."""
+        try:
+            return await self.engine.run(doc.uri, kind, job, lambda: doc.version != version)
+        except RequestCancelled:
+            return empty
+        except Exception:
+            log.exception("%s failed in %s", kind, doc.uri)
+            return empty
+
+
+# -- lifecycle and settings ------------------------------------------------------------------------
+def initialize(ls: HeedServer, params: types.InitializeParams) -> None:
+    ls.apply_settings(params.initialization_options or {})
+
+
+async def initialized(ls: HeedServer, params: types.InitializedParams) -> None:
+    await ls.load_model()
+
+
+async def did_change_configuration(ls: HeedServer, params: types.DidChangeConfigurationParams) -> None:
+    ls.apply_settings(params.settings or {})
+    await ls.load_model()
+
+
+def shutdown(ls: HeedServer, params: None) -> None:
+    ls.engine.close()
+
+
+# -- documents -------------------------------------------------------------------------------------
+def did_open(ls: HeedServer, params: types.DidOpenTextDocumentParams) -> None:
+    doc = ls.documents.add(params.text_document.uri, params.text_document.text, params.text_document.version)
+    ls.warm_later(doc, WARM_AFTER_OPEN)
+
+
+def did_change(ls: HeedServer, params: types.DidChangeTextDocumentParams) -> None:
+    doc = ls.documents.get(params.text_document.uri)
+    if doc is None:
+        log.warning("change to a document that is not open: %s", params.text_document.uri)
+        return
+    for change in params.content_changes:
+        doc.apply(change, params.text_document.version or doc.version + 1)
+    doc.active = time.monotonic()
+    ls.warm_later(doc)
+
+
+def did_close(ls: HeedServer, params: types.DidCloseTextDocumentParams) -> None:
+    ls.documents.close(params.text_document.uri)
+    ls.engine.cancel_idle(params.text_document.uri)
+
+
+# -- requests --------------------------------------------------------------------------------------
+async def completion(ls: HeedServer, params: types.CompletionParams) -> types.CompletionList:
+    empty = types.CompletionList(is_incomplete=True, items=[])
+    doc = ls.documents.get(params.text_document.uri)
+    if doc is None:
+        return empty
+    offset, version, max_items = doc.offset(params.position), doc.version, ls.settings.completion.max_items
+
+    def job(cancelled: Cancelled) -> Popup | None:
+        stream, _, _ = doc.snapshot()
+        completer = ls.completer_for(doc)
+        if completer is None:
+            return fallback_popup(stream, offset, max_items, doc.path)
+        return completer.popup(stream, offset, max_items, cancelled, quick=True)
+
+    popup = await ls.answer(doc, "completion", job, version, None)
+    if popup is None:
+        return empty
+    start = doc.position(offset - len(popup.prefix))
+    edit_range = types.Range(start, doc.position(offset))
+    data = {"uri": doc.uri, "offset": offset, "version": version}
+    items = [convert.completion_item(c, i, edit_range, data) for i, c in enumerate(popup.candidates)]
+    return types.CompletionList(is_incomplete=True, items=items)
+
+
+async def resolve(ls: HeedServer, item: types.CompletionItem) -> types.CompletionItem:
+    data = item.data if isinstance(item.data, dict) else {}
+    doc = ls.documents.get(str(data.get("uri", "")))
+    if doc is None or data.get("version") != doc.version or not isinstance(data.get("offset"), int):
+        return item
+    offset = data["offset"]
+
+    def job(cancelled: Cancelled) -> Any:
+        stream, _, _ = doc.snapshot()
+        completer = ls.completer_for(doc)
+        return completer.explain(stream, offset, item.label) if completer else None
+
+    explanation = await ls.answer(doc, "resolve", job, data["version"], None)
+    if explanation is not None:
+        item.documentation = types.MarkupContent(kind=types.MarkupKind.Markdown, value=convert.explanation_markdown(explanation))
+    return item
+
+
+async def inline_completion(ls: HeedServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
+    doc = ls.documents.get(params.text_document.uri)
+    settings = ls.settings.inline
+    if doc is None or not settings.enabled:
+        return None
+    offset, version = doc.offset(params.position), doc.version
+    selected = params.context.selected_completion_info if params.context else None
+
+    def job(cancelled: Cancelled) -> list[Any]:
+        stream, _, _ = doc.snapshot()
+        completer = ls.completer_for(doc)
+        if completer is None:
+            return []
+        return completer.inline(
+            stream, offset, settings.beam_width, settings.max_tokens, settings.alternatives,
+            selected=selected.text if selected else None, cancelled=cancelled, quick=True,
+        )
+
+    suggestions: list[Any] = await ls.answer(doc, "inline", job, version, [])
+    if not suggestions:  # the document may have changed since: `offset` is not to be used
+        return types.InlineCompletionList(items=[])
+    if selected is not None:
+        edit_range, typed = selected.range, selected.text
+    else:
+        typed = typed_prefix(doc.text, offset)
+        edit_range = types.Range(doc.position(offset - len(typed)), doc.position(offset))
+    return types.InlineCompletionList(items=[convert.inline_item(typed + s.text, edit_range) for s in suggestions])
+
+
+async def debug_document(ls: HeedServer, params: Any) -> dict | None:
+    """Only with HEED_DEBUG=1, for tests (tests/test_reliability_edits.py): the server's copy of a
+    document, to compare with the client's. `streamText` is the token stream's own text, brought
+    up to date on the model worker as a completion would, so incremental re-lexing is checked too;
+    `warmTokens` how many tokens the warmed model states cover (tests/test_server.py)."""
+    uri = params["uri"] if isinstance(params, dict) else params.uri
+    doc = ls.documents.get(uri)
+    if doc is None:
+        return None
+    stream, text, version = await ls.engine.call(doc.snapshot)
+    base = doc.completer.cache.base if doc.completer is not None else None
+    return {"text": text, "version": version, "streamText": stream.source(),
+            "warmTokens": len(base.inputs) if base is not None else 0}
+
+
+FEATURES: list[tuple[str, Any, Callable[..., Any]]] = [  # (LSP method, its options, handler)
+    (types.INITIALIZE, None, initialize),
+    (types.INITIALIZED, None, initialized),
+    (types.WORKSPACE_DID_CHANGE_CONFIGURATION, None, did_change_configuration),
+    (types.SHUTDOWN, None, shutdown),
+    (types.TEXT_DOCUMENT_DID_OPEN, None, did_open),
+    (types.TEXT_DOCUMENT_DID_CHANGE, None, did_change),
+    (types.TEXT_DOCUMENT_DID_CLOSE, None, did_close),
+    (types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["."], resolve_provider=True), completion),
+    (types.COMPLETION_ITEM_RESOLVE, None, resolve),
+    # pygls advertises inline completion only when its options are given.
+    (types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions(), inline_completion),
+]
+
 
 def create_server() -> HeedServer:
     server = HeedServer()
-
-    @server.feature(types.INITIALIZE)
-    def initialize(ls: HeedServer, params: types.InitializeParams) -> None:
-        ls.apply_settings(params.initialization_options or {})
-
-    @server.feature(types.INITIALIZED)
-    async def initialized(ls: HeedServer, params: types.InitializedParams) -> None:
-        await ls.load_model()
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def did_change_configuration(ls: HeedServer, params: types.DidChangeConfigurationParams) -> None:
-        ls.apply_settings(params.settings or {})
-        await ls.load_model()
-
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: HeedServer, params: types.DidOpenTextDocumentParams) -> None:
-        doc = ls.documents.add(params.text_document.uri, params.text_document.text, params.text_document.version)
-        ls.warm_later(doc, WARM_AFTER_OPEN)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: HeedServer, params: types.DidChangeTextDocumentParams) -> None:
-        doc = ls.documents.get(params.text_document.uri)
-        if doc is None:
-            log.warning("change to a document that is not open: %s", params.text_document.uri)
-            return
-        for change in params.content_changes:
-            doc.apply(change, params.text_document.version or doc.version + 1)
-        doc.active = time.monotonic()
-        ls.warm_later(doc)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(ls: HeedServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.documents.close(params.text_document.uri)
-        ls.engine.cancel_idle(params.text_document.uri)
-
-    @server.feature(
-        types.TEXT_DOCUMENT_COMPLETION,
-        types.CompletionOptions(trigger_characters=["."], resolve_provider=True),
-    )
-    async def completion(ls: HeedServer, params: types.CompletionParams) -> types.CompletionList:
-        empty = types.CompletionList(is_incomplete=True, items=[])
-        doc = ls.documents.get(params.text_document.uri)
-        if doc is None:
-            return empty
-        offset, version, max_items = doc.offset(params.position), doc.version, ls.settings.completion.max_items
-
-        def job(cancelled):  # type: ignore[no-untyped-def]
-            stream, _, _ = doc.snapshot()
-            completer = ls.completer_for(doc)
-            if completer is None:
-                return fallback_popup(stream, offset, max_items, doc.path)
-            return completer.popup(stream, offset, max_items, cancelled, quick=True)
-
-        try:
-            popup = await ls.engine.run(doc.uri, "completion", job, lambda: doc.version != version)
-        except Superseded:
-            return empty
-        except Exception:
-            log.exception("completion failed at %s:%s", doc.uri, params.position)
-            return empty
-        start = doc.position(offset - len(popup.prefix))
-        edit_range = types.Range(start, doc.position(offset))
-        data = {"uri": doc.uri, "offset": offset, "version": version}
-        items = [convert.completion_item(c, i, edit_range, data) for i, c in enumerate(popup.candidates)]
-        return types.CompletionList(is_incomplete=True, items=items)
-
-    @server.feature(types.COMPLETION_ITEM_RESOLVE)
-    async def resolve(ls: HeedServer, item: types.CompletionItem) -> types.CompletionItem:
-        data = item.data if isinstance(item.data, dict) else {}
-        doc = ls.documents.get(str(data.get("uri", "")))
-        if doc is None or data.get("version") != doc.version or not isinstance(data.get("offset"), int):
-            return item
-        offset = data["offset"]
-
-        def job(cancelled):  # type: ignore[no-untyped-def]
-            stream, _, _ = doc.snapshot()
-            completer = ls.completer_for(doc)
-            return completer.explain(stream, offset, item.label) if completer else None
-
-        try:
-            explanation = await ls.engine.run(doc.uri, "resolve", job, lambda: doc.version != data["version"])
-        except Superseded:
-            return item
-        except Exception:
-            log.exception("resolve failed for %r", item.label)
-            return item
-        if explanation is not None:
-            item.documentation = types.MarkupContent(kind=types.MarkupKind.Markdown, value=convert.explanation_markdown(explanation))
-        return item
-
-    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    async def inline_completion(ls: HeedServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
-        doc = ls.documents.get(params.text_document.uri)
-        settings = ls.settings.inline
-        if doc is None or not settings.enabled:
-            return None
-        offset, version = doc.offset(params.position), doc.version
-        selected = params.context.selected_completion_info if params.context else None
-
-        def job(cancelled):  # type: ignore[no-untyped-def]
-            stream, _, _ = doc.snapshot()
-            completer = ls.completer_for(doc)
-            if completer is None:
-                return []
-            return completer.inline(
-                stream, offset, settings.beam_width, settings.max_tokens, settings.alternatives,
-                selected=selected.text if selected else None, cancelled=cancelled, quick=True,
-            )
-
-        try:
-            suggestions = await ls.engine.run(doc.uri, "inline", job, lambda: doc.version != version)
-        except Superseded:
-            return types.InlineCompletionList(items=[])
-        except Exception:
-            log.exception("inline completion failed at %s:%s", doc.uri, params.position)
-            return types.InlineCompletionList(items=[])
-        if selected is not None:
-            edit_range, typed = selected.range, selected.text
-        else:
-            typed = typed_prefix(doc.text, offset)
-            edit_range = types.Range(doc.position(offset - len(typed)), doc.position(offset))
-        return types.InlineCompletionList(items=[convert.inline_item(typed + s.text, edit_range) for s in suggestions])
-
-    @server.feature(types.SHUTDOWN)
-    def shutdown(ls: HeedServer, params: None) -> None:
-        ls.engine.close()
-
+    for method, options, handler in FEATURES:
+        server.feature(method, options)(handler)
     if os.environ.get("HEED_DEBUG") == "1":
-
-        @server.feature(DEBUG_DOCUMENT)
-        async def debug_document(ls: HeedServer, params: Any) -> dict | None:
-            """For tests (tests/test_reliability_edits.py): the server's copy of a document, to
-            compare with the client's. `streamText` is the token stream's own text, brought up to
-            date on the model worker as a completion would, so incremental re-lexing is checked too;
-            `warmTokens` how many tokens the warmed model states cover (tests/test_server.py)."""
-            uri = params["uri"] if isinstance(params, dict) else params.uri
-            doc = ls.documents.get(uri)
-            if doc is None:
-                return None
-            stream, text, version = await ls.engine.call(doc.snapshot)
-            base = doc.completer.cache.base if doc.completer is not None else None
-            return {"text": text, "version": version, "streamText": stream.source(),
-                    "warmTokens": len(base.inputs) if base is not None else 0}
-
+        server.feature(DEBUG_DOCUMENT)(debug_document)
     return server

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from heed.model.candidates import Candidate
+from heed.model.runtime.candidates import Candidate
 
 ITEM_KIND = {
     "function": types.CompletionItemKind.Function,

@@ -21,7 +21,7 @@ from typing import Any
 from lsprotocol import types
 from pygls import uris
 
-from heed.model.stream import TokenStream
+from heed.model.text.stream import TokenStream
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 MAX_PENDING_EDITS = 200  # beyond this, re-tokenizing the whole text is cheaper
@@ -70,7 +70,7 @@ class Document:
     pending: list[tuple[int, int, str]] = field(default_factory=list)
     replaced: bool = True  # the stream must be rebuilt from `text`
     stream: TokenStream | None = None
-    completer: Any = None  # heed.model.completer.Completer, once a model is loaded
+    completer: Any = None  # heed.model.runtime.completer.Completer, once a model is loaded
     active: float = field(default_factory=time.monotonic)  # when the user last opened, edited or asked in it
     lock: threading.Lock = field(default_factory=threading.Lock)
     _starts: list[int] | None = None

@@ -1,7 +1,7 @@
 """The model behind the server: loaded in the background, run on one worker thread.
 
 Loading happens off the event loop after `initialized`; until it finishes, and whenever the
-model is missing or broken, requests are answered without it (`heed.model.candidates`).
+model is missing or broken, requests are answered without it (`heed.model.runtime.fallback`).
 
 All model work runs on a single worker thread, one job at a time, because the per-document
 state caches are not thread-safe and two jobs would only fight over the CPU. Each job gets a
@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from heed.model.runtime.cancel import RequestCancelled
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 IDLE_RETRY = 0.3  # seconds before a background job stopped by a request is tried again
@@ -41,13 +43,9 @@ class Status:
         return {"state": self.state, "model": self.model, "message": self.message}
 
 
-class Superseded(Exception):
-    """A newer request made this one moot."""
-
-
 class Engine:
     def __init__(self) -> None:
-        self.predictor: Any = None  # heed.model.inference.Predictor once loaded
+        self.predictor: Any = None  # heed.model.runtime.predictor.Predictor once loaded
         self.status = Status("loading", "", "loading the model")
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="heed-model")
         self.generation: dict[tuple[str, str], int] = {}
@@ -76,8 +74,8 @@ class Engine:
             try:
                 import torch
 
-                from heed.model.inference import load_predictor
-                from heed.model.store import ModelError, default_model_dir
+                from heed.model.nn.store import ModelError, default_model_dir
+                from heed.model.runtime.predictor import load_predictor
 
                 torch.set_num_threads(threads or min(4, torch.get_num_threads()))
                 folder = Path(model_path).expanduser() if model_path else default_model_dir()
@@ -100,7 +98,8 @@ class Engine:
 
     # -- jobs -------------------------------------------------------------------------------------
     async def run(self, uri: str, kind: str, job: Callable[[Callable[[], bool]], T], is_stale: Callable[[], bool]) -> T:
-        """Run `job(cancelled)` on the worker; raise Superseded if it was made moot."""
+        """Run `job(cancelled)` on the worker; raise RequestCancelled if it was made moot (before it
+        started, or by the job itself at its next check)."""
         key = (uri, kind)
         self.generation[key] = mine = self.generation.get(key, 0) + 1
         cancelled_by_client = threading.Event()
@@ -110,7 +109,7 @@ class Engine:
 
         def guarded() -> T:
             if cancelled():
-                raise Superseded
+                raise RequestCancelled
             return job(cancelled)
 
         loop = asyncio.get_running_loop()
@@ -119,10 +118,6 @@ class Engine:
             return await loop.run_in_executor(self.worker, guarded)
         except asyncio.CancelledError:
             cancelled_by_client.set()  # the worker stops at its next check
-            raise
-        except Exception as exc:
-            if type(exc).__name__ == "RequestCancelled":
-                raise Superseded from exc
             raise
         finally:
             self.busy -= 1
@@ -156,7 +151,7 @@ class Engine:
         if future.cancelled():
             return
         exc = future.exception()
-        if exc is not None and type(exc).__name__ == "RequestCancelled":
+        if isinstance(exc, RequestCancelled):
             if key not in self.timers:  # nothing newer scheduled: try again
                 self.when_idle(key, job, IDLE_RETRY)
         elif exc is not None:

@@ -10,11 +10,11 @@ from typing import Any
 
 from lsprotocol import converters, types
 
-from heed.model.candidates import typed_prefix
-from heed.model.completer import Completer
-from heed.model.inference import Predictor, load_predictor
-from heed.model.store import ModelError
-from heed.model.stream import TokenStream
+from heed.model.nn.store import ModelError
+from heed.model.runtime.completer import Completer
+from heed.model.runtime.predictor import Predictor, load_predictor
+from heed.model.text.cursor import typed_prefix
+from heed.model.text.stream import TokenStream
 from heed.server import convert
 from heed.server.documents import line_starts, offset_at, position_at
 

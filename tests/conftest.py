@@ -38,7 +38,7 @@ def stdlib_files() -> Callable[..., list[Path]]:
 
 def _name_in_split(split: str, stem: str, label: str) -> str:
     """A file name `stem_<i>.py` that `split_of` sends to `split` under the source `label`."""
-    from heed.model.corpus import split_of
+    from heed.model.training.corpus import split_of
 
     for i in itertools.count():
         name = f"{stem}_{i}.py"
@@ -50,7 +50,7 @@ def _name_in_split(split: str, stem: str, label: str) -> str:
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A corpus folder built from 8 small stdlib modules: 6 train, 1 valid, 1 test; vocabulary <= 500."""
-    from heed.model.corpus import Source, build_corpus
+    from heed.model.training.corpus import Source, build_corpus
 
     base = tmp_path_factory.mktemp("tiny_corpus")
     src = base / "src"
@@ -68,10 +68,10 @@ def tiny_model_dir(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) 
     """A randomly initialised (untrained) HeedLM over the tiny corpus's vocabulary, saved with `save_model`."""
     import torch
 
-    from heed.model.corpus import corpus_vocab, load_split
-    from heed.model.members import MemberTable
-    from heed.model.network import HeedLM, ModelConfig
-    from heed.model.store import save_model
+    from heed.model.nn.member_table import MemberTable
+    from heed.model.nn.network import HeedLM, ModelConfig
+    from heed.model.nn.store import save_model
+    from heed.model.training.corpus import corpus_vocab, load_split
 
     vocab = corpus_vocab(tiny_corpus)
     torch.manual_seed(0)
@@ -85,7 +85,7 @@ def tiny_model_dir(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="session")
 def tiny_predictor(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
     """A `Predictor` over the tiny random model (read-only: copy the model before changing it)."""
-    from heed.model.inference import load_predictor
+    from heed.model.runtime.predictor import load_predictor
 
     return load_predictor(tiny_model_dir)
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from heed.model import corpus
-from heed.model.corpus import (
+from heed.model.text.vocab import KIND_ID, SPECIALS, TOKENIZER_VERSION, Vocab
+from heed.model.training import corpus
+from heed.model.training.corpus import (
     Source,
     build_corpus,
     find_files,
@@ -20,7 +21,6 @@ from heed.model.corpus import (
     tokenize_file,
     tokenize_source,
 )
-from heed.model.vocab import KIND_ID, SPECIALS, TOKENIZER_VERSION, Vocab
 
 GOOD = {
     "a.py": "import os\n\n\ndef f(path):\n    return os.path.join(path, 'x')\n",

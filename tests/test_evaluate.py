@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from heed.model.evaluate import evaluate
+from heed.model.training.evaluate import evaluate
 
 CATEGORIES = ("all", "identifier", "attribute")
 

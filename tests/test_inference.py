@@ -12,13 +12,16 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from heed.model import lexer, ngram
-from heed.model.completer import Completer
-from heed.model.context import cursor_context
-from heed.model.inference import CHECKPOINT, OPENERS, STOP_KEYS, DocEncoder, Encoded, Predictor
-from heed.model.network import mixture
-from heed.model.roles import UNKNOWN
-from heed.model.stream import TokenStream
+from heed.model.nn.network import mixture
+from heed.model.runtime import ngram
+from heed.model.runtime.beam import OPENERS, STOP_KEYS, beam_search
+from heed.model.runtime.completer import Completer
+from heed.model.runtime.context import cursor_context
+from heed.model.runtime.encoding import DocEncoder, Encoded
+from heed.model.runtime.predictor import CHECKPOINT, Features, Predictor
+from heed.model.text import lexer
+from heed.model.text.roles import UNKNOWN
+from heed.model.text.stream import TokenStream
 
 INSERTS = ["self.", "x = foo(", "bar", "(", ")", "\n", "\n    ", "import os\n", "'", "#", ".", ", ", "value_",
            "def g(a, b):\n    return a.", "\n\n", "zz_new_name"]
@@ -119,7 +122,7 @@ def test_beam_search_ends_at_line_ends(newline_happy_predictor: Predictor, sampl
     assert encoder is not None
     ctx = cursor_context(stream, len(stream.text), encoder)
     out = completer.cache.advance(predictor, ctx.inputs, ctx.origin)
-    hyps = predictor.beam_search(out, encoder, width=4, max_tokens=8, budget_s=60.0, alternatives=6)
+    hyps = beam_search(predictor, out, encoder, width=4, max_tokens=8, budget_s=60.0, alternatives=6)
     assert hyps
     keys = [(not h.complete, -h.logp) for h in hyps]
     assert keys == sorted(keys)  # lines that end first, each group most probable first
@@ -222,7 +225,7 @@ def test_beam_search_does_not_close_brackets_that_are_not_open(tiny_predictor: P
     ctx = cursor_context(stream, len(stream.text), completer.encoder)
     assert _depth(ctx.line_before) == 0
     out = completer.cache.advance(predictor, ctx.inputs, ctx.origin)
-    hyps = predictor.beam_search(out, completer.encoder, width=4, max_tokens=8, budget_s=60.0)
+    hyps = beam_search(predictor, out, completer.encoder, width=4, max_tokens=8, budget_s=60.0)
     assert hyps
     for h in hyps:
         assert all(_depth(h.tokens[: i + 1]) >= 0 for i in range(len(h.tokens))), h
@@ -262,7 +265,7 @@ def test_a_warm_document_answers_anywhere_from_a_nearby_state(tiny_predictor: Pr
 def test_a_quick_request_on_a_cold_document_reads_a_short_context(tiny_predictor: Predictor, sample_source: str) -> None:
     """The server's requests are quick: far from any cached state they read only the last
     QUICK_POPUP (to 1.25 x QUICK_POPUP) tokens; once the document is warm, the full context again."""
-    from heed.model.completer import QUICK_POPUP as quick
+    from heed.model.runtime.completer import QUICK_POPUP as quick
 
     text = sample_source * 3  # long enough
     stream = TokenStream(text)
@@ -282,7 +285,7 @@ def test_a_quick_request_on_a_cold_document_reads_a_short_context(tiny_predictor
 def test_an_interrupted_warm_up_goes_on_where_it_stopped(tiny_predictor: Predictor, sample_source: str) -> None:
     """A request stops the warm-up (the server's `stop()`); the next warm-up runs only the rest,
     even after a request elsewhere in between, and ends with the states a whole run gives."""
-    from heed.model.inference import RequestCancelled
+    from heed.model.runtime.cancel import RequestCancelled
 
     stream = TokenStream(sample_source)
     completer = Completer(tiny_predictor)
@@ -326,7 +329,7 @@ def test_a_quick_request_on_a_document_just_opened_parses_only_its_end(tiny_pred
     ("x = 1\ny = ", None),
 ])
 def test_the_bracket_depth_that_a_comma_ends_a_line_at(tiny_predictor: Predictor, code: str, depth: int | None) -> None:
-    from heed.model.completer import _exploded_depth
+    from heed.model.runtime.completer import _exploded_depth
 
     encoder = DocEncoder(tiny_predictor.vocab)
     ctx = cursor_context(TokenStream(code), len(code), encoder)
@@ -378,12 +381,11 @@ def test_the_documents_ngrams_raise_what_followed_the_same_tokens_before(tiny_pr
                                                                          gain: float) -> None:
     stream = TokenStream(code)
     probs = {}
-    for use_cache in (False, True):
-        predictor = Predictor(tiny_predictor.model, tiny_predictor.vocab, tiny_predictor.meta)
-        predictor.use_cache = use_cache
+    for ngrams in (False, True):
+        predictor = Predictor(tiny_predictor.model, tiny_predictor.vocab, tiny_predictor.meta, features=Features(ngrams=ngrams))
         completer = Completer(predictor)
         popup = completer.popup(stream, len(code))
-        probs[use_cache] = next((c.prob for c in popup.candidates if c.text == name), 0.0)
+        probs[ngrams] = next((c.prob for c in popup.candidates if c.text == name), 0.0)
     assert probs[True] > probs[False] + gain  # it followed the same tokens 29 times
     exp = Completer(tiny_predictor).explain(stream, len(code), name)
     assert exp is not None and exp.file_prob > gain
@@ -396,8 +398,8 @@ def test_after_a_dot_the_ngrams_weigh_less(tiny_predictor: Predictor) -> None:
     for keys, factor in ((["self", ".", "self", "<newline>", "self", "."], ngram.AFTER_DOT),
                          (["self", ".", "self", "<newline>", "self"], 1.0)):
         ids = np.array([index[k] for k in keys])
-        recall = tiny_predictor.recall_of(Encoded(ids, np.zeros_like(ids), np.full_like(ids, -1)))
-        assert recall.ngrams is not None
-        plain = recall.ngrams.guess(len(ids))
-        _, guess = recall.mix(torch.full((len(index),), 1e-4), tiny_predictor.answerable)
+        adjuster = tiny_predictor.adjuster(Encoded(ids, np.zeros_like(ids), np.full_like(ids, -1)))
+        assert adjuster.ngrams is not None
+        plain = adjuster.ngrams.guess(len(ids))
+        _, guess = adjuster.mix(torch.full((len(index),), 1e-4), tiny_predictor.answerable)
         assert plain.weight > 0 and guess.weight == pytest.approx(plain.weight * factor)

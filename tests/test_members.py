@@ -12,13 +12,16 @@ import numpy as np
 import pytest
 import torch
 
-from heed.model.completer import Completer
-from heed.model.context import cursor_context
-from heed.model.inference import DocEncoder, Predictor
-from heed.model.members import FILE, Members, MemberTable, class_members
-from heed.model.store import ModelError, default_model_dir, load_members
-from heed.model.stream import TokenStream
-from heed.model.vocab import Vocab
+from heed.model.lookup.classes import ClassTokens, class_members
+from heed.model.nn.member_table import FILE, MemberTable
+from heed.model.nn.store import ModelError, default_model_dir, load_members
+from heed.model.runtime.completer import Completer
+from heed.model.runtime.context import cursor_context
+from heed.model.runtime.encoding import DocEncoder
+from heed.model.runtime.predictor import Features, Predictor
+from heed.model.runtime.rerank import Reranker
+from heed.model.text.stream import TokenStream
+from heed.model.text.vocab import Vocab
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +64,7 @@ def test_the_table_round_trips_and_a_bad_one_is_refused(vocab: Vocab, tmp_path: 
 
 def test_the_corpus_table_reranks_after_its_receiver(vocab: Vocab) -> None:
     table = MemberTable.build(ids_of(vocab, "os . path ; " * 9 + "os . sep ; " * 2 + "os . zzz_unknown"), vocab)
-    members = Members(vocab, table)
+    members = Reranker(vocab, table)
     n_ext = len(vocab) + 2  # two names of the document outside the vocabulary
     flat = torch.full((n_ext,), 1.0 / n_ext)
     context = ids_of(vocab, "x = os .")
@@ -108,7 +111,7 @@ class Parser:
 def _members_at(predictor: Predictor, source: str) -> set[str] | None:
     encoder = DocEncoder(predictor.vocab)
     ctx = cursor_context(TokenStream(source), len(source), encoder)
-    found = class_members(Members(predictor.vocab, None), ctx.inputs.ids, ctx.inputs.roles, ctx.inputs.ext)
+    found = class_members(ClassTokens.of(predictor.vocab), ctx.inputs.ids, ctx.inputs.roles, ctx.inputs.ext)
     return None if found is None else {encoder.text_of(int(i)) for i in found}
 
 
@@ -121,22 +124,18 @@ def test_the_class_members_are_what_the_class_around_defined(tiny_predictor: Pre
 
 
 def test_members_of_the_class_rise_after_self(tiny_predictor: Predictor) -> None:
+    p = tiny_predictor
+    without_members = Completer(Predictor(p.model, p.vocab, p.meta, p.table, Features(members=False)))
     completer = Completer(tiny_predictor)
     stream = TokenStream(CLASS_SOURCE)
     offset = len(CLASS_SOURCE)
     names = ["limit", "text", "pos", "advance", "peek"]
 
-    def ranks() -> list[int]:
-        completer.forget()
+    def ranks(completer: Completer) -> list[int]:
         shown = [c.text for c in completer.popup(stream, offset, max_items=200).candidates]
         return [shown.index(n) if n in shown else len(shown) for n in names]
 
-    with_members = ranks()
-    saved, tiny_predictor.members = tiny_predictor.members, None
-    try:
-        without = ranks()
-    finally:
-        tiny_predictor.members = saved
+    with_members, without = ranks(completer), ranks(without_members)
     # The random model and the file's n-grams know `text` and `pos` (both follow `self.` above);
     # only the class says `limit`, `advance` and `peek` are there.
     assert max(with_members) < 10 and sum(with_members) < sum(without)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from heed.model.network import HeedLM, ModelConfig, State, answerable_ext, mixture
-from heed.model.roles import ROLES
-from heed.model.store import ModelError, load_model, save_model
-from heed.model.vocab import SPECIALS, TOKENIZER_VERSION, UNANSWERABLE, Vocab
+from heed.model.nn.network import HeedLM, ModelConfig, State, answerable_ext, mixture
+from heed.model.nn.store import ModelError, load_model, save_model
+from heed.model.text.roles import ROLES
+from heed.model.text.vocab import SPECIALS, TOKENIZER_VERSION, UNANSWERABLE, Vocab
 
 V, K = 50, 4
 CONFIG = ModelConfig(vocab_size=V, embed=8, role_embed=4, hidden=16, window=K, dropout=0.0)

@@ -11,23 +11,19 @@ import numpy as np
 import pytest
 import torch
 
-from heed.model.candidates import fallback_popup
-from heed.model.completer import Completer
-from heed.model.context import cursor_context
-from heed.model.inference import DocEncoder, load_predictor
-from heed.model.members import Members, module_rerank
-from heed.model.modules import (
-    ModuleIndex,
-    import_bindings,
-    module_kind,
-    receiver_chain,
-    receiver_in_stream,
-    stream_binding,
-)
-from heed.model.receivers import Lookup, header_bases, receiver_names
-from heed.model.store import default_model_dir
-from heed.model.stream import TokenStream, tokenize
-from heed.model.vocab import Vocab, token_key
+from heed.model.lookup.classes import ClassTokens
+from heed.model.lookup.imports import import_bindings, receiver_chain, receiver_in_stream, stream_binding
+from heed.model.lookup.modules import ModuleIndex, module_kind
+from heed.model.lookup.receivers import Lookup, header_bases, receiver_names
+from heed.model.nn.store import default_model_dir
+from heed.model.runtime.completer import Completer
+from heed.model.runtime.context import cursor_context
+from heed.model.runtime.encoding import DocEncoder
+from heed.model.runtime.fallback import fallback_popup
+from heed.model.runtime.predictor import load_predictor
+from heed.model.runtime.rerank import module_rerank
+from heed.model.text.stream import TokenStream, tokenize
+from heed.model.text.vocab import Vocab, token_key
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -134,7 +130,7 @@ def names_after(text: str, index: ModuleIndex, origin: Path | None = None) -> tu
     encoder, stream = DocEncoder(vocab), TokenStream(text)
     ctx = cursor_context(stream, len(text), encoder)
     c = ctx.inputs
-    got = receiver_names(Lookup(Members(vocab, None), c.ids, c.roles, c.ext, ctx.texts, index, origin,
+    got = receiver_names(Lookup(ClassTokens.of(vocab), c.ids, c.roles, c.ext, ctx.texts, index, origin,
                                 lambda name: stream_binding(stream, name, len(text)), encoder.ext_of_text))
     if got is None:
         return None

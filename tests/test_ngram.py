@@ -10,8 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from heed.model import ngram
-from heed.model.ngram import MIX_COUNT, MIX_WEIGHT, ORDER, ORDER_WEIGHT, NgramCache
+from heed.model.runtime import ngram
+from heed.model.runtime.ngram import MIX_COUNT, MIX_WEIGHT, ORDER, ORDER_WEIGHT, NgramCache
 
 
 def reference(tokens: list[int], end: int, tail: list[int]) -> tuple[dict[int, float], float, dict[int, int]]:

@@ -34,8 +34,8 @@ STEPS, CKPT = 24, 4
 DRIVER = r"""
 import os, sys, json
 from pathlib import Path
-import heed.model.train as train
-from heed.model.train import TrainConfig, Trainer
+import heed.model.training.train as train
+from heed.model.training.train import TrainConfig, Trainer
 
 corpus, out, fault = sys.argv[1], sys.argv[2], sys.argv[3]
 resume = fault == "resume"
@@ -58,7 +58,7 @@ def faulty(real_save):
             os._exit(137)  # the weights are written, nothing after them is
     return save
 
-import heed.model.store as store
+import heed.model.nn.store as store
 train.save_file = faulty(train.save_file)
 store.save_file = faulty(store.save_file)
 cfg = TrainConfig(corpus=corpus, out=out, embed=16, hidden=32, window=16, dropout=0.1, role_dropout=0.1,
@@ -130,7 +130,7 @@ def test_killed_at_random_moments_then_resumed_is_exact(tiny_corpus: Path, tmp_p
 def test_a_released_model_is_never_half_written(tiny_corpus: Path, tmp_path: Path) -> None:
     """Killed halfway through writing the released model (out/model.safetensors): the folder
     still holds the previous release, which loads."""
-    from heed.model.store import load_model
+    from heed.model.nn.store import load_model
 
     out = tmp_path / "run"
     assert run_training(tiny_corpus, out, "half-written:release:2") == 137  # the first release is whole
@@ -154,7 +154,7 @@ def awkward_project(tmp_path: Path) -> Path:
 
 
 def build(src: Path, out: Path, cache: Path):  # type: ignore[no-untyped-def]
-    from heed.model.corpus import Source, build_corpus
+    from heed.model.training.corpus import Source, build_corpus
 
     return build_corpus(out, [Source(src, "awkward")], vocab_size=100, min_count=1, cache_dir=cache, jobs=1, progress=False)
 

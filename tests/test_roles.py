@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from heed.model.roles import ROLES
-from heed.model.stream import tokenize
+from heed.model.text.roles import ROLES
+from heed.model.text.stream import tokenize
 
 # (source, name, expected role). `name#2` is the second token with that text.
 CASES = [

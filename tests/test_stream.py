@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from heed.model.stream import Token, TokenStream, tokenize
+from heed.model.text.stream import Token, TokenStream, tokenize
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 _POOL = sorted(p for p in STDLIB.glob("*.py") if 1_000 <= p.stat().st_size <= 40_000)

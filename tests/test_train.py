@@ -17,12 +17,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from heed.model.completer import Completer
-from heed.model.corpus import Source, build_corpus, corpus_vocab
-from heed.model.inference import load_predictor
-from heed.model.store import load_model
-from heed.model.stream import TokenStream
-from heed.model.train import TrainConfig, Trainer, train
+from heed.model.nn.store import load_model
+from heed.model.runtime.completer import Completer
+from heed.model.runtime.predictor import load_predictor
+from heed.model.text.stream import TokenStream
+from heed.model.training.corpus import Source, build_corpus, corpus_vocab
+from heed.model.training.train import TrainConfig, Trainer, train
 
 TINY = dict(embed=16, hidden=32, window=16, dropout=0.0, role_dropout=0.0, batch=8, bptt=32, device="cpu", threads=1,
             eval_tokens=2000, patience=1000, epochs=1000)
@@ -200,8 +200,8 @@ def test_training_rows_drop_an_epoch_tail_that_few_rows_fill() -> None:
     dropped; for evaluation every token stays."""
     import numpy as np
 
-    from heed.model.batches import Rows
-    from heed.model.corpus import Split
+    from heed.model.training.batches import Rows
+    from heed.model.training.corpus import Split
 
     lengths = [2000] + [100] * 12
     n = sum(lengths)

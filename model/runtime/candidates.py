@@ -1,8 +1,8 @@
-"""Popup candidates that need no model: names in scope, their kinds, the typed prefix.
+"""The popup's list: the model's candidates merged with names it cannot know by itself.
 
-The model ranks; this module supplies what the model cannot know by itself (names the document
-binds that it never saw) and everything the popup needs while no model is loaded. It imports
-no torch, so the server can answer from it before the model has loaded.
+The model ranks; this module adds what it never saw (names the document binds, the names the
+receiver's module or class has), gives each item its kind, and orders the list. It imports no
+torch, so that the popup without a model (`fallback.py`) uses it too.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 import keyword
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from heed.model.modules import SHARED, Module, ModuleIndex, module_kind, receiver_in_stream
-from heed.model.roles import ROLES
-from heed.model.scope import Scope, attributes_of, scope_at
-from heed.model.stream import TokenStream
+from heed.model.lookup.module_source import Module
+from heed.model.lookup.modules import ModuleIndex, module_kind
+from heed.model.lookup.scope import Scope, attributes_of
+from heed.model.text.cursor import receiver_before
+from heed.model.text.roles import ROLES
+from heed.model.text.stream import TokenStream
 
 # What kind of thing a name is, from the role it plays where the document binds or uses it.
 KIND_OF_ROLE = {
@@ -67,7 +68,7 @@ def finish_popup(
 ) -> Popup:
     """Add the names the model did not rank (after a `.`: attributes seen on the receiver, the
     names of `module` if it is one, and `defined`: what other code says it has, name -> kind
-    or "" (see `model/receivers.py`); else the names in scope), filtered by the typed prefix;
+    or "" (see `lookup/receivers.py`); else the names in scope), filtered by the typed prefix;
     rank by model probability, then by how often the document uses the name."""
     defined = defined or {}
     if after_dot:
@@ -87,38 +88,3 @@ def finish_popup(
         kind = module_kind(modules, module, c.text) if module is not None and modules is not None else ""
         c.kind = kind or defined.get(c.text, "") or kind_of(c.text, scope)
     return Popup(prefix, ranked, model_used)
-
-
-def fallback_popup(stream: TokenStream, offset: int, max_items: int, path: Path | None = None) -> Popup:
-    """The popup without a model: names in scope (after a module's name, its names), by
-    frequency in the document. `path`: the document's file, for its relative imports."""
-    prefix = typed_prefix(stream.text, offset)
-    after_dot = is_after_dot(stream.text, offset - len(prefix))
-    module = receiver_in_stream(SHARED, stream, offset - len(prefix), path) if after_dot else None
-    return finish_popup(stream, offset, prefix, after_dot, scope_at(stream, offset), {}, max_items, False, module, SHARED)
-
-
-def typed_prefix(text: str, offset: int) -> str:
-    i = offset
-    while i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
-        i -= 1
-    return text[i:offset]
-
-
-def is_after_dot(text: str, offset: int) -> bool:
-    i = offset
-    while i > 0 and text[i - 1] in " \t":
-        i -= 1
-    return i > 0 and text[i - 1] == "." and not (i > 1 and text[i - 2].isdigit())
-
-
-def receiver_before(text: str, offset: int) -> str:
-    """The name before the `.` that ends at `offset`."""
-    i = offset
-    while i > 0 and text[i - 1] in " \t":
-        i -= 1
-    i -= 1  # the dot
-    j = i
-    while j > 0 and (text[j - 1].isalnum() or text[j - 1] == "_"):
-        j -= 1
-    return text[j:i]

@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from heed.model.stream import TokenStream
-from heed.model.vocab import KIND_CODES, KIND_ID, TOKENIZER_VERSION, Vocab, token_key
+from heed.model.text.stream import TokenStream
+from heed.model.text.vocab import KIND_CODES, KIND_ID, TOKENIZER_VERSION, Vocab, token_key
 
 log = logging.getLogger(__name__)
 

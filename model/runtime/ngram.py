@@ -23,7 +23,7 @@ ORDER = 4  # longest context matched, in tokens
 ORDER_WEIGHT = 3.0  # a context one token longer counts this many times more
 MIX_WEIGHT = (0.1, 0.2, 0.3, 0.45)  # the cache's weight by the longest matching context (1..ORDER tokens)
 MIX_COUNT = 0.5  # ... times n / (n + MIX_COUNT), n: how often that context occurred
-# ... times this after a dot, where the re-ranking (model/members.py) already weighs what the
+# ... times this after a dot, where the re-ranking (runtime/rerank.py) already weighs what the
 # document put after the same receiver; tuned with the stage-9 network (0.5 and 0.35 did as well).
 AFTER_DOT = 0.25
 

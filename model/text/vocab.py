@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from heed.model import lexer
+from heed.model.text import lexer
 
 # Bump whenever the lexer, the roles or the keys change what a file turns into: a model and a
 # corpus cache made for another version are refused or rebuilt.

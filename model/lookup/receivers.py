@@ -2,12 +2,12 @@
 
 The network ranks attribute names by what usually follows; this module looks the receiver up.
 Its first name's last binding before the dot, read off the libcst roles, says what it is:
-- an import (`cst.`, `os.path.`): a module, whose names `model/modules.py` reads;
+- an import (`cst.`, `os.path.`): a module, whose names `modules.py` reads;
 - a parameter or an assignment whose type shows (`node: cst.Name`, `parser = Parser(...)`):
   an instance, with its class's names, its bases' included;
 - a class the document defines (`Color.`): that class's names;
 - `self` or `cls`: the bases of the class around define names too (its own members are
-  `members.class_members`).
+  `classes.class_members`).
 A class defined earlier in the document is read off its tokens; an imported one from its
 module; a builtin one (`str`, `dict`) from the interpreter. Everything else: no answer.
 """
@@ -17,14 +17,16 @@ from __future__ import annotations
 import builtins
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from heed.model.members import SELF_NAMES, Members, ReceiverNames, body_members, class_body, enclosing_class
-from heed.model.modules import CLASS_DEPTH, ModuleIndex, dotted_name, receiver_chain, resolve_chain
-from heed.model.roles import ROLE_ID
+from heed.model.lookup.classes import SELF_NAMES, ClassTokens, body_members, class_body, enclosing_class
+from heed.model.lookup.imports import dotted_name, receiver_chain, resolve_chain
+from heed.model.lookup.module_source import Module
+from heed.model.lookup.modules import CLASS_DEPTH, ModuleIndex
+from heed.model.text.roles import ROLE_ID
 
 IMPORT, PARAMETER, TARGET, CLASS_NAME, DEF_NAME = (ROLE_ID[r] for r in ("import", "parameter", "target", "class_name", "def_name"))
 BINDING = frozenset({IMPORT, PARAMETER, TARGET, CLASS_NAME, DEF_NAME})
@@ -32,10 +34,22 @@ SCAN = 20_000  # tokens looked back for a name's binding
 
 
 @dataclass
+class ReceiverNames:
+    """What code outside the context's tokens says can follow its final dot (`receiver_names`)."""
+
+    module: np.ndarray | None = None  # identities of the names of the module (or the class) the receiver is ...
+    unseen: int = 0  # ... and how many more it has with no identity here (`heed eval`)
+    why: str = "module"  # "module": the receiver is a module; "type": an instance or a class
+    inherited: np.ndarray | None = None  # after `self.`: identities of what the class's bases define
+    kinds: dict[str, str] = field(default_factory=dict)  # what each name found elsewhere is, for the popup
+    source: Module | None = None  # the module the receiver is (for its names' kinds, followed on demand)
+
+
+@dataclass
 class Lookup:
     """One context (its last token a `.`), and how to look up what it names."""
 
-    members: Members  # the vocabulary's ids of `class`, INDENT, ... (the class structure)
+    tokens: ClassTokens  # the vocabulary's ids of `class`, INDENT, ... (the class structure)
     ids: np.ndarray
     roles: np.ndarray
     ext: np.ndarray
@@ -139,11 +153,11 @@ def class_names_at(look: Lookup, dotted: str, at: int | None, depth: int = 0) ->
 def _document_class(look: Lookup, name_at: int, depth: int) -> tuple[dict[str, str], np.ndarray] | None:
     """A class the document defines (its name at `name_at`): its body's names and its bases'."""
     k = name_at - 1
-    if k < 0 or look.ids[k] != look.members.class_id:
+    if k < 0 or look.ids[k] != look.tokens.class_id:
         return None
-    body = class_body(look.members, look.ids, k)
+    body = class_body(look.tokens, look.ids, k)
     names: dict[str, str] = {}
-    parts = [body_members(look.members, look.ids, look.roles, look.ext, *body)] if body is not None else []
+    parts = [body_members(look.tokens, look.ids, look.roles, look.ext, *body)] if body is not None else []
     if depth < CLASS_DEPTH:
         for base in header_bases(look.texts, k):
             got = class_names_at(look, base, k, depth + 1)
@@ -163,7 +177,7 @@ def _builtin_class(name: str) -> tuple[dict[str, str], np.ndarray] | None:
 
 def inherited(look: Lookup) -> ReceiverNames | None:
     """After `self.`: what the bases of the class around define. None: no base heed can read."""
-    found = enclosing_class(look.members, look.ids)
+    found = enclosing_class(look.tokens, look.ids)
     if found is None:
         return None
     names: dict[str, str] = {}

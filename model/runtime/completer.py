@@ -15,16 +15,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from heed.model import detok
-from heed.model.candidates import Candidate, Popup, finish_popup, is_after_dot, typed_prefix
-from heed.model.context import CursorContext, cursor_context, short_cut
-from heed.model.inference import Cancelled, DocEncoder, Encoded, Prediction, Predictor, StateCache
-from heed.model.members import Members, ReceiverNames
-from heed.model.modules import SHARED, ModuleIndex, read_imports, stream_binding
-from heed.model.network import Output, mixture
-from heed.model.receivers import Lookup, receiver_names
-from heed.model.scope import scope_at
-from heed.model.stream import TokenStream
+from heed.model.lookup.imports import read_imports, stream_binding
+from heed.model.lookup.modules import SHARED, ModuleIndex
+from heed.model.lookup.receivers import Lookup, ReceiverNames, receiver_names
+from heed.model.lookup.scope import scope_at
+from heed.model.nn.network import Output, mixture
+from heed.model.runtime.beam import beam_search
+from heed.model.runtime.cancel import Cancelled
+from heed.model.runtime.candidates import Candidate, Popup, finish_popup
+from heed.model.runtime.context import CursorContext, cursor_context, short_cut
+from heed.model.runtime.encoding import DocEncoder, Encoded
+from heed.model.runtime.predictor import Prediction, Predictor
+from heed.model.runtime.state_cache import StateCache
+from heed.model.text import detok
+from heed.model.text.cursor import is_after_dot, typed_prefix
+from heed.model.text.stream import TokenStream
 
 POPUP_POOL = 400  # model candidates considered before filtering by prefix
 # A quick request far from every cached state (a document just opened, a jump to a part not yet
@@ -71,12 +76,12 @@ class Completer:
         self.modules = modules or SHARED
 
     def _receiver(self, stream: TokenStream, dot_end: int, ctx: CursorContext) -> ReceiverNames | None:
-        """After a dot, what other code says can follow (`model/receivers.py`). Each name takes
+        """After a dot, what other code says can follow (`lookup/receivers.py`). Each name takes
         an identity in this document's table, so that the model can rank the ones it never saw."""
         if self.encoder is None or self.predictor is None or not len(ctx.inputs):
             return None
         c = ctx.inputs
-        look = Lookup(self.predictor.members or Members(self.predictor.vocab, None), c.ids, c.roles, c.ext, ctx.texts,
+        look = Lookup(self.predictor.class_tokens, c.ids, c.roles, c.ext, ctx.texts,
                       self.modules, self.path, lambda name: stream_binding(stream, name, dot_end), self.encoder.ext_of_text)
         return receiver_names(look)
 
@@ -201,7 +206,7 @@ class Completer:
         out, inputs, _ = self._run(ctx, cancelled, short)
         prefix = ctx.prefix
         dot_end = offset - len(prefix)
-        recall = self.predictor.recall_of(inputs, self._receiver(stream, dot_end, ctx) if is_after_dot(stream.text, dot_end) else None)
+        adjuster = self.predictor.adjuster(inputs, self._receiver(stream, dot_end, ctx) if is_after_dot(stream.text, dot_end) else None)
         given: list[str] = []  # the typed name, when the model cannot produce it
         first: Callable[[str], bool] | None
         if selected is not None:
@@ -213,7 +218,7 @@ class Completer:
             # full, and the suggestion is what follows it.
             ext = self.encoder.ext_of_text(prefix)
             out, given, first = self.predictor.feed(out.state, [ext]), [prefix], None
-            recall = recall.extended(ext, len(self.predictor.vocab), self.predictor.vocab.unk)
+            adjuster = adjuster.extended(ext, len(self.predictor.vocab), self.predictor.vocab.unk)
         elif prefix:
             first = lambda text: text.startswith(prefix) and text.isidentifier()  # noqa: E731
         else:
@@ -226,9 +231,9 @@ class Completer:
         # to the line's end (`self) -> None:`).
         line_end = stream.text.find("\n", offset)
         after = stream.text[offset : line_end if line_end >= 0 else len(stream.text)].strip()
-        hyps = self.predictor.beam_search(
-            out, self.encoder, width, max_tokens, first, budget_s, cancelled, alternatives, max(opened, 0),
-            stop_at_close=bool(after), comma_ends_at=None if exploded is None else exploded - opened, recall=recall,
+        hyps = beam_search(
+            self.predictor, out, self.encoder, width, max_tokens, first, budget_s, cancelled, alternatives, max(opened, 0),
+            stop_at_close=bool(after), comma_ends_at=None if exploded is None else exploded - opened, adjuster=adjuster,
         )
         if any(h.complete for h in hyps):  # a line left with a bracket open is a poor suggestion
             hyps = [h for h in hyps if h.complete]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from heed.model.lexer import (
+from heed.model.text.lexer import (
     DEDENT,
     ENDMARKER,
     INDENT,
@@ -31,28 +31,7 @@ from heed.model.lexer import (
     STRING,
     Tok,
 )
-
-ROLES = (
-    "unknown",  # a name no parse reached
-    "syntax",  # not a name: keywords, operators, literals, layout
-    "name",  # a name read in an expression
-    "call",  # NAME(...)
-    "attribute",  # x.NAME
-    "method",  # x.NAME(...)
-    "parameter",  # def f(NAME), lambda NAME: ...
-    "keyword_arg",  # f(NAME=...)
-    "import",  # import NAME, from x import NAME, ... as NAME
-    "import_from",  # from NAME.NAME import x
-    "decorator",  # @NAME
-    "def_name",  # def NAME
-    "class_name",  # class NAME
-    "target",  # NAME = ..., for NAME in, with ... as NAME
-    "attribute_target",  # x.NAME = ...
-    "subscript",  # x[NAME]
-    "annotation",  # x: NAME, -> NAME
-)
-ROLE_ID = {role: i for i, role in enumerate(ROLES)}
-UNKNOWN, SYNTAX = ROLE_ID["unknown"], ROLE_ID["syntax"]
+from heed.model.text.roles import ROLE_ID, SYNTAX, UNKNOWN
 
 _PLACEHOLDER = "__heed__"
 _NEEDS_OPERAND_OPS = frozenset(

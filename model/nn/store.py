@@ -3,7 +3,7 @@
     model.safetensors   weights (float16 to keep the shipped file small; loaded as float32)
     config.json         the network's ModelConfig, plus training metadata under "meta"
     vocab.json          the vocabulary and the tokenizer version it was built with
-    members.safetensors (optional) attributes per receiver in the training corpus (model/members.py)
+    members.safetensors (optional) attributes per receiver in the training corpus (member_table.py)
 
 Every way a folder can be wrong (missing, truncated, a pickle in disguise, a vocabulary that
 does not fit the weights, a config out of range, another tokenizer) ends in a `ModelError` with
@@ -22,9 +22,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from heed.model.members import MemberTable
-from heed.model.network import HeedLM, ModelConfig
-from heed.model.vocab import TOKENIZER_VERSION, Vocab
+from heed.model.nn.member_table import MemberTable
+from heed.model.nn.network import HeedLM, ModelConfig
+from heed.model.text.vocab import TOKENIZER_VERSION, Vocab
 
 WEIGHTS, CONFIG, VOCAB = "model.safetensors", "config.json", "vocab.json"
 

@@ -14,9 +14,9 @@ import builtins
 from collections import Counter
 from dataclasses import dataclass
 
-from heed.model import lexer
-from heed.model.roles import ROLE_ID
-from heed.model.stream import Piece, TokenStream
+from heed.model.text import lexer
+from heed.model.text.roles import ROLE_ID
+from heed.model.text.stream import Piece, TokenStream
 
 BINDING_ROLES = frozenset(ROLE_ID[r] for r in ("def_name", "class_name", "import", "target", "parameter"))
 ATTRIBUTE_ROLES = frozenset(ROLE_ID[r] for r in ("attribute", "method", "attribute_target"))

@@ -14,12 +14,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from heed.model import lexer
-from heed.model.inference import DocEncoder, Encoded, select_context
-from heed.model.lexer import LexState, Tok
-from heed.model.roles import SYNTAX
-from heed.model.stream import Piece, TokenStream
-from heed.model.vocab import token_key
+from heed.model.runtime.encoding import DocEncoder, Encoded
+from heed.model.text import lexer
+from heed.model.text.lexer import LexState, Tok
+from heed.model.text.roles import SYNTAX
+from heed.model.text.stream import Piece, TokenStream
+from heed.model.text.vocab import token_key
+
+MAX_CONTEXT = 32768  # tokens before the cursor the model reads at most (the whole of nearly any file)
+CONTEXT_STRIDE = 8192  # the context's start moves in steps of this, so the cache stays valid
+
+
+def select_context(n_tokens: int) -> int:
+    """Index of the first token the model reads when `n_tokens` precede the cursor."""
+    if n_tokens <= MAX_CONTEXT:
+        return 0
+    return (n_tokens - MAX_CONTEXT) // CONTEXT_STRIDE * CONTEXT_STRIDE + CONTEXT_STRIDE
 
 
 @dataclass

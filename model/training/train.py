@@ -32,13 +32,13 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from heed.model.batches import Batch, Rows, epoch_files
-from heed.model.corpus import corpus_vocab, load_split
-from heed.model.members import MemberTable
-from heed.model.network import HeedLM, ModelConfig, State, mixture
-from heed.model.roles import SYNTAX, UNKNOWN
-from heed.model.store import load_members, load_model, save_model, write_atomically
-from heed.model.train_config import TrainConfig
+from heed.model.nn.member_table import MemberTable
+from heed.model.nn.network import HeedLM, ModelConfig, State, mixture
+from heed.model.nn.store import load_members, load_model, save_model, write_atomically
+from heed.model.text.roles import SYNTAX, UNKNOWN
+from heed.model.training.batches import Batch, Rows, epoch_files
+from heed.model.training.config import TrainConfig
+from heed.model.training.corpus import corpus_vocab, load_split
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class Trainer:
                 vocab_size=len(self.vocab), embed=cfg.embed, hidden=cfg.hidden, window=cfg.window,
                 far=cfg.far, dropout=cfg.dropout, pointer=cfg.pointer,
             ))
-        # What follows each receiver's dot in this corpus (model/members.py); fine-tuning adds
+        # What follows each receiver's dot in this corpus (model/nn/member_table.py); fine-tuning adds
         # these counts to the base model's.
         self.members = MemberTable.build(self.train_split.ids, self.vocab)
         base = load_members(cfg.init_from, self.vocab) if cfg.init_from else None

@@ -10,9 +10,9 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from heed.model.completer import Completer, Explanation
-from heed.model.inference import Predictor
-from heed.model.stream import TokenStream
+from heed.model.runtime.completer import Completer, Explanation
+from heed.model.runtime.predictor import Predictor
+from heed.model.text.stream import TokenStream
 
 
 @dataclass

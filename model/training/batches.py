@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from heed.model.corpus import Split
+from heed.model.training.corpus import Split
 
 
 @dataclass

@@ -6,10 +6,11 @@ model is trained on), tokenized with the model's own vocabulary.
 
 Next-token metrics at every position, for all tokens, identifiers, and attribute names (the
 name after a `.`): top-1, top-5 and MRR (reciprocal rank, 0 past rank 10), of the distribution
-heed answers from: the network's, with the file's n-grams mixed in (`model/ngram.py`; the
-`cache=False` lesion leaves them out) and, after a dot, re-ranked by the receiver's usual
-attributes or the class's members (`model/members.py`; lesion: `members=False`) and by what the
-code says the receiver is (`model/receivers.py`; lesion: `modules=False`). For the last, each
+heed answers from, adjusted by the very code the server runs (`Predictor.adjuster`): the
+network's, with the file's n-grams mixed in (`runtime/ngram.py`; the lesion
+`Features(ngrams=False)` leaves them out) and, after a dot, re-ranked by the receiver's usual
+attributes or the class's members (`runtime/rerank.py`; lesion: `members=False`) and by what
+the code says the receiver is (`lookup/receivers.py`; lesion: `modules=False`). For the last, each
 file's token keys are read again from its source (the corpus keeps no text for names outside
 the vocabulary); the file under evaluation is never read as a module; and the names the
 receiver has that have no identity in the file (neither in the vocabulary nor anywhere in it)
@@ -26,7 +27,6 @@ similarity (1 - Levenshtein / longer length) of the detokenized text.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import keyword
 from dataclasses import dataclass, field
@@ -37,59 +37,21 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from heed.model import corpus as corpus_mod
-from heed.model import detok, ngram
-from heed.model.batches import Rows
-from heed.model.corpus import Split
-from heed.model.inference import DocEncoder, Encoded, Predictor, Recall, load_predictor, select_context
-from heed.model.members import Members, ReceiverNames
-from heed.model.modules import ModuleIndex, import_bindings
-from heed.model.network import HeedLM, mixture
-from heed.model.receivers import Lookup, receiver_names
-from heed.model.vocab import KIND_ID, LAYOUT, Vocab
-
-MRR_CUTOFF = 10
-CATEGORIES = ("all", "identifier", "attribute")
-
-
-@dataclass
-class Tally:
-    n: int = 0
-    top1: int = 0
-    top5: int = 0
-    rr: float = 0.0
-
-    def add(self, ranks: np.ndarray) -> None:
-        """`ranks`: 1-based rank of the truth per position (0: not ranked at all)."""
-        self.n += len(ranks)
-        self.top1 += int((ranks == 1).sum())
-        self.top5 += int(((ranks >= 1) & (ranks <= 5)).sum())
-        ok = (ranks >= 1) & (ranks <= MRR_CUTOFF)
-        self.rr += float((1.0 / ranks[ok]).sum())
-
-    def report(self) -> dict[str, float]:
-        n = max(self.n, 1)
-        return {"top1": self.top1 / n, "top5": self.top5 / n, "mrr": self.rr / n, "n": self.n}
-
-
-@dataclass
-class Results:
-    model: dict[str, Tally] = field(default_factory=lambda: {c: Tally() for c in CATEGORIES})
-    unigram: dict[str, Tally] = field(default_factory=lambda: {c: Tally() for c in CATEGORIES})
-    cache: dict[str, Tally] = field(default_factory=lambda: {c: Tally() for c in CATEGORIES})
-    pointer_hits: int = 0
-    line: dict[str, float] = field(default_factory=dict)
-
-    def report(self) -> dict[str, Any]:
-        out: dict[str, Any] = {c: self.model[c].report() for c in CATEGORIES}
-        hits = self.model["all"].top1
-        out["pointer_share"] = self.pointer_hits / max(hits, 1)
-        out["baselines"] = {
-            "unigram": {c: self.unigram[c].report() for c in CATEGORIES},
-            "cache": {c: self.cache[c].report() for c in CATEGORIES},
-        }
-        out["line"] = self.line
-        return out
+from heed.model.lookup.imports import import_bindings
+from heed.model.lookup.modules import ModuleIndex
+from heed.model.lookup.receivers import Lookup, ReceiverNames, receiver_names
+from heed.model.nn.network import mixture
+from heed.model.runtime import ngram
+from heed.model.runtime.beam import beam_search
+from heed.model.runtime.context import select_context
+from heed.model.runtime.encoding import DocEncoder, Encoded
+from heed.model.runtime.predictor import ALL_FEATURES, Features, Predictor, load_predictor
+from heed.model.text import detok
+from heed.model.text.vocab import KIND_ID, LAYOUT, Vocab
+from heed.model.training import corpus as corpus_mod
+from heed.model.training.batches import Rows
+from heed.model.training.corpus import Split
+from heed.model.training.metrics import MRR_CUTOFF, Results, similarity
 
 
 def eval_corpus_dir(vocab: Vocab, cache_root: Path | None = None) -> Path:
@@ -108,17 +70,17 @@ def _categories(split_ids: np.ndarray, kinds: np.ndarray, dot_id: int) -> dict[s
 
 
 @torch.no_grad()
-def next_token_metrics(model: HeedLM, vocab: Vocab, split: Split, results: Results, batch: int = 16, bptt: int = 128,
-                       progress: bool = True, cache: bool = True, members: Members | None = None,
-                       modules: bool = False) -> None:
+def next_token_metrics(predictor: Predictor, split: Split, results: Results, batch: int = 16, bptt: int = 128,
+                       progress: bool = True) -> None:
+    model, vocab, features = predictor.model, predictor.vocab, predictor.features
     answerable = torch.tensor(vocab.answerable())
     V = len(vocab)
     rows = Rows(split, list(range(len(split))), batch, bptt, max_piece=10**9)
     state = model.initial_state(batch)
     dot = vocab.index["."]
     n_ext = int(max(split.ext.max(initial=0), V - 1)) + 1
-    files_seen: dict[int, FileRecall] = {}
-    index = ModuleIndex() if modules else None
+    files_seen: dict[int, EvalFile] = {}
+    index = ModuleIndex() if features.modules else None
     for i, b in enumerate(tqdm(rows, desc="evaluating", unit="segment", disable=not progress, leave=False)):
         state = state.reset_rows(b.reset)
         out = model(b.ids, b.roles, b.ext, state)
@@ -126,9 +88,9 @@ def next_token_metrics(model: HeedLM, vocab: Vocab, split: Split, results: Resul
         probs = mixture(out, n_ext, answerable)  # [B, T, n_ext]
         unseen = torch.zeros(probs.shape[:2], dtype=torch.long)  # names the receiver has, with no identity in the file ...
         unseen_p = torch.zeros(probs.shape[:2])  # ... and the probability each has
-        if cache or members is not None or index is not None:
-            _recall(probs, rows.where[:, i * bptt : (i + 1) * bptt], split, files_seen, cache, members, answerable, dot,
-                    index, vocab, unseen, unseen_p)
+        if features.ngrams or features.members or features.modules:
+            _adjust(predictor, probs, rows.where[:, i * bptt : (i + 1) * bptt], split, files_seen, answerable, index,
+                    unseen, unseen_p)
         truth = torch.where(b.target_ext >= 0, b.target_ext, b.targets)
         ok = (answerable[b.targets] | (b.target_ext >= V)) & (b.mask > 0)
         p_true = probs.gather(-1, truth.clamp(0, n_ext - 1)[..., None]).squeeze(-1)
@@ -148,22 +110,22 @@ def next_token_metrics(model: HeedLM, vocab: Vocab, split: Split, results: Resul
 
 
 @dataclass
-class FileRecall:
+class EvalFile:
     """One file of the split, whole, for adjusting each of its positions as inference would."""
 
-    recall: Recall  # of the whole file (each position takes its head)
-    keys: list[str] | None = None  # the file's token keys, read again from its source (for `modules`)
+    whole: Encoded  # its model inputs (each position reads their head)
+    ngrams: ngram.NgramCache | None  # of the whole file (each position guesses from its head)
+    keys: list[str] | None = None  # the file's token keys, read again from its source (for the look-up)
     bindings: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
     origin: Path | None = None
     identity: dict[str, int] = field(default_factory=dict)  # each name in the file -> its identity there
 
 
-def _file_recall(split: Split, f: int, cache: bool, members: Members | None, dot: int, modules: bool) -> FileRecall:
+def _eval_file(split: Split, f: int, features: Features) -> EvalFile:
     a = split.file(f)
     whole = Encoded(*(a[k].astype(np.int64) for k in ("ids", "roles", "ext")))
-    grams = ngram.NgramCache(ngram.identities(whole.ids, whole.ext)) if cache else None
-    out = FileRecall(Recall(whole, grams, members, dot))
-    path = Path(split.paths[f]) if modules and f < len(split.paths) and split.paths[f] else None
+    out = EvalFile(whole, ngram.NgramCache(ngram.identities(whole.ids, whole.ext)) if features.ngrams else None)
+    path = Path(split.paths[f]) if features.modules and f < len(split.paths) and split.paths[f] else None
     if path is None:
         return out
     _, _, tokens = corpus_mod.tokenize_file(path, corpus_mod.default_cache_dir())
@@ -175,52 +137,46 @@ def _file_recall(split: Split, f: int, cache: bool, members: Members | None, dot
     return out
 
 
-def _receiver_names(fr: FileRecall, end: int, index: ModuleIndex, vocab: Vocab, members: Members | None) -> ReceiverNames | None:
+def _receiver_names(predictor: Predictor, ef: EvalFile, end: int, index: ModuleIndex) -> ReceiverNames | None:
     """After the `.` ending the file's first `end` tokens, what other code says can follow it
-    (`model/receivers.py`), as identities: vocabulary ids or the file's own."""
-    if fr.keys is None:
+    (`lookup/receivers.py`), as identities: vocabulary ids or the file's own."""
+    if ef.keys is None:
         return None
-    index.exclude = fr.origin  # the file under evaluation is never read, not even as a module
+    index.exclude = ef.origin  # the file under evaluation is never read, not even as a module
 
     def binding_of(name: str) -> tuple[int, str] | None:
-        bound = [b for b in fr.bindings.get(name, ()) if b[0] < end]
+        bound = [b for b in ef.bindings.get(name, ()) if b[0] < end]
         return bound[-1][1:] if bound else None
 
-    c = fr.recall.context.head(end)
-    return receiver_names(Lookup(members or Members(vocab, None), c.ids, c.roles, c.ext, fr.keys[:end], index, fr.origin,
-                                 binding_of, lambda name: fr.identity.get(name, vocab.index.get(name, -1))))
+    c, vocab = ef.whole.head(end), predictor.vocab
+    return receiver_names(Lookup(predictor.class_tokens, c.ids, c.roles, c.ext, ef.keys[:end], index, ef.origin,
+                                 binding_of, lambda name: ef.identity.get(name, vocab.index.get(name, -1))))
 
 
-def _recall(probs: torch.Tensor, where: np.ndarray, split: Split, files_seen: dict[int, FileRecall], cache: bool,
-            members: Members | None, answerable: torch.Tensor, dot: int, index: ModuleIndex | None = None,
-            vocab: Vocab | None = None, unseen: torch.Tensor | None = None, unseen_p: torch.Tensor | None = None) -> None:
-    """Adjust each position's distribution in `probs` [B, T, n_ext] as inference does, with the
-    file's n-grams (unless not `cache`), the re-ranking after a dot, and, with a module `index`,
-    the receiver look-up (`where`: the split index of each input token; `files_seen`: each
-    file's whole run, kept while the file lasts). Names the receiver has that have no identity
-    in the file still take ranks: `unseen` and `unseen_p` [B, T] get how many there are and
-    the probability each has."""
+def _adjust(predictor: Predictor, probs: torch.Tensor, where: np.ndarray, split: Split, files_seen: dict[int, EvalFile],
+            answerable: torch.Tensor, index: ModuleIndex | None, unseen: torch.Tensor, unseen_p: torch.Tensor) -> None:
+    """Adjust each position's distribution in `probs` [B, T, n_ext] as inference does
+    (`Predictor.adjuster`), with a module `index` for the receiver look-up (`where`: the split
+    index of each input token; `files_seen`: each file's whole run, kept while the file lasts).
+    Names the receiver has that have no identity in the file still take ranks: `unseen` and
+    `unseen_p` [B, T] get how many there are and the probability each has."""
     rows, cols = np.nonzero(where >= 0)
     at = where[rows, cols]
     files = np.searchsorted(split.starts, at, "right") - 1
+    dot = predictor.vocab.index["."]
     for f in set(files_seen) - set(files.tolist()):
         del files_seen[f]  # rows hold files one after another: a file that ended never comes back
     for r, t, g, f in zip(rows.tolist(), cols.tolist(), at.tolist(), files.tolist()):
         if f not in files_seen:
-            files_seen[f] = _file_recall(split, f, cache, members, dot, index is not None)
-        fr = files_seen[f]
+            files_seen[f] = _eval_file(split, f, predictor.features)
+        ef = files_seen[f]
         end = g - int(split.starts[f]) + 1
-        names = _receiver_names(fr, end, index, vocab, members) if index is not None and vocab is not None and split.ids[g] == dot else None
-        prefix = Recall(fr.recall.context.head(end), fr.recall.ngrams, members, dot, names)
-        if names is not None and unseen is not None and unseen_p is not None:
-            mixed, _ = prefix.mix(probs[r, t], answerable)
-            rerank = prefix.rerank(probs.shape[-1])
-            if rerank is not None:
-                unseen[r, t] = rerank.unseen
-                unseen_p[r, t] = rerank.unseen_prob(mixed)
-                probs[r, t] = rerank.apply(mixed)
-                continue
-        probs[r, t] = prefix.adjust(probs[r, t], answerable)
+        names = _receiver_names(predictor, ef, end, index) if index is not None and split.ids[g] == dot else None
+        adjusted = predictor.adjuster(ef.whole.head(end), names, ef.ngrams).adjust(probs[r, t], answerable)
+        probs[r, t] = adjusted.probs
+        if adjusted.rerank is not None:
+            unseen[r, t] = adjusted.rerank.unseen
+            unseen_p[r, t] = adjusted.rerank.unseen_prob(adjusted.mixed)
 
 
 def baseline_metrics(vocab: Vocab, split: Split, results: Results) -> None:
@@ -265,16 +221,6 @@ def baseline_metrics(vocab: Vocab, split: Split, results: Results) -> None:
             results.cache[cat].add(np.asarray(ranks, np.int64))
 
 
-def levenshtein(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
 def line_metrics(predictor: Predictor, split: Split, points: int, seed: int = 0, width: int = 4,
                  max_tokens: int = 16, progress: bool = True) -> dict[str, float]:
     """Rest-of-line completion from mid-line points, by beam search."""
@@ -308,31 +254,22 @@ def line_metrics(predictor: Predictor, split: Split, points: int, seed: int = 0,
         out = predictor.run(ctx, predictor.initial_state())
         before = [encoder.text_of(int(e)) if e >= 0 else vocab.tokens[i] for i, e in zip(arr["ids"][a:cut], arr["ext"][a:cut])]
         opened = max(sum(t in "([{" for t in before) - sum(t in ")]}" for t in before), 0)
-        hyps = predictor.beam_search(out, encoder, width, max_tokens, budget_s=10.0, alternatives=1, open_before=opened,
-                                     stop_at_close=False, recall=predictor.recall_of(ctx))
+        hyps = beam_search(predictor, out, encoder, width, max_tokens, budget_s=10.0, alternatives=1, open_before=opened,
+                           stop_at_close=False, adjuster=predictor.adjuster(ctx))
         truth = [encoder.text_of(int(e)) if e >= 0 else vocab.tokens[i] for i, e in zip(arr["ids"][cut:end], arr["ext"][cut:end])]
         guess = hyps[0].tokens if hyps else []
         exact += guess == truth
         g, t = detok.join(before, guess).strip(), detok.join(before, truth).strip()
-        sim += 1 - levenshtein(g, t) / max(len(g), len(t), 1)
+        sim += similarity(g, t)
     n = len(picks)
     return {"exact_match": exact / n, "edit_similarity": sim / n, "n": n}
 
 
-def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, pointer: bool = True,
-             far: bool = True, cache: bool = True, members: bool = True, modules: bool = True, max_files: int = 0,
-             progress: bool = True) -> dict[str, Any]:
-    predictor = load_predictor(model_dir)
+def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, features: Features = ALL_FEATURES,
+             max_files: int = 0, progress: bool = True) -> dict[str, Any]:
+    """`heed eval`'s report; `features` switches parts of heed off for the ablations."""
+    predictor = load_predictor(model_dir, features)
     model, vocab = predictor.model, predictor.vocab
-    table = predictor.members.table if predictor.members is not None else None
-    predictor.use_cache = cache
-    predictor.use_modules = modules
-    if not members:
-        predictor.members = None
-    if not pointer:  # lesions of the same weights, for the ablations
-        model.config = dataclasses.replace(model.config, pointer=False)
-    if not far:
-        model.config = dataclasses.replace(model.config, far=0)
     dirs = [Path(c) for c in corpora] or [eval_corpus_dir(vocab)]
     splits = []
     for d in dirs:
@@ -343,20 +280,19 @@ def evaluate(model_dir: str | None, corpora: list[str], line_points: int = 300, 
     if max_files:
         split = _spread_files(split, max_files)
     results = Results()
-    next_token_metrics(model, vocab, split, results, progress=progress, cache=cache, members=predictor.members,
-                       modules=modules)
+    next_token_metrics(predictor, split, results, progress=progress)
     baseline_metrics(vocab, split, results)
     if line_points:
         results.line = line_metrics(predictor, split, line_points, progress=progress)
     report = results.report()
     report["files"] = len(split)
     report["model"] = str(model_dir or "default")
-    report["pointer"] = pointer
-    report["far"] = far and model.config.far > 0
-    report["cache"] = cache
-    report["members"] = members
-    report["modules"] = modules
-    report["member_table"] = members and table is not None  # the corpus part (the class part needs none)
+    report["pointer"] = model.config.pointer
+    report["far"] = model.config.far > 0
+    report["cache"] = features.ngrams
+    report["members"] = features.members
+    report["modules"] = features.modules
+    report["member_table"] = features.members and predictor.table is not None  # the corpus part (the class part needs none)
     return report
 
 

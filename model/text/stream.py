@@ -1,7 +1,7 @@
 """The token stream of a document, with roles, kept up to date edit by edit.
 
-A document is held as a list of *pieces*, one per chunk (a statement at depth 0 or 1, see
-`model.lexer.chunks`). Each piece stores its tokens with positions relative to its own start, so
+A document is held as a list of *pieces*, one per chunk (a statement at depth 0 to 2, see
+`lexer.chunks`). Each piece stores its tokens with positions relative to its own start, so
 an edit re-lexes and re-parses only the pieces it touches; every piece after it is reused as is,
 however far the text shifted. Roles come from libcst one chunk at a time and are cached by the
 chunk's text, so a chunk that reappears unchanged is never parsed twice.
@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from heed.model.lexer import LexState, Tok, chunks, depth_after_layout
-from heed.model.roles import ROLES, chunk_roles
+from heed.model.text.lexer import LexState, Tok, chunks, depth_after_layout
+from heed.model.text.role_parser import chunk_roles
+from heed.model.text.roles import ROLES
 
 ROLE_CACHE_SIZE = 8192
 

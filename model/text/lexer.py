@@ -6,9 +6,9 @@ This lexer follows the language reference's rules for lines, indentation and lit
 whatever it cannot read into `error` tokens, so that joining `ws + text` always rebuilds the input.
 
 It is resumable: `lex()` starts from a `LexState` (offset, position, indentation stack) taken at
-the start of a logical line, which is what the incremental stream (`model/stream.py`) builds on.
-It also marks *chunk* boundaries: the statements and clauses at indentation depth 0 and 1 (with
-their decorators), which libcst parses one at a time (`model/roles.py`).
+the start of a logical line, which is what the incremental stream (`stream.py`) builds on.
+It also marks *chunk* boundaries: the statements and clauses at indentation depths 0 to
+CHUNK_DEPTH (2), with their decorators, which libcst parses one at a time (`role_parser.py`).
 """
 
 from __future__ import annotations

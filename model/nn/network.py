@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
-from heed.model.roles import ROLES, SYNTAX
+from heed.model.text.roles import ROLES, SYNTAX
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ class HeedLM(nn.Module):
     def recur(self, ids: torch.Tensor, roles: torch.Tensor, h: torch.Tensor, c: torch.Tensor
               ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """The LSTM alone: its outputs and final (h, c). What the attention reads is these outputs,
-        so a state cache can run this and rebuild the rest (`heed.model.inference.Track`)."""
+        so a state cache can run this and rebuild the rest (`heed.model.runtime.state_cache.Track`)."""
         x = self.drop(torch.cat([self.embed(ids), self.role_embed(roles.long())], dim=-1))
         if self.lstm_in_fp32:
             with torch.autocast(x.device.type, enabled=False):

@@ -1,0 +1,135 @@
+"""What a module's source binds at its top level, read with `ast`: nothing is executed.
+
+Functions, classes (with their methods, class-level names, `self.x = ...` in their methods and
+their bases as written), assignments, imports (kept as references, followed on demand by
+`ModuleIndex`), a literal `__all__`, and the modules a `from m import *` names.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class ClassInfo:
+    """What a class defines itself: methods, class-level names, `self.x = ...` in its methods;
+    and its bases, as written (`Base`, `cst.CSTNode`), to be found from its module."""
+
+    names: dict[str, str]  # name -> kind: "method", "field" or "class"
+    bases: list[str]
+
+
+@dataclass
+class Module:
+    """A module's top-level names: name -> kind ("module", "class", "function", "variable")."""
+
+    name: str
+    path: Path | None  # its source (None: compiled into the interpreter)
+    names: dict[str, str] = field(default_factory=dict)
+    refs: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> (level, dotted) it was imported as
+    classes: dict[str, ClassInfo] = field(default_factory=dict)  # its top-level classes
+    exported: set[str] | None = None  # its literal `__all__`: what `from it import *` brings (else public names)
+    dynamic: bool = False  # it defines `__getattr__`: it may have names no statement binds
+
+    @property
+    def package_dir(self) -> Path | None:
+        return self.path.parent if self.path is not None and self.path.stem == "__init__" else None
+
+
+def collect(body: list[ast.stmt], module: Module) -> None:
+    """The names a block of top-level statements binds (into `if`/`try`/`with`, not into functions)."""
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            module.names[node.name] = "function"
+            if node.name == "__getattr__":
+                module.dynamic = True
+        elif isinstance(node, ast.ClassDef):
+            module.names[node.name] = "class"
+            module.classes[node.name] = class_info(node)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:
+                    module.names[a.asname] = "module"
+                    module.refs.setdefault(a.asname, (0, a.name))  # the first of `try:`/`if` branches
+                else:
+                    top = a.name.split(".")[0]
+                    module.names[top] = "module"
+                    module.refs.setdefault(top, (0, top))
+        elif isinstance(node, ast.ImportFrom):
+            for a in node.names:
+                if a.name != "*":
+                    bound = a.asname or a.name
+                    module.names.setdefault(bound, "")  # what it is: `module_kind` follows it when asked
+                    module.refs.setdefault(bound, (node.level, f"{node.module or ''}.{a.name}".lstrip(".")))
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+                _read_all(node, module)
+            for t in targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        module.names.setdefault(n.id, "variable")
+            if isinstance(node, (ast.For, ast.AsyncFor)):
+                collect(node.body + node.orelse, module)
+        elif isinstance(node, (ast.If, ast.While)):
+            collect(node.body + node.orelse, module)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            collect(node.body, module)
+        elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+            collect(node.body + node.orelse + node.finalbody, module)  # type: ignore[attr-defined]
+            for h in node.handlers:  # type: ignore[attr-defined]
+                collect(h.body, module)
+
+
+def class_info(node: ast.ClassDef) -> ClassInfo:
+    names: dict[str, str] = {}
+    for stmt in node.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names[stmt.name] = "field" if any(_dotted_text(d).endswith("property") for d in stmt.decorator_list) else "method"
+        elif isinstance(stmt, ast.ClassDef):
+            names[stmt.name] = "class"
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            for t in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
+                names.update((n.id, "field") for n in ast.walk(t) if isinstance(n, ast.Name))
+    for n in ast.walk(node):
+        if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name) \
+                and n.value.id == "self":
+            names.setdefault(n.attr, "field")
+    return ClassInfo(names, [b for b in map(_dotted_text, node.bases) if b])
+
+
+def _dotted_text(node: ast.expr) -> str:
+    """`a.b.C` for a base written as a dotted name; "" for anything else (`Generic[T]`, a call)."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *parts[::-1]]) if isinstance(node, ast.Name) else ""
+
+
+def _read_all(node: ast.stmt, module: Module) -> None:
+    """`__all__ = [...]` or `__all__ += [...]` with literal strings; anything else: not known."""
+    try:
+        value = ast.literal_eval(node.value) if getattr(node, "value", None) is not None else None  # type: ignore[attr-defined]
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        value = None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        return
+    if isinstance(node, ast.AugAssign):
+        module.exported = (module.exported or set()) | set(value)
+    else:
+        module.exported = set(value)
+
+
+def star_sources(body: list[ast.stmt]) -> list[tuple[int, str]]:
+    """(level, module) of each `from module import *` at the top level (also under `if`/`try`)."""
+    out = []
+    for node in body:
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            out.append((node.level, node.module or ""))
+        for block in ("body", "orelse", "finalbody"):
+            if isinstance(node, (ast.If, ast.Try, ast.With)) and hasattr(node, block):
+                out += star_sources(getattr(node, block))
+    return out

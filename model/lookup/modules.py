@@ -1,0 +1,200 @@
+"""What an imported module has: the names it defines, read from its source without running it.
+
+After `os.` or `cst.` (with `import libcst as cst` above) the names that can follow are the
+module's own. `ModuleIndex` finds a module as the import system would (relative imports from
+the document's package, absolute ones from the document's project root and then `sys.path`),
+parses its source with `ast` and collects what its top level binds: functions, classes,
+assignments, imports, names a `from m import *` brings in, and a package's submodules. Nothing
+is executed (`module_source.py`). A module with no source is listed only if it is compiled into
+the interpreter or on a short list of safe extension modules (`compiled.py`).
+
+The document side (what its imports bind, and the module a dotted chain before a dot names)
+is `imports.py`; `receivers.py` decides what a receiver is.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from heed.model.lookup.compiled import SAFE_EXTENSIONS, compiled_module
+from heed.model.lookup.module_source import ClassInfo, Module, collect, star_sources
+
+MAX_MODULE_BYTES = 4_000_000  # a larger file is not parsed (generated code)
+STAR_DEPTH = 4  # `from m import *` chains followed this deep
+CLASS_DEPTH = 12  # base classes followed this deep (and imports followed this far to find one)
+
+
+class ModuleIndex:
+    """Modules found by name and read once (again if their file changes)."""
+
+    def __init__(self, search_path: Sequence[str | Path] | None = None, exclude: Path | None = None):
+        self.search_path = [Path(p) for p in (sys.path if search_path is None else search_path) if p]
+        self.exclude = exclude  # a file never read (`heed eval`'s file under evaluation)
+        self._read: dict[Path, tuple[float, Module]] = {}
+        self._classes: dict[tuple[int, str, Path | None], tuple[Module, dict[str, str]]] = {}
+
+    def find(self, dotted: str, level: int = 0, origin: Path | None = None, depth: int = 0) -> Module | None:
+        """The module `dotted` names, imported from the document at `origin` with `level` leading dots."""
+        parts = [p for p in dotted.split(".") if p]
+        if level:
+            if origin is None:
+                return None
+            base = origin.parent
+            for _ in range(level - 1):
+                base = base.parent
+            return self._under([base], parts, depth) if parts else self._package(base, depth)
+        if not parts:
+            return None
+        roots = [*project_roots(origin), *self.search_path]
+        found = self._under(roots, parts, depth)
+        if found is None and len(parts) == 1 and (parts[0] in sys.builtin_module_names or parts[0] in SAFE_EXTENSIONS):
+            return compiled_module(parts[0])
+        return found
+
+    def member_module(self, module: Module, name: str, depth: int = 0) -> Module | None:
+        """The module `module.name` is, if it is one: a submodule, or a module it imported under that name."""
+        if module.package_dir is not None:
+            sub = self._under([module.package_dir], [name], depth)
+            if sub is not None:
+                return sub
+        ref = module.refs.get(name)
+        if ref is None or depth > STAR_DEPTH:
+            return None
+        level, dotted = ref
+        target = self.find(dotted, level, module.path, depth + 1)
+        if target is None and "." in dotted:  # `from m import name`: an attribute of m that is a module
+            head, _, last = dotted.rpartition(".")
+            parent = self.find(head, level, module.path, depth + 1)
+            return self.member_module(parent, last, depth + 1) if parent is not None and parent is not module else None
+        return target
+
+    def class_names(self, module: Module, dotted: str, depth: int = 0) -> dict[str, str]:
+        """The names class `dotted` (as written in `module`) has, with their kinds: its own and
+        its bases', as far as they can be found; empty if it is not a class heed can find.
+        Kept for the next call: not to be changed."""
+        key = (id(module), dotted, self.exclude)  # what is found depends on the file left out
+        cached = self._classes.get(key)
+        if cached is not None:
+            return cached[1]
+        found = self.find_class(module, dotted) if depth <= CLASS_DEPTH else None
+        names: dict[str, str] = {}
+        if found is not None:
+            where, info = found
+            for base in info.bases[::-1]:  # the first base's names win, as in the method resolution order
+                names.update(self.class_names(where, base, depth + 1))
+            names.update(info.names)
+        self._classes[key] = (module, names)  # the module kept alive, so that its id stays its own
+        return self._classes[key][1]
+
+    def find_class(self, module: Module, dotted: str, hops: int = 0) -> tuple[Module, ClassInfo] | None:
+        """(the module that defines it, the class) for a name as written in `module`."""
+        head, _, last = dotted.rpartition(".")
+        if hops > CLASS_DEPTH:
+            return None
+        if head:
+            where: Module | None = module
+            for part in head.split("."):
+                where = self.member_module(where, part) if where is not None else None
+            return self.find_class(where, last, hops + 1) if where is not None else None
+        if last in module.classes:
+            return module, module.classes[last]
+        ref = module.refs.get(last)
+        if ref is None:
+            return None
+        level, target = ref
+        parent_name, _, name = target.rpartition(".")
+        parent = self.find(parent_name, level, module.path) if parent_name or level else None
+        return self.find_class(parent, name, hops + 1) if parent is not None and parent is not module else None
+
+    def _under(self, roots: Sequence[Path], parts: list[str], depth: int) -> Module | None:
+        namespace = None  # a folder without `__init__.py`: used only if no root has a real module
+        for root in roots:
+            folder = root.joinpath(*parts)
+            for candidate in (folder / "__init__.py", folder.with_name(f"{parts[-1]}.py")):
+                if candidate.is_file():
+                    return self._load(candidate, ".".join(parts), depth)
+            if namespace is None and folder.is_dir():
+                namespace = folder
+        return Module(".".join(parts), None, _submodules(namespace)) if namespace is not None else None
+
+    def _excluded(self, path: Path) -> bool:
+        try:
+            return self.exclude is not None and path.name == self.exclude.name and path.samefile(self.exclude)
+        except OSError:
+            return False
+
+    def _package(self, folder: Path, depth: int) -> Module | None:
+        init = folder / "__init__.py"
+        return self._load(init, folder.name, depth) if init.is_file() else Module(folder.name, None, _submodules(folder))
+
+    def _load(self, path: Path, name: str, depth: int) -> Module | None:
+        try:
+            stat = path.stat()
+            if self._excluded(path):
+                return None
+            cached = self._read.get(path)
+            if cached is not None and cached[0] == stat.st_mtime:
+                return cached[1]
+            if stat.st_size > MAX_MODULE_BYTES:
+                return None
+            tree = ast.parse(path.read_bytes())
+        except (OSError, SyntaxError, ValueError, RecursionError):
+            return None
+        module = Module(name, path)
+        self._read[path] = (stat.st_mtime, module)  # before reading on: a cycle of `*` imports ends here
+        if path.stem == "__init__":
+            module.names.update(_submodules(path.parent))
+        collect(tree.body, module)
+        for level, dotted in star_sources(tree.body):
+            source = self.find(dotted, level, path, depth + 1) if depth < STAR_DEPTH else None
+            if source is None:
+                continue
+            for n, kind in source.names.items():
+                if n in source.refs:
+                    module.refs.setdefault(n, source.refs[n])
+                if n in source.exported if source.exported is not None else not n.startswith("_"):
+                    module.names.setdefault(n, kind)
+        return module
+
+
+SHARED = ModuleIndex()  # the process's index: each module is read once for every document
+
+
+def module_kind(index: ModuleIndex, module: Module, name: str, depth: int = 0) -> str:
+    """What `module.name` is ("module", "class", "function", "variable"), following imports; "" if unknown."""
+    kind = module.names.get(name, "")
+    if kind or name not in module.refs or depth > STAR_DEPTH:
+        return kind
+    if index.member_module(module, name) is not None:
+        return "module"
+    level, dotted = module.refs[name]
+    head, _, last = dotted.rpartition(".")
+    parent = index.find(head, level, module.path) if head or level else None
+    return module_kind(index, parent, last, depth + 1) if parent is not None and parent is not module else ""
+
+
+def project_roots(origin: Path | None) -> list[Path]:
+    """The folder above the document's outermost package: where its project's absolute imports start."""
+    if origin is None:
+        return []
+    folder = origin.parent
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        folder = folder.parent
+    return [folder]
+
+
+def _submodules(folder: Path) -> dict[str, str]:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return {}
+    out = {}
+    for e in entries:
+        stem = e.name[:-3] if e.name.endswith(".py") else e.name
+        if stem.isidentifier() and stem != "__init__" and (e.name.endswith(".py") or os.path.isfile(os.path.join(e.path, "__init__.py"))):
+            out[stem] = "module"
+    return out

@@ -1,0 +1,76 @@
+"""What turns the network's next-token distribution into heed's: the document's n-grams mixed
+in (`ngram.py`), then after a dot the re-ranking (`rerank.py`) by the receiver's usual
+attributes, the class's members, and the names the code says the receiver has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from heed.model.lookup.receivers import ReceiverNames
+from heed.model.runtime import ngram
+from heed.model.runtime.encoding import Encoded
+from heed.model.runtime.rerank import Rerank, Reranker, module_rerank
+from heed.model.text.roles import UNKNOWN
+
+
+@dataclass
+class Adjusted:
+    """One adjusted distribution, with its parts (for explanations and `heed eval`)."""
+
+    probs: torch.Tensor  # [n_ext] the final distribution
+    mixed: torch.Tensor  # [n_ext] after the n-grams, before the re-ranking
+    guess: ngram.CacheGuess  # the n-grams' guess
+    rerank: Rerank | None  # after a dot: how it was re-ranked
+
+
+@dataclass
+class Adjuster:
+    """What the document and the corpus add to the network's next-token distribution after one
+    context: the document's n-grams (`ngrams`), and after a dot the re-ranking (`reranker`: the
+    receiver's usual attributes or the enclosing class's members; `receiver`: the names other
+    code says the receiver has). Beam search passes the tokens it has produced since (`tail`)."""
+
+    context: Encoded
+    ngrams: ngram.NgramCache | None  # of the context (or of a longer run it starts: `heed eval`)
+    reranker: Reranker | None
+    dot: int = -1  # the vocabulary id of `.`: after it the n-grams weigh less (ngram.AFTER_DOT)
+    receiver: ReceiverNames | None = None  # what code outside the context says follows its final dot
+
+    def adjust(self, probs: torch.Tensor, allowed: torch.Tensor, tail: list[int] | None = None) -> Adjusted:
+        """`probs` [n_ext] with the n-grams mixed in and, after a dot, re-ranked: the one way the
+        network's distribution becomes heed's (the popup, ghost text and `heed eval` call it).
+        `allowed` [V]: the vocabulary entries that may be answered."""
+        mixed, guess = self.mix(probs, allowed, tail)
+        rerank = self.rerank(probs.shape[-1], tail)
+        return Adjusted(rerank.apply(mixed) if rerank is not None else mixed, mixed, guess, rerank)
+
+    def mix(self, probs: torch.Tensor, allowed: torch.Tensor, tail: list[int] | None = None
+            ) -> tuple[torch.Tensor, ngram.CacheGuess]:
+        """`probs` [n_ext] with the document's n-grams mixed in, and their guess."""
+        guess = self.ngrams.guess(len(self.context), tail or []) if self.ngrams is not None else ngram.CacheGuess.none()
+        last = tail[-1] if tail else int(self.context.ids[-1]) if len(self.context.ids) else -1
+        if last == self.dot >= 0:
+            guess = guess.scaled(ngram.AFTER_DOT)
+        return ngram.mix(probs, guess, allowed), guess
+
+    def rerank(self, n_ext: int, tail: list[int] | None = None) -> Rerank | None:
+        """The re-ranking of the next token's distribution if it follows a dot."""
+        c, known = self.context, self.receiver if not tail else None
+        inherited = known.inherited if known is not None else None
+        rerank = self.reranker.rerank(c.ids, c.roles, c.ext, n_ext, tail or [], inherited) if self.reranker is not None else None
+        if known is None or known.module is None:
+            return rerank
+        if rerank is not None:
+            return rerank.then_module(known.module, known.unseen, known.why)
+        return module_rerank(known.module, n_ext, known.unseen, known.why)
+
+    def extended(self, ext_id: int, vocab_size: int, unk: int) -> Adjuster:
+        """The same after one more token, given by its identity (a name typed in full)."""
+        one = Encoded(np.array([ext_id if ext_id < vocab_size else unk]), np.array([UNKNOWN]), np.array([ext_id]))
+        context = Encoded.concat([self.context, one])
+        grams = ngram.NgramCache(ngram.identities(context.ids, context.ext)) if self.ngrams is not None else None
+        return Adjuster(context, grams, self.reranker, self.dot)

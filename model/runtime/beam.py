@@ -1,0 +1,123 @@
+"""Ghost text: the most probable continuations of the line after the cursor, by beam search.
+
+Each step runs the network one token further on every live hypothesis (`Predictor.feed`) and
+adjusts its distribution as the popup's is (`Adjuster`), given the tokens the hypothesis has
+produced. The token stream has no line breaks inside brackets, so where a line may end there is
+a rule: see `beam_search`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from heed.model.nn.network import Output, mixture
+from heed.model.runtime.adjust import Adjuster
+from heed.model.runtime.cancel import Cancelled, RequestCancelled
+from heed.model.runtime.encoding import DocEncoder
+from heed.model.text.vocab import LAYOUT
+
+if TYPE_CHECKING:
+    from heed.model.runtime.predictor import Predictor
+
+STOP_KEYS = frozenset(LAYOUT.values())  # a line ends at <newline>, <indent>, <dedent>, <eof>
+OPENERS, CLOSERS = frozenset("([{"), frozenset(")]}")
+
+
+@dataclass
+class LineHypothesis:
+    tokens: list[str]  # texts
+    logp: float
+    complete: bool  # ended at the end of the line (or where brackets balance)
+
+
+@torch.no_grad()
+def beam_search(
+    predictor: Predictor,
+    out: Output,
+    encoder: DocEncoder,
+    width: int = 4,
+    max_tokens: int = 16,
+    first: Callable[[str], bool] | None = None,
+    budget_s: float = 0.15,
+    cancelled: Cancelled | None = None,
+    alternatives: int = 3,
+    open_before: int = 0,
+    stop_at_close: bool = True,
+    comma_ends_at: int | None = None,
+    adjuster: Adjuster | None = None,
+) -> list[LineHypothesis]:
+    """Most probable continuations of the line after `out`'s position.
+
+    `first` restricts the first token (the identifier already typed, or the popup's
+    selection). A hypothesis ends at the end of the line; with `stop_at_close`, at a closing
+    bracket that was opened before the cursor (`open_before` of them are open there; a
+    closing bracket with none open is not Python and ends nothing); at a `,` that leaves
+    `comma_ends_at` brackets open (counted from the cursor: 0, -1...); at a literal the
+    vocabulary only knows by kind; or after `max_tokens`. Lines that end come first, each
+    group by total log-probability (the end included). `adjuster` adjusts every step's
+    distribution, given the tokens of each hypothesis.
+    """
+    deadline = time.monotonic() + budget_s
+    n_ext = encoder.n_ext
+    # The far memory in single precision once, rather than converted for every step's attention.
+    out = out._replace(state=out.state._replace(far=out.state.far.float()))
+    live: list[tuple[float, list[int], int]] = [(0.0, [], 0)]  # (logp, ext ids, bracket depth)
+    finished: list[LineHypothesis] = []
+    for step in range(max_tokens):
+        if cancelled and cancelled():
+            raise RequestCancelled
+        probs = mixture(out, n_ext, predictor.beam_answers)[:, -1]  # [beams, n_ext]
+        if adjuster is not None:
+            probs = torch.stack([adjuster.adjust(p, predictor.beam_answers, b[1]).probs for p, b in zip(probs, live)])
+        logp = torch.log(probs.clamp_min(1e-12))
+        if step == 0 and first is not None:
+            allowed = torch.tensor([first(t) for t in encoder.texts()])
+            logp = logp.masked_fill(~allowed[None], -math.inf)
+        total = logp + torch.tensor([b[0] for b in live])[:, None]
+        k = min(width * 2, total.numel())
+        scores, flat = total.flatten().topk(k)
+        nxt: list[tuple[float, list[int], int]] = []
+        rows: list[int] = []
+        for score, idx in zip(scores.tolist(), flat.tolist()):
+            if score == -math.inf:
+                break
+            row, tok = divmod(idx, n_ext)
+            base_logp, toks, depth = live[row]
+            text = encoder.text_of(tok)
+            if tok < len(predictor.vocab) and (tok in predictor.stop_ids or tok in predictor.unanswerable_ids):
+                if toks or tok in predictor.stop_ids:
+                    finished.append(LineHypothesis([encoder.text_of(t) for t in toks], score, tok in predictor.stop_ids))
+                continue
+            d = depth + (text in OPENERS) - (text in CLOSERS)
+            if -d > open_before:  # a bracket that is not open
+                continue
+            if d < 0 and stop_at_close or text == "," and d == comma_ends_at:  # the line ends here
+                finished.append(LineHypothesis([encoder.text_of(t) for t in toks + [tok]], score, True))
+                continue
+            if len(nxt) < width:
+                nxt.append((score, toks + [tok], d))
+                rows.append(row)
+        complete = [h.logp for h in finished if h.complete]
+        # Done when enough lines have ended and every live one is already less likely.
+        if not nxt or (len(complete) >= alternatives and max(c for c, _, _ in nxt) < max(complete)):
+            break
+        live = nxt
+        if step == max_tokens - 1 or time.monotonic() > deadline:
+            break
+        out = predictor.feed(out.state.select(torch.tensor(rows)), [b[1][-1] for b in live])
+    for logp_, toks, _ in live:
+        finished.append(LineHypothesis([encoder.text_of(t) for t in toks], logp_, False))
+    finished.sort(key=lambda h: (not h.complete, -h.logp))  # whole lines first
+    seen: set[tuple[str, ...]] = set()
+    unique = []
+    for h in finished:
+        if h.tokens and tuple(h.tokens) not in seen:
+            seen.add(tuple(h.tokens))
+            unique.append(h)
+    return unique[:alternatives]
