@@ -272,7 +272,7 @@ async def debug_document(ls: HeedServer, params: Any) -> dict | None:
     if doc is None:
         return None
     stream, text, version = await ls.engine.call(doc.snapshot)
-    base = doc.completer.cache.base if doc.completer is not None else None
+    base = doc.completer.states.base if doc.completer is not None else None
     return {"text": text, "version": version, "streamText": stream.source(),
             "warmTokens": len(base.inputs) if base is not None else 0}
 

@@ -63,18 +63,18 @@ def test_an_edit_near_the_end_runs_few_tokens(tiny_predictor: Predictor, sample_
     completer = Completer(tiny_predictor)
     completer.popup(stream, len(stream.text))
     context = len(cursor_context(stream, len(stream.text), completer.encoder).inputs)  # type: ignore[arg-type]
-    assert completer.cache.tokens_run == context > 10 * CHECKPOINT  # the first request runs everything
+    assert completer.states.tokens_run == context > 10 * CHECKPOINT  # the first request runs everything
     end = len(stream.text)
     for i, ch in enumerate("y = fnma"):
         stream.edit(end + i, end + i, ch)
         popup = completer.popup(stream, end + i + 1)
         assert popup.model_used
-        assert completer.cache.tokens_run <= 2 * CHECKPOINT, (ch, completer.cache.tokens_run)
+        assert completer.states.tokens_run <= 2 * CHECKPOINT, (ch, completer.states.tokens_run)
     assert_same_popup(popup, Completer(tiny_predictor).popup(TokenStream(stream.text), len(stream.text)))
     # an edit at the top invalidates everything after it
     stream.edit(0, 0, "import sys\n")
     completer.popup(stream, len(stream.text))
-    assert completer.cache.tokens_run > context
+    assert completer.states.tokens_run > context
 
 
 # -- beam search ------------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def test_beam_search_ends_at_line_ends(newline_happy_predictor: Predictor, sampl
     encoder = completer.encoder
     assert encoder is not None
     ctx = cursor_context(stream, len(stream.text), encoder)
-    out = completer.cache.advance(predictor, ctx.inputs, ctx.origin)
+    out = completer.states.advance(predictor, ctx.inputs, ctx.origin)
     hyps = beam_search(predictor, out, encoder, width=4, max_tokens=8, budget_s=60.0, alternatives=6)
     assert hyps
     keys = [(not h.complete, -h.logp) for h in hyps]
@@ -224,7 +224,7 @@ def test_beam_search_does_not_close_brackets_that_are_not_open(tiny_predictor: P
     assert completer.encoder is not None
     ctx = cursor_context(stream, len(stream.text), completer.encoder)
     assert _depth(ctx.line_before) == 0
-    out = completer.cache.advance(predictor, ctx.inputs, ctx.origin)
+    out = completer.states.advance(predictor, ctx.inputs, ctx.origin)
     hyps = beam_search(predictor, out, completer.encoder, width=4, max_tokens=8, budget_s=60.0)
     assert hyps
     for h in hyps:
@@ -240,10 +240,10 @@ def test_a_warm_document_answers_anywhere_from_a_nearby_state(tiny_predictor: Pr
     stream = TokenStream(sample_source)
     completer = Completer(tiny_predictor)
     completer.warm(stream)
-    everything = completer.cache.tokens_run
-    assert completer.cache.base is not None and everything > 20 * tiny_predictor.chunk
+    everything = completer.states.tokens_run
+    assert completer.states.base is not None and everything > 20 * tiny_predictor.chunk
     completer.warm(stream)  # already warm: nothing to run
-    assert completer.cache.tokens_run == everything
+    assert completer.states.tokens_run == everything
     lines = sample_source.splitlines(keepends=True)
     places = [i for i, line in enumerate(lines) if line.startswith("        ") and line.lstrip().startswith(("return ", "if "))]
     places = places[:: max(len(places) // 4, 1)][:4]
@@ -256,7 +256,7 @@ def test_a_warm_document_answers_anywhere_from_a_nearby_state(tiny_predictor: Pr
             stream.edit(at + len(typed) + j, at + len(typed) + j, ch)
             cursor = at + len(typed) + j + 1
             popup = completer.popup(stream, cursor)
-            assert popup.model_used and completer.cache.tokens_run <= 3 * tiny_predictor.chunk, (i, completer.cache.tokens_run)
+            assert popup.model_used and completer.states.tokens_run <= 3 * tiny_predictor.chunk, (i, completer.states.tokens_run)
             assert_same_popup(popup, Completer(tiny_predictor).popup(TokenStream(stream.text), cursor))
         stream.edit(at, at + len(typed) + 5, "")  # taken back
         assert stream.text == sample_source
@@ -274,12 +274,12 @@ def test_a_quick_request_on_a_cold_document_reads_a_short_context(tiny_predictor
     context = len(cursor_context(stream, end, completer.encoder).inputs)  # type: ignore[arg-type]
     assert context > quick * 5 // 4
     popup = completer.popup(stream, end, quick=True)
-    assert popup.model_used and quick <= completer.cache.tokens_run < quick * 5 // 4
+    assert popup.model_used and quick <= completer.states.tokens_run < quick * 5 // 4
     completer.popup(stream, end, quick=True)  # the next keystroke resumes from the short context's states
-    assert completer.cache.tokens_run <= tiny_predictor.chunk
+    assert completer.states.tokens_run <= tiny_predictor.chunk
     completer.warm(stream)
     assert_same_popup(completer.popup(stream, end, quick=True), Completer(tiny_predictor).popup(TokenStream(text), end))
-    assert completer.cache.tokens_run <= tiny_predictor.chunk
+    assert completer.states.tokens_run <= tiny_predictor.chunk
 
 
 def test_an_interrupted_warm_up_goes_on_where_it_stopped(tiny_predictor: Predictor, sample_source: str) -> None:
@@ -296,10 +296,10 @@ def test_an_interrupted_warm_up_goes_on_where_it_stopped(tiny_predictor: Predict
     completer.popup(stream, len(sample_source) // 3)
     completer.warm(stream)
     total = len(cursor_context(stream, len(stream.text), completer.encoder).inputs)  # type: ignore[arg-type]
-    assert completer.cache.tokens_run == total - 20 * chunk
+    assert completer.states.tokens_run == total - 20 * chunk
     end = len(sample_source)
     assert_same_popup(completer.popup(stream, end), Completer(tiny_predictor).popup(TokenStream(sample_source), end))
-    assert completer.cache.tokens_run <= chunk
+    assert completer.states.tokens_run <= chunk
 
 
 def test_a_quick_request_on_a_document_just_opened_parses_only_its_end(tiny_predictor: Predictor) -> None:

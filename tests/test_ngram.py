@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from heed.model.runtime import ngram
-from heed.model.runtime.ngram import MIX_COUNT, MIX_WEIGHT, ORDER, ORDER_WEIGHT, NgramCache
+from heed.model.runtime.ngram import MIX_COUNT, MIX_WEIGHT, ORDER, ORDER_WEIGHT, Ngrams
 
 
 def reference(tokens: list[int], end: int, tail: list[int]) -> tuple[dict[int, float], float, dict[int, int]]:
@@ -47,7 +47,7 @@ def reference(tokens: list[int], end: int, tail: list[int]) -> tuple[dict[int, f
 def test_the_guess_matches_counting_by_hand(tokens: list[int], data: st.DataObject) -> None:
     end = data.draw(st.integers(0, len(tokens)))
     tail = data.draw(st.lists(st.integers(0, 4), max_size=3))
-    guess = NgramCache(np.array(tokens, np.int64)).guess(end, tail)
+    guess = Ngrams(np.array(tokens, np.int64)).guess(end, tail)
     want, weight, last = reference(tokens, end, tail)
     assert dict(zip(guess.tokens.tolist(), guess.probs.tolist())) == pytest.approx(want, abs=1e-6)
     assert dict(zip(guess.tokens.tolist(), guess.last.tolist())) == last
@@ -59,12 +59,12 @@ def test_the_guess_matches_counting_by_hand(tokens: list[int], data: st.DataObje
 def test_a_repeated_context_predicts_what_followed_it() -> None:
     # x . a ...  y . a ...  z . b ...  w . ?   (. = 1, a = 2... names and what follows them differ)
     tokens = np.array([7, 1, 2, 3, 8, 1, 2, 3, 9, 1, 2, 4, 10, 1, 2])
-    guess = NgramCache(tokens).guess(len(tokens))
+    guess = Ngrams(tokens).guess(len(tokens))
     assert dict(zip(guess.tokens.tolist(), guess.probs.tolist())) == pytest.approx({3: 2 / 3, 4: 1 / 3})
     # the longest context seen (`. 2`, three times) sets the weight
     assert guess.weight == pytest.approx(MIX_WEIGHT[1] * 3 / (3 + MIX_COUNT))
     # nothing from `end` on: cut after the second `. 2`, only 3 ever followed
-    short = NgramCache(tokens).guess(7)
+    short = Ngrams(tokens).guess(7)
     assert short.tokens.tolist() == [3] and short.weight < guess.weight
 
 
@@ -72,9 +72,9 @@ def test_mixing_keeps_the_total_and_leaves_placeholders_out() -> None:
     V = 6
     allowed = torch.tensor([True, True, True, True, False, True])  # id 4: a placeholder
     probs = torch.full((8,), 1 / 8)
-    guess = ngram.CacheGuess(np.array([2, 4, 7, 9]), np.array([0.4, 0.3, 0.2, 0.1], np.float32), 0.5, np.zeros(4, np.int64))
+    guess = ngram.NgramGuess(np.array([2, 4, 7, 9]), np.array([0.4, 0.3, 0.2, 0.1], np.float32), 0.5, np.zeros(4, np.int64))
     mixed = ngram.mix(probs, guess, allowed[:V])
     assert mixed[4] == probs[4] * 0.5  # the placeholder gets no cache mass
     assert torch.isclose(mixed[2], torch.tensor(1 / 16 + 0.2)) and torch.isclose(mixed[7], torch.tensor(1 / 16 + 0.1))
     assert torch.isclose(mixed.sum(), torch.tensor(0.5 + 0.5 * (0.4 + 0.2)))  # 9 is past n_ext: left out
-    assert torch.equal(ngram.mix(probs, ngram.CacheGuess.none(), allowed), probs)
+    assert torch.equal(ngram.mix(probs, ngram.NgramGuess.none(), allowed), probs)

@@ -23,7 +23,7 @@ class Adjusted:
 
     probs: torch.Tensor  # [n_ext] the final distribution
     mixed: torch.Tensor  # [n_ext] after the n-grams, before the re-ranking
-    guess: ngram.CacheGuess  # the n-grams' guess
+    guess: ngram.NgramGuess  # the n-grams' guess
     rerank: Rerank | None  # after a dot: how it was re-ranked
 
 
@@ -35,7 +35,7 @@ class Adjuster:
     code says the receiver has). Beam search passes the tokens it has produced since (`tail`)."""
 
     context: Encoded
-    ngrams: ngram.NgramCache | None  # of the context (or of a longer run it starts: `heed eval`)
+    ngrams: ngram.Ngrams | None  # of the context (or of a longer run it starts: `heed eval`)
     reranker: Reranker | None
     dot: int = -1  # the vocabulary id of `.`: after it the n-grams weigh less (ngram.AFTER_DOT)
     receiver: ReceiverNames | None = None  # what code outside the context says follows its final dot
@@ -49,9 +49,9 @@ class Adjuster:
         return Adjusted(rerank.apply(mixed) if rerank is not None else mixed, mixed, guess, rerank)
 
     def mix(self, probs: torch.Tensor, allowed: torch.Tensor, tail: list[int] | None = None
-            ) -> tuple[torch.Tensor, ngram.CacheGuess]:
+            ) -> tuple[torch.Tensor, ngram.NgramGuess]:
         """`probs` [n_ext] with the document's n-grams mixed in, and their guess."""
-        guess = self.ngrams.guess(len(self.context), tail or []) if self.ngrams is not None else ngram.CacheGuess.none()
+        guess = self.ngrams.guess(len(self.context), tail or []) if self.ngrams is not None else ngram.NgramGuess.none()
         last = tail[-1] if tail else int(self.context.ids[-1]) if len(self.context.ids) else -1
         if last == self.dot >= 0:
             guess = guess.scaled(ngram.AFTER_DOT)
@@ -72,5 +72,5 @@ class Adjuster:
         """The same after one more token, given by its identity (a name typed in full)."""
         one = Encoded(np.array([ext_id if ext_id < vocab_size else unk]), np.array([UNKNOWN]), np.array([ext_id]))
         context = Encoded.concat([self.context, one])
-        grams = ngram.NgramCache(ngram.identities(context.ids, context.ext)) if self.ngrams is not None else None
+        grams = ngram.Ngrams(ngram.identities(context.ids, context.ext)) if self.ngrams is not None else None
         return Adjuster(context, grams, self.reranker, self.dot)

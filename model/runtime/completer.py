@@ -71,7 +71,7 @@ class Completer:
     def __init__(self, predictor: Predictor | None, path: Path | None = None, modules: ModuleIndex | None = None):
         self.predictor = predictor
         self.encoder = DocEncoder(predictor.vocab) if predictor else None
-        self.cache = StateCache()
+        self.states = StateCache()
         self.path = path
         self.modules = modules or SHARED
 
@@ -87,7 +87,7 @@ class Completer:
 
     def forget(self) -> None:
         """Drop the cached model states (to bound memory); they are recomputed when needed."""
-        self.cache = StateCache()
+        self.states = StateCache()
 
     def warm(self, stream: TokenStream, cancelled: Cancelled | None = None) -> None:
         """Run the model over the whole document ahead of requests (the server does this when it
@@ -97,23 +97,23 @@ class Completer:
         read_imports(self.modules, stream, self.path)  # so that the first `module.` does not parse it
         ctx = cursor_context(stream, len(stream.text), self.encoder)
         if len(ctx.inputs):
-            self.cache.warm(self.predictor, ctx.inputs, ctx.origin, cancelled)
+            self.states.warm(self.predictor, ctx.inputs, ctx.origin, cancelled)
 
     def _context(self, stream: TokenStream, offset: int, quick: int) -> CursorContext:
         """The cursor's context; for a quick request on a document the model has not run over yet
         (just opened), only its end, so that the rest of the file is not even parsed for it."""
         assert self.encoder is not None
         # With states kept for the whole context, it may be cheap: `_run` decides.
-        return cursor_context(stream, offset, self.encoder, short=quick, whole_if=self.cache.has_origin)
+        return cursor_context(stream, offset, self.encoder, short=quick, whole_if=self.states.has_origin)
 
     def _run(self, ctx: CursorContext, cancelled: Cancelled | None, quick: int) -> tuple[Output, Encoded, int]:
         """The model's output at the cursor, the inputs it read, and where they start in `ctx.inputs`."""
         assert self.predictor is not None
         inputs, origin, cut = ctx.inputs, ctx.origin, 0
-        if quick and self.cache.cost(self.predictor, inputs, origin) > quick * 5 // 4:
+        if quick and self.states.cost(self.predictor, inputs, origin) > quick * 5 // 4:
             cut = short_cut(len(inputs), quick)  # as cursor_context cuts, so both reuse the same states
             inputs, origin = inputs.tail(cut), origin + cut
-        return self.cache.advance(self.predictor, inputs, origin, cancelled), inputs, cut
+        return self.states.advance(self.predictor, inputs, origin, cancelled), inputs, cut
 
     def _predict(
         self, stream: TokenStream, offset: int, cancelled: Cancelled | None, quick: int = 0
@@ -129,7 +129,7 @@ class Completer:
         receiver = self._receiver(stream, dot_end, ctx) if is_after_dot(stream.text, dot_end) else None
         pred = self.predictor.prediction(out, self.encoder, inputs, receiver)
         pred.key_pos = np.where(pred.key_pos >= 0, pred.key_pos + cut, -1)
-        pred.cache.last = np.where(pred.cache.last >= 0, pred.cache.last + cut, -1)
+        pred.ngrams.last = np.where(pred.ngrams.last >= 0, pred.ngrams.last + cut, -1)
         return ctx, pred
 
     # -- the popup ------------------------------------------------------------------------------
@@ -284,7 +284,7 @@ class Completer:
             _, j = max(hits)
             pos = int(pred.key_pos[j])
             copied_from = int(ctx.lines[pos]) if 0 <= pos < len(ctx.lines) else None
-        last = pred.cache.last[pred.cache.tokens == ext_id]
+        last = pred.ngrams.last[pred.ngrams.tokens == ext_id]
         if len(last) and 0 <= last[0] < len(ctx.lines):
             repeats_line = int(ctx.lines[last[0]])
         lifted = pred.rerank is not None and pred.reranked is not None and 0 <= ext_id < len(pred.reranked) \
@@ -320,11 +320,11 @@ def _exploded_depth(ctx: CursorContext, tokens_on_cursor_line: bool) -> int | No
 def _shares(pred: Prediction, ext_id: int) -> tuple[float, float, float]:
     """The probability of one candidate from the pointer, the vocabulary and the document's n-grams
     (each scaled as the re-ranking after a dot scaled their sum)."""
-    model = 1 - pred.cache.weight
+    model = 1 - pred.ngrams.weight
     pointer = model * (1 - pred.gate) * float(pred.attn[pred.key_ext == ext_id].sum()) if ext_id >= 0 else 0.0
     vocab = model * pred.gate * float(pred.vocab_probs[ext_id]) if 0 <= ext_id < len(pred.vocab_probs) else 0.0
     scale = float(pred.reranked[ext_id]) if pred.reranked is not None and 0 <= ext_id < len(pred.reranked) else 1.0
-    return pointer * scale, vocab * scale, pred.cache.prob_of(ext_id) * scale
+    return pointer * scale, vocab * scale, pred.ngrams.prob_of(ext_id) * scale
 
 
 def _source_of(pointer: float, vocab: float, file: float) -> str:

@@ -2,7 +2,7 @@
 
 Code repeats itself within a file (Tu et al. 2014, "On the localness of software"): what followed
 `self . visit_` or `node : cst .` earlier in the file is likely to follow it again. The network's
-pointer copies names from its window and far memory; this cache also knows what came after the
+pointer copies names from its window and far memory; the n-grams also know what came after the
 last one to four tokens each time they occurred earlier in the file, at any distance.
 
 Its distribution weighs longer matching contexts more (ORDER_WEIGHT per token), and is mixed in
@@ -21,7 +21,7 @@ import torch
 
 ORDER = 4  # longest context matched, in tokens
 ORDER_WEIGHT = 3.0  # a context one token longer counts this many times more
-MIX_WEIGHT = (0.1, 0.2, 0.3, 0.45)  # the cache's weight by the longest matching context (1..ORDER tokens)
+MIX_WEIGHT = (0.1, 0.2, 0.3, 0.45)  # the n-grams' weight by the longest matching context (1..ORDER tokens)
 MIX_COUNT = 0.5  # ... times n / (n + MIX_COUNT), n: how often that context occurred
 # ... times this after a dot, where the re-ranking (runtime/rerank.py) already weighs what the
 # document put after the same receiver; tuned with the stage-9 network (0.5 and 0.35 did as well).
@@ -29,23 +29,23 @@ AFTER_DOT = 0.25
 
 
 @dataclass
-class CacheGuess:
-    """The cache's distribution for one next token."""
+class NgramGuess:
+    """The n-grams' distribution for one next token."""
 
     tokens: np.ndarray  # candidate identities
     probs: np.ndarray  # their probabilities (summing to 1)
-    weight: float  # how much of the final distribution is the cache's
+    weight: float  # how much of the final distribution is the n-grams'
     last: np.ndarray  # where each candidate last followed the longest context it followed (explanations)
 
     @staticmethod
-    def none() -> CacheGuess:
-        return CacheGuess(np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0, np.zeros(0, np.int64))
+    def none() -> NgramGuess:
+        return NgramGuess(np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0, np.zeros(0, np.int64))
 
-    def scaled(self, factor: float) -> CacheGuess:
-        return CacheGuess(self.tokens, self.probs, self.weight * factor, self.last)
+    def scaled(self, factor: float) -> NgramGuess:
+        return NgramGuess(self.tokens, self.probs, self.weight * factor, self.last)
 
     def prob_of(self, token: int) -> float:
-        """The cache's share of the final probability of `token`."""
+        """The n-grams' share of the final probability of `token`."""
         at = np.flatnonzero(self.tokens == token)
         return float(self.probs[at[0]]) * self.weight if len(at) else 0.0
 
@@ -55,7 +55,7 @@ def identities(ids: np.ndarray, ext: np.ndarray) -> np.ndarray:
     return np.where(ext >= 0, ext, ids)
 
 
-class NgramCache:
+class Ngrams:
     """The n-grams of one token sequence (a document's identities, oldest first)."""
 
     def __init__(self, tokens: np.ndarray):
@@ -63,12 +63,12 @@ class NgramCache:
         self.by_token = np.argsort(self.tokens, kind="stable")  # positions grouped by token, ascending
         self.sorted = self.tokens[self.by_token]
 
-    def guess(self, end: int, tail: Sequence[int] = ()) -> CacheGuess:
+    def guess(self, end: int, tail: Sequence[int] = ()) -> NgramGuess:
         """The next token after `tokens[:end]` followed by `tail` (beam search's tokens so far),
         from what followed the same last tokens within `tokens[:end]`."""
         context = [*self.tokens[max(end - ORDER, 0) : end].tolist(), *tail][-ORDER:]
         if not context or end < 2:
-            return CacheGuess.none()
+            return NgramGuess.none()
         lo, hi = np.searchsorted(self.sorted, context[-1], "left"), np.searchsorted(self.sorted, context[-1], "right")
         block = self.by_token[lo:hi]
         matches = block[: np.searchsorted(block, end - 1)]  # occurrences followed by a token before `end`
@@ -85,7 +85,7 @@ class NgramCache:
             weights.append(ORDER_WEIGHT ** (n - 1))
             longest, seen = n, len(matches)
         if not parts:
-            return CacheGuess.none()
+            return NgramGuess.none()
         total = sum(weights)
         cands, inverse = np.unique(np.concatenate(parts), return_inverse=True)
         probs = np.zeros(len(cands), np.float64)
@@ -98,11 +98,11 @@ class NgramCache:
             last = np.where(latest >= 0, latest, last)  # longer contexts come later and win
             at += len(nexts)
         weight = MIX_WEIGHT[longest - 1] * seen / (seen + MIX_COUNT)
-        return CacheGuess(cands, probs.astype(np.float32), weight, last)
+        return NgramGuess(cands, probs.astype(np.float32), weight, last)
 
 
-def mix(probs: torch.Tensor, guess: CacheGuess, allowed: torch.Tensor) -> torch.Tensor:
-    """`probs` [n_ext] (the model's, for one next token) with the cache's guess mixed in.
+def mix(probs: torch.Tensor, guess: NgramGuess, allowed: torch.Tensor) -> torch.Tensor:
+    """`probs` [n_ext] (the model's, for one next token) with the n-grams' guess mixed in.
     `allowed` [V]: the vocabulary entries that may be answered (placeholders are not, in a
     popup); identities beyond the vocabulary are names, always allowed; those past `n_ext`
     (names the caller cannot show) are left out."""

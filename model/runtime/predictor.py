@@ -56,7 +56,7 @@ class Prediction:
     key_ext: np.ndarray  # [F+K] pointer identity of those tokens
     key_pos: np.ndarray  # [F+K] their index in the context (-1: an empty slot)
     vocab_probs: np.ndarray  # [V] the vocabulary's own distribution (before the gate)
-    cache: ngram.CacheGuess = field(default_factory=ngram.CacheGuess.none)  # the document's n-grams' guess, mixed in
+    ngrams: ngram.NgramGuess = field(default_factory=ngram.NgramGuess.none)  # the document's n-grams' guess, mixed in
     rerank: Rerank | None = None  # after a dot: the receiver's usual attributes, or the class's members
     reranked: np.ndarray | None = None  # [n_ext] what that re-ranking multiplied each probability by
     receiver: ReceiverNames | None = None  # after a dot, the names other code says the receiver has
@@ -141,19 +141,19 @@ class Predictor:
             key_ext=out.key_ext[0].numpy(),
             key_pos=key_pos,
             vocab_probs=torch.softmax(out.logits[0, -1].float(), -1).numpy(),
-            cache=adjusted.guess,
+            ngrams=adjusted.guess,
             rerank=rerank,
             reranked=_ratio(adjusted.probs, adjusted.mixed) if rerank is not None else None,
             receiver=adjuster.receiver,
         )
 
     def adjuster(self, context: Encoded, receiver: ReceiverNames | None = None,
-                 ngrams: ngram.NgramCache | None = None) -> Adjuster:
+                 ngrams: ngram.Ngrams | None = None) -> Adjuster:
         """What the document and the corpus add to the network after `context`, as this
         predictor's features allow. `ngrams`: of a longer run that `context` starts (`heed
         eval` indexes a whole file once), else of `context`."""
         if self.features.ngrams and ngrams is None:
-            ngrams = ngram.NgramCache(ngram.identities(context.ids, context.ext))
+            ngrams = ngram.Ngrams(ngram.identities(context.ids, context.ext))
         return Adjuster(context, ngrams if self.features.ngrams else None, self.reranker, self.vocab.index.get(".", -1),
                         receiver if self.features.modules else None)
 

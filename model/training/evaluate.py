@@ -114,7 +114,7 @@ class EvalFile:
     """One file of the split, whole, for adjusting each of its positions as inference would."""
 
     whole: Encoded  # its model inputs (each position reads their head)
-    ngrams: ngram.NgramCache | None  # of the whole file (each position guesses from its head)
+    ngrams: ngram.Ngrams | None  # of the whole file (each position guesses from its head)
     keys: list[str] | None = None  # the file's token keys, read again from its source (for the look-up)
     bindings: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
     origin: Path | None = None
@@ -124,7 +124,7 @@ class EvalFile:
 def _eval_file(split: Split, f: int, features: Features) -> EvalFile:
     a = split.file(f)
     whole = Encoded(*(a[k].astype(np.int64) for k in ("ids", "roles", "ext")))
-    out = EvalFile(whole, ngram.NgramCache(ngram.identities(whole.ids, whole.ext)) if features.ngrams else None)
+    out = EvalFile(whole, ngram.Ngrams(ngram.identities(whole.ids, whole.ext)) if features.ngrams else None)
     path = Path(split.paths[f]) if features.modules and f < len(split.paths) and split.paths[f] else None
     if path is None:
         return out
