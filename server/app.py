@@ -27,7 +27,6 @@ from heed import __version__
 from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.candidates import Popup
 from heed.model.runtime.fallback import fallback_popup
-from heed.model.text.cursor import typed_prefix
 from heed.server import convert
 from heed.server.documents import Document, Documents
 from heed.server.engine import Engine
@@ -254,11 +253,8 @@ async def inline_completion(ls: HeedServer, params: types.InlineCompletionParams
     suggestions: list[Any] = await ls.answer(doc, "inline", job, version, [])
     if not suggestions:  # the document may have changed since: `offset` is not to be used
         return types.InlineCompletionList(items=[])
-    if selected is not None:
-        edit_range, typed = selected.range, selected.text
-    else:
-        typed = typed_prefix(doc.text, offset)
-        edit_range = types.Range(doc.position(offset - len(typed)), doc.position(offset))
+    typed = suggestions[0].typed  # as the model read the cursor: the typed prefix, or the selection
+    edit_range = selected.range if selected is not None else types.Range(doc.position(offset - len(typed)), doc.position(offset))
     return types.InlineCompletionList(items=[convert.inline_item(typed + s.text, edit_range) for s in suggestions])
 
 

@@ -13,7 +13,6 @@ from lsprotocol import converters, types
 from heed.model.nn.store import ModelError
 from heed.model.runtime.completer import Completer
 from heed.model.runtime.predictor import Predictor, load_predictor
-from heed.model.text.cursor import typed_prefix
 from heed.model.text.stream import TokenStream
 from heed.server import convert
 from heed.server.documents import line_starts, offset_at, position_at
@@ -34,9 +33,9 @@ def complete_at(path: str, line: int, col: int, inline: bool = False, model: str
     stream = TokenStream(text)
     convert_json = converters.get_converter().unstructure
     if inline:
-        typed = typed_prefix(text, offset)
-        edit = types.Range(position_at(text, starts, offset - len(typed)), position_at(text, starts, offset))
         suggestions = completer.inline(stream, offset, budget_s=1.0)
+        typed = suggestions[0].typed if suggestions else ""
+        edit = types.Range(position_at(text, starts, offset - len(typed)), position_at(text, starts, offset))
         items = [convert.inline_item(typed + s.text, edit) for s in suggestions]
         rendered = "\n".join(f"{text[starts[line - 1]:offset]}\u2502{s.text}    (log p {s.logp:.2f})" for s in suggestions)
         return {"lsp": convert_json(types.InlineCompletionList(items=items)), "text": note + (rendered or "(no suggestion)")}

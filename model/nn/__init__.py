@@ -1,0 +1,1 @@
+"""The network, its released files, and the corpus's member table."""

@@ -1,0 +1,1 @@
+"""Answering at a cursor: context, state cache, prediction, adjustment, beam search, the popup list."""

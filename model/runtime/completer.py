@@ -63,6 +63,7 @@ class InlineSuggestion:
     text: str  # what to insert at the cursor (after the typed prefix)
     logp: float
     complete: bool
+    typed: str = ""  # what it follows and replaces before the cursor: the typed prefix, or the popup's selection
 
 
 class Completer:
@@ -248,7 +249,7 @@ class Completer:
             elif selected is not None:
                 text = text[len(selected) :]  # the popup inserts the selection itself
             if text.strip():
-                suggestions.append(InlineSuggestion(text, h.logp, h.complete))
+                suggestions.append(InlineSuggestion(text, h.logp, h.complete, prefix if selected is None else selected))
         return suggestions
 
     # -- why ------------------------------------------------------------------------------------

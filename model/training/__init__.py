@@ -1,0 +1,1 @@
+"""Offline only (never imported by runtime or the server): corpus, batches, training, evaluation."""
