@@ -66,13 +66,13 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 from heed.model.training.metrics import similarity
+from heed.model.training.positions import places, read_source
 from heed.server.documents import line_starts
 
 REPO = Path(__file__).resolve().parent.parent
 HELD_OUT = ("pygls", "lsprotocol", "libcst")
 KINDS = ("attribute", "identifier", "inline")
 TYPING_FILE = "libcst/_nodes/expression.py"  # 4,130 lines of hand-written held-out code
-ODD_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # line breaks some LSP libraries count, others not
 REQUEST_TIMEOUT_S = 30.0
 
 
@@ -90,18 +90,6 @@ class Point:
     expected: str
 
 
-def read_source(path: Path) -> str | None:
-    """The file as the editor would send it: \n line ends; None for files the LSP libraries
-    would split into lines differently (odd line breaks) or that are not Python we can tokenize."""
-    try:
-        text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
-    except (OSError, UnicodeDecodeError):
-        return None
-    if any(ch in text for ch in ODD_BREAKS):
-        return None
-    return text
-
-
 def lsp_position(text: str, offset: int) -> types.Position:
     """The LSP (UTF-16) position of a code-point offset."""
     line = text.count("\n", 0, offset)
@@ -113,56 +101,10 @@ SKIP = (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokeni
 
 
 def candidates(text: str) -> dict[str, list[tuple[int, int, int, str]]]:
-    """All candidate points of a file: kind -> [(offset, line, col, expected)]."""
-    out: dict[str, list[tuple[int, int, int, str]]] = {k: [] for k in KINDS}
-    try:
-        toks = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        return out
-    starts = line_starts(text)
-    lines = text.split("\n")
-    prev = None  # previous significant token
-    logical_start = True
-    in_import = False
-    bad_lines: set[int] = set()  # 1-based rows with a comment or a multi-line token
-    code_on_line: dict[int, list[tokenize.TokenInfo]] = {}
-    for tok in toks:
-        if tok.type == tokenize.ENDMARKER:
-            break
-        if tok.type == tokenize.COMMENT:
-            bad_lines.add(tok.start[0])
-        if tok.start[0] != tok.end[0] and tok.type not in (tokenize.NL, tokenize.NEWLINE):
-            bad_lines.update(range(tok.start[0], tok.end[0] + 1))
-        if tok.type == tokenize.NEWLINE:
-            logical_start = True
-            prev = None
-            continue
-        if tok.type in SKIP:
-            continue
-        if logical_start:
-            in_import = tok.type == tokenize.NAME and tok.string in ("import", "from")
-            logical_start = False
-        code_on_line.setdefault(tok.start[0], []).append(tok)
-        if tok.type == tokenize.NAME and not keyword.iskeyword(tok.string):
-            row, col = tok.start
-            offset = starts[row - 1] + col
-            after_dot = prev is not None and prev.string == "." and prev.type == tokenize.OP
-            if after_dot:
-                if prev is not None and prev.end == tok.start and not in_import:
-                    out["attribute"].append((offset, row - 1, col, tok.string))
-            elif not (prev is not None and prev.type == tokenize.NAME and prev.string in ("def", "class")):
-                out["identifier"].append((offset, row - 1, col, tok.string))
-        prev = tok
-    for row, line_toks in code_on_line.items():
-        if row in bad_lines or len(line_toks) < 2:
-            continue
-        line = lines[row - 1]
-        for tok in line_toks[1:]:
-            col = tok.start[1]
-            rest = line[col:].strip()
-            if rest:
-                out["inline"].append((starts[row - 1] + col, row - 1, col, rest))
-    return out
+    """All candidate points of a file: kind -> [(offset, line, col, expected)] (`heed.model.training.positions`)."""
+    found = places(text)
+    return {kind: [(p.offset, p.line, p.col, p.expected) for p in found[where]]
+            for kind, where in (("attribute", "attribute"), ("identifier", "identifier"), ("inline", "line"))}
 
 
 def held_out_files(site: Path) -> list[Path]:

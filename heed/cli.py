@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from heed import __version__
 
@@ -108,6 +109,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     features = Features(ngrams=not args.no_cache, members=not args.no_members, modules=not args.no_modules,
                         pointer=not args.no_pointer, far=not args.no_far)
+    if args.projects:
+        return _eval_projects(args, features)
     report = evaluate(args.model, args.corpus, line_points=args.line_points, features=features,
                       max_files=args.max_files, progress=not args.json)
     if args.json:
@@ -126,6 +129,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
     line = report["line"]
     if line:
         print(f"rest of line: exact match {line['exact_match']:.3f}, edit similarity {line['edit_similarity']:.3f} (n={line['n']})")
+    return 0
+
+
+def _eval_projects(args: argparse.Namespace, features: Any) -> int:
+    from heed.model.nn.store import ModelError
+    from heed.model.runtime.predictor import load_predictor
+    from heed.model.training.projects import evaluate_projects, render
+
+    roots = [Path(p).resolve() for p in args.projects]
+    missing = [str(r) for r in roots if not r.is_dir()]
+    if missing:
+        print(f"heed: not a folder: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    try:
+        predictor = load_predictor(args.model, features)
+    except ModelError as exc:
+        print(f"heed: {exc}", file=sys.stderr)
+        return 1
+    report = evaluate_projects(predictor, roots, args.files_per_project, args.seed, progress=not args.json)
+    report["model"] = str(args.model or "default")
+    if args.json:
+        json.dump(report, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print(f"model {report['model']} on {len(roots)} projects, each file typed up to the cursor")
+        print(render(report))
     return 0
 
 
@@ -244,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="model folder (default: the bundled model)")
     p.add_argument("--corpus", nargs="*", default=[], metavar="DIR",
                    help="corpus folders whose test split to use (default: stdlib test split + pygls, lsprotocol, libcst)")
+    p.add_argument("--projects", nargs="+", default=[], metavar="DIR",
+                   help="evaluate whole projects instead, each file typed up to the cursor and asked as the server is")
+    p.add_argument("--files-per-project", type=int, default=60, help="with --projects: files drawn from each project")
+    p.add_argument("--seed", type=int, default=0, help="with --projects: the draw of files and places")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.add_argument("--line-points", type=int, default=300, help="mid-line points for rest-of-line completion")
     p.add_argument("--max-files", type=int, default=0, help="evaluate on N test files spread over the split (0: all)")

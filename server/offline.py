@@ -1,6 +1,7 @@
 """`heed complete`: what the server would answer at a place in a file, without an editor.
 
-The same path as a live request (token stream -> Completer -> LSP conversion), run once.
+The same path as a live request on a document just opened (token stream -> Completer, with the
+server's quick path and time budget -> LSP conversion), run once.
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ def complete_at(path: str, line: int, col: int, inline: bool = False, model: str
     stream = TokenStream(text)
     convert_json = converters.get_converter().unstructure
     if inline:
-        suggestions = completer.inline(stream, offset, budget_s=1.0)
+        suggestions = completer.inline(stream, offset, quick=True)  # the server's request: its budget and quick path
         typed = suggestions[0].typed if suggestions else ""
         edit = types.Range(position_at(text, starts, offset - len(typed)), position_at(text, starts, offset))
         items = [convert.inline_item(typed + s.text, edit) for s in suggestions]
         rendered = "\n".join(f"{text[starts[line - 1]:offset]}\u2502{s.text}    (log p {s.logp:.2f})" for s in suggestions)
         return {"lsp": convert_json(types.InlineCompletionList(items=items)), "text": note + (rendered or "(no suggestion)")}
-    popup = completer.popup(stream, offset, max_items)
+    popup = completer.popup(stream, offset, max_items, quick=True)
     edit = types.Range(position_at(text, starts, offset - len(popup.prefix)), position_at(text, starts, offset))
     data = {"uri": Path(path).resolve().as_uri(), "offset": offset, "version": 0}
     items = [convert.completion_item(c, i, edit, data) for i, c in enumerate(popup.candidates)]

@@ -1,0 +1,169 @@
+"""`heed eval --projects`: what the server answers, on whole projects heed never saw.
+
+Each file is read as its author's editor holds it while they type: at every sampled place
+(`positions.py`) the document is the text before the cursor and nothing after it. The file grows
+from place to place, appended to one token stream as typing does, and between places the
+model's states are warmed over what is there, as the server does once typing pauses. The
+answers come from `Completer`, the very object the server asks, with the server's defaults:
+the popup's 20 items in its order (ties included), the ghost text with its time budget. The
+module look-up never reads the file under evaluation from disk (it holds the whole file there).
+
+Scores per project and pooled over projects, each with a 95% bootstrap interval over files
+(files resampled within each project): popup top-1, top-5 and MRR (0 past rank 10; a name not
+among the 20 items is a miss) at attribute and identifier places, with the cursor right after
+the dot or at the start of the name (nothing typed); for the rest of the line, how often ghost
+text is shown, and its exact match and edit similarity with the rest of the line over all places.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from heed.model.lookup.modules import ModuleIndex
+from heed.model.runtime.completer import Completer
+from heed.model.runtime.predictor import Predictor
+from heed.model.text.stream import TokenStream
+from heed.model.training.corpus import Source, find_files
+from heed.model.training.metrics import MRR_CUTOFF, similarity
+from heed.model.training.positions import Place, places, read_source, sample
+
+PER_FILE = {"attribute": 8, "identifier": 8, "line": 4}  # places drawn from each file
+MAX_FILES = 60  # files drawn from each project (seeded; all of a smaller project)
+MIN_LINES = 20
+MAX_BYTES = 200_000  # larger files (generated tables) are left out
+BOOTSTRAP = 1000
+POPUP_KINDS = ("attribute", "identifier")
+
+
+@dataclass
+class FileScore:
+    """What one file scored: the popup rank at each place (0: not among the items), and for each
+    line place whether ghost text was shown, matched exactly, and its edit similarity."""
+
+    ranks: dict[str, list[int]] = field(default_factory=lambda: {k: [] for k in POPUP_KINDS})
+    shown: list[bool] = field(default_factory=list)
+    exact: list[bool] = field(default_factory=list)
+    similarity: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def project_files(root: Path, max_files: int, seed: int) -> list[Path]:
+    """The project's Python files (tests and vendored copies left out), up to `max_files` of them."""
+    files = [f.path for f in find_files([Source(root, root.name)], exclude=("_vendor", "vendor"), skip_tests=True)]
+    files = [p for p in files if p.stat().st_size <= MAX_BYTES]
+    if len(files) > max_files:
+        files = sorted(random.Random(f"{seed}:{root.name}").sample(files, max_files))
+    return files
+
+
+def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place], index: ModuleIndex) -> FileScore:
+    """Type the file forward to each place and ask there as the server would."""
+    started = time.monotonic()
+    index.exclude = path  # the file on disk is whole: the look-up must not read the answer there
+    completer = Completer(predictor, path, index)
+    stream = TokenStream("")
+    score = FileScore()
+    at = 0
+    for place in chosen:
+        stream.edit(at, at, text[at : place.offset])
+        at = place.offset
+        completer.warm(stream)  # the server's idle-time warm-up
+        if place.kind == "line":
+            suggestions = completer.inline(stream, at, quick=True)
+            got = suggestions[0].text.split("\n")[0].strip() if suggestions else ""
+            score.shown.append(bool(got))
+            score.exact.append(got == place.expected)
+            score.similarity.append(similarity(got, place.expected))
+        else:
+            labels = [c.text for c in completer.popup(stream, at, quick=True).candidates]
+            score.ranks[place.kind].append(labels.index(place.expected) + 1 if place.expected in labels else 0)
+    score.seconds = time.monotonic() - started
+    return score
+
+
+def evaluate_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX_FILES, seed: int = 0,
+                      progress: bool = True) -> dict[str, Any]:
+    """The report: per project and pooled, each figure with its 95% interval."""
+    scores: dict[str, list[FileScore]] = {}
+    for root in roots:
+        index = ModuleIndex()
+        files = project_files(root, max_files, seed)
+        scores[root.name] = []
+        for path in tqdm(files, desc=root.name, unit="file", disable=not progress, leave=False):
+            text = read_source(path)
+            if text is None or text.count("\n") < MIN_LINES:
+                continue
+            chosen = sample(places(text), PER_FILE, f"{seed}:{path.relative_to(root)}")
+            if chosen:
+                scores[root.name].append(score_file(predictor, path, text, chosen, index))
+    report: dict[str, Any] = {"projects": {name: summarize({name: s}, seed) for name, s in scores.items()}}
+    report["pooled"] = summarize(scores, seed)
+    return report
+
+
+def _popup(kind: str, k: int | None) -> Callable[[list[FileScore]], tuple[float, int]]:
+    """(sum, count) over files of top-k hits (k=None: reciprocal rank) at `kind` places."""
+    def total(files: list[FileScore]) -> tuple[float, int]:
+        ranks = np.array([r for f in files for r in f.ranks[kind]], np.int64)
+        if k is not None:
+            return float(((ranks >= 1) & (ranks <= k)).sum()), len(ranks)
+        ok = (ranks >= 1) & (ranks <= MRR_CUTOFF)
+        return float((1.0 / ranks[ok]).sum()), len(ranks)
+    return total
+
+
+def _lines(what: str) -> Callable[[list[FileScore]], tuple[float, int]]:
+    def total(files: list[FileScore]) -> tuple[float, int]:
+        values = [float(v) for f in files for v in getattr(f, what)]
+        return sum(values), len(values)
+    return total
+
+
+METRICS: dict[str, Callable[[list[FileScore]], tuple[float, int]]] = {
+    **{f"{kind}_{name}": _popup(kind, k) for kind in POPUP_KINDS for name, k in (("top1", 1), ("top5", 5), ("mrr", None))},
+    "line_shown": _lines("shown"),
+    "line_exact": _lines("exact"),
+    "line_similarity": _lines("similarity"),
+}
+
+
+def summarize(scores: dict[str, list[FileScore]], seed: int) -> dict[str, Any]:
+    """Each metric's value, its count of places, and a 95% percentile-bootstrap interval: files
+    resampled with replacement within each project, the projects' files pooled."""
+    rng = np.random.default_rng(seed)
+    files = [f for group in scores.values() for f in group]
+    starts = np.cumsum([0, *(len(g) for g in scores.values())])
+    draws = np.concatenate([rng.integers(a, b, (BOOTSTRAP, b - a)) for a, b in zip(starts[:-1], starts[1:])], axis=1)
+    out: dict[str, Any] = {"files": len(files), "seconds": sum(f.seconds for f in files)}
+    for name, total in METRICS.items():
+        per_file = np.array([total([f]) for f in files], np.float64).reshape(-1, 2)  # [files, (sum, count)]
+        value, n = per_file.sum(0)
+        sums, counts = per_file[draws, 0].sum(1), per_file[draws, 1].sum(1)
+        resampled = sums[counts > 0] / counts[counts > 0]
+        low, high = np.percentile(resampled, [2.5, 97.5]) if len(resampled) else (float("nan"), float("nan"))
+        out[name] = {"value": value / n if n else float("nan"), "n": int(n), "low": float(low), "high": float(high)}
+    return out
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as a table: one row per project and the pooled row, value [interval] each."""
+    columns = [("attr top1", "attribute_top1"), ("attr top5", "attribute_top5"), ("ident top1", "identifier_top1"),
+               ("ident top5", "identifier_top5"), ("line shown", "line_shown"), ("line exact", "line_exact"),
+               ("line sim", "line_similarity")]
+    rows = [*report["projects"].items(), ("pooled", report["pooled"])]
+    lines = [f"{'project':<12} {'files':>5}  " + "  ".join(f"{title:>19}" for title, _ in columns)]
+    for name, r in rows:
+        cells = [f"{r[k]['value']:6.1%} [{r[k]['low']:4.0%}-{r[k]['high']:4.0%}]" for _, k in columns]
+        lines.append(f"{name:<12} {r['files']:>5}  " + "  ".join(f"{c:>19}" for c in cells))
+    n = report["pooled"]
+    lines.append(f"places: attribute {n['attribute_top1']['n']}, identifier {n['identifier_top1']['n']}, "
+                 f"line {n['line_exact']['n']}; 95% bootstrap intervals over files")
+    return "\n".join(lines)
