@@ -15,5 +15,6 @@ grep -E "^$want " bench/projects.txt | while read -r _ spec; do
   wheel=$(ls runs/projects/wheels/"${name}"-"${spec##*==}"-*.whl | head -n 1)
   mkdir -p "$out/$name"
   "$py" -m zipfile -e "$wheel" "$out/$name"
+  rm -rf "$out/$name"/*.data  # scripts a wheel installs: copies of the package's own modules
   echo "$spec -> $out/$name"
 done

@@ -5,14 +5,18 @@
 
 What it does (both servers get the same points, the same client code and the same capabilities):
 
-* Points come from real code heed's model never saw: the installed `pygls`, `lsprotocol` and
-  `libcst` packages (their tests folders skipped; heed's training corpus excludes all three).
-  Three kinds, sampled with a fixed seed, at most one point per file per round so that a few
-  huge generated files cannot dominate:
+* Points come from real code heed's model never saw: the held-out projects of
+  `bench/projects.txt` (fetched into runs/projects/evaluation by `bench/fetch_projects.sh`; tests
+  folders skipped), the files `heed eval --projects` reads, the places of
+  `heed.model.training.positions`. Three kinds, sampled with a fixed seed, at most one point per
+  file per round so that a few huge files cannot dominate:
     attribute   right after a `.` (not in import statements); expected: the attribute name
     identifier  at the start of an identifier (not after `.`, not a def/class name); expected: it
     inline      at the start of a token in mid-line (lines with no comment and no multi-line
                 token); expected: the rest of the line, stripped
+  The servers see a copy of the projects in which the file being asked about holds on disk what
+  the editor holds (the text before the cursor), so reading modules from disk never shows the
+  answer.
 * Replay: the document is opened CUT AT THE CURSOR (nothing after it) and one request is made at
   once (`textDocument/completion`, or `textDocument/inlineCompletion` for inline points): the
   "just opened" latency, and the answer that is scored. Then the cursor's line is deleted and
@@ -53,11 +57,11 @@ import random
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
 import tokenize
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -66,13 +70,13 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 from heed.model.training.metrics import similarity
-from heed.model.training.positions import places, read_source
+from heed.model.training.positions import places, project_files, read_source
 from heed.server.documents import line_starts
 
 REPO = Path(__file__).resolve().parent.parent
-HELD_OUT = ("pygls", "lsprotocol", "libcst")
+PROJECTS = REPO / "runs" / "projects" / "evaluation"  # the held-out projects: bash bench/fetch_projects.sh
 KINDS = ("attribute", "identifier", "inline")
-TYPING_FILE = "libcst/_nodes/expression.py"  # 4,130 lines of hand-written held-out code
+TYPING_FILE = "textual/textual/widget.py"  # 4,956 lines of hand-written held-out code, under PROJECTS
 REQUEST_TIMEOUT_S = 30.0
 
 
@@ -107,15 +111,34 @@ def candidates(text: str) -> dict[str, list[tuple[int, int, int, str]]]:
             for kind, where in (("attribute", "attribute"), ("identifier", "identifier"), ("inline", "line"))}
 
 
-def held_out_files(site: Path) -> list[Path]:
-    files = []
-    for package in HELD_OUT:
-        for path in sorted((site / package).rglob("*.py")):
-            parts = path.relative_to(site).parts
-            if any(p in ("tests", "test", "testing") for p in parts):
-                continue
-            files.append(path)
-    return files
+def held_out_files(projects: list[Path]) -> list[tuple[str, Path]]:
+    """(label, path) of the projects' files, as `heed eval --projects` reads them."""
+    return [(f"{root.name}/{path.relative_to(root).as_posix()}", path) for root in projects for path in project_files(root)]
+
+
+class Mirror:
+    """A copy of the projects in which the file being asked about holds on disk what the editor
+    holds (the text before the cursor), so that a server reading modules from disk never finds
+    the answer there; each file is whole again once its point is done."""
+
+    def __init__(self, projects: list[Path]):
+        self.root = Path(tempfile.mkdtemp(prefix="lsp-bench-projects-"))
+        for project in projects:
+            shutil.copytree(project, self.root / project.name, symlinks=True)
+
+    def path(self, label: str) -> Path:
+        return self.root / label
+
+    @contextlib.contextmanager
+    def cut(self, path: Path, text: str) -> Iterator[None]:
+        whole = path.read_bytes() if path.is_relative_to(self.root) else None
+        if whole is not None:
+            path.write_text(text, encoding="utf-8")
+        try:
+            yield
+        finally:
+            if whole is not None:
+                path.write_bytes(whole)
 
 
 def sample_points(
@@ -528,9 +551,35 @@ def retype_line(session: Session, uri: str, text: str) -> None:
     session.change(uri, start, start, typed)
 
 
+async def ask_point(session: Session, server: Server, uri: str, text: str, p: Point, records: list[dict[str, Any]],
+                    warm: bool) -> None:
+    """Open the document cut at the point's cursor, ask once (and again warm), score, close."""
+    session.open(uri, text)
+    rec: dict[str, Any] = {"kind": p.kind, "file": p.file, "line": p.line, "col": p.col, "expected": p.expected}
+    if p.kind == "inline":
+        if server.inline:
+            ghosts, ms = await session.inline(uri, text, len(text))
+            got = inline_suggestion(ghosts, text)
+            rec.update(ms=ms, suggestion=got, exact=got == p.expected, similarity=similarity(got, p.expected))
+            if warm:
+                retype_line(session, uri, text)
+                ghosts, rec["warm_ms"] = await session.inline(uri, text, len(text))
+                rec["warm_same"] = inline_suggestion(ghosts, text) == got
+    else:
+        items, ms = await session.complete(uri, text, len(text))
+        labels = ranked_labels(items)
+        rec.update(ms=ms, rank=rank_of(labels, p.expected), n_items=len(labels), top=labels[:5])
+        if warm:
+            retype_line(session, uri, text)
+            items, rec["warm_ms"] = await session.complete(uri, text, len(text))
+            rec["warm_same"] = ranked_labels(items) == labels
+    session.close(uri)
+    records.append(rec)
+
+
 async def run_points_session(server: Server, points: list[Point], texts: dict[str, str], root: Path,
                              typing_text: str, typing_uri: str, places: list[TypingPlace], progress: bool,
-                             warm: bool, read_pause: float) -> dict[str, Any]:
+                             warm: bool, read_pause: float, mirror: Mirror | None = None) -> dict[str, Any]:
     session = Session(server, root)
     out: dict[str, Any] = {"server": server.name}
     startup_uri = (root / "heed_bench_startup.py").as_uri()
@@ -545,27 +594,8 @@ async def run_points_session(server: Server, points: list[Point], texts: dict[st
     for i, p in enumerate(points):
         text = texts[p.file][: p.offset]
         uri = Path(p.path).as_uri()
-        session.open(uri, text)
-        rec: dict[str, Any] = {"kind": p.kind, "file": p.file, "line": p.line, "col": p.col, "expected": p.expected}
-        if p.kind == "inline":
-            if server.inline:
-                ghosts, ms = await session.inline(uri, text, len(text))
-                got = inline_suggestion(ghosts, text)
-                rec.update(ms=ms, suggestion=got, exact=got == p.expected, similarity=similarity(got, p.expected))
-                if warm:
-                    retype_line(session, uri, text)
-                    ghosts, rec["warm_ms"] = await session.inline(uri, text, len(text))
-                    rec["warm_same"] = inline_suggestion(ghosts, text) == got
-        else:
-            items, ms = await session.complete(uri, text, len(text))
-            labels = ranked_labels(items)
-            rec.update(ms=ms, rank=rank_of(labels, p.expected), n_items=len(labels), top=labels[:5])
-            if warm:
-                retype_line(session, uri, text)
-                items, rec["warm_ms"] = await session.complete(uri, text, len(text))
-                rec["warm_same"] = ranked_labels(items) == labels
-        session.close(uri)
-        records.append(rec)
+        with mirror.cut(Path(p.path), text) if mirror is not None else contextlib.nullcontext():
+            await ask_point(session, server, uri, text, p, records, warm)
         if progress and (i + 1) % 25 == 0:
             print(f"  {server.name}: {i + 1}/{len(points)} points ({time.perf_counter() - t_points:.0f} s)", file=sys.stderr)
     out["points_s"] = time.perf_counter() - t_points
@@ -868,17 +898,25 @@ def versions() -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------------------
 async def main_async(args: argparse.Namespace) -> int:
-    site = Path(sysconfig.get_paths()["purelib"])
+    mirror = None
     if args.files:
         files = [(str(Path(f)), Path(f).resolve()) for f in args.files]
+        source = "the given files"
     else:
-        files = [(str(p.relative_to(site)), p) for p in held_out_files(site)]
+        projects = [Path(p).resolve() for p in args.projects] if args.projects else sorted(p for p in PROJECTS.glob("*") if p.is_dir())
+        if not projects:
+            print(f"no held-out projects in {PROJECTS}: run bash bench/fetch_projects.sh (or pass --projects/--files)",
+                  file=sys.stderr)
+            return 2
+        mirror = Mirror(projects)
+        files = [(label, mirror.path(label)) for label, _ in held_out_files(projects)]
+        source = ", ".join(p.name for p in projects)
     # The workspace root is an empty folder: documents keep their real paths (so jedi resolves
     # relative imports), but no server indexes or puts on sys.path a folder of unrelated code
     # (with site-packages as the root, jedi's start-up alone took 7-27 s here).
     root = Path(tempfile.mkdtemp(prefix="lsp-bench-"))
     points, texts = sample_points(files, args.points, args.seed)
-    typing_path = Path(args.typing_file) if args.typing_file else site / TYPING_FILE
+    typing_path = Path(args.typing_file) if args.typing_file else PROJECTS / TYPING_FILE
     typing_text = read_source(typing_path)
     if typing_text is None:
         print(f"cannot read the typing file {typing_path}", file=sys.stderr)
@@ -914,13 +952,15 @@ async def main_async(args: argparse.Namespace) -> int:
     for server in servers:
         print(f"{server.name}: replaying {len(points)} points ...", file=sys.stderr)
         run = await run_points_session(server, points, texts, root, typing_text, typing_uri, places, not args.quiet,
-                                       not args.no_warm, args.read_pause)
+                                       not args.no_warm, args.read_pause, mirror)
         if args.open_files:
             print(f"{server.name}: {len(memory_files)} files open ...", file=sys.stderr)
             run["memory"] = await run_memory_session(server, memory_files, root, args.seed)
         runs[server.name] = run
         print(f"{server.name}: done in {time.perf_counter() - t_all:.0f} s", file=sys.stderr)
     shutil.rmtree(root, ignore_errors=True)
+    if mirror is not None:
+        shutil.rmtree(mirror.root, ignore_errors=True)
 
     summaries = {name: summarize(run) for name, run in runs.items()}
     h, j = summaries["heed"], summaries.get("jedi")
@@ -946,7 +986,7 @@ async def main_async(args: argparse.Namespace) -> int:
             f"(val_acc {meta.get('val_acc')}), status `{h['model_state']}` before measuring",
             "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
             f"- Points: {by_kind['attribute']} attribute, {by_kind['identifier']} identifier-start, "
-            f"{by_kind['inline']} inline, from {len(texts)} files of pygls, lsprotocol and libcst (seed {args.seed}); "
+            f"{by_kind['inline']} inline, from {len(texts)} files of {source} (seed {args.seed}); "
             f"typing: {typing_path.name} ({typing_lines:,} lines), {len(places)} places, "
             f"{sum(len(p.word) for p in places)} keystrokes after a {args.read_pause:g} s reading pause",
             "",
@@ -972,11 +1012,12 @@ async def main_async(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--points", type=int, default=150, help="points per kind (default 150)")
-    parser.add_argument("--files", nargs="+", help="take points from these files instead of the held-out packages")
+    parser.add_argument("--projects", nargs="+", help=f"held-out project folders (default: those in {PROJECTS})")
+    parser.add_argument("--files", nargs="+", help="take points from these files instead of the held-out projects")
     parser.add_argument("--json", help="write the full results (every point) to this file")
     parser.add_argument("--markdown", help="write the table as Markdown to this file")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--typing-file", help=f"the large file to type in (default site-packages/{TYPING_FILE})")
+    parser.add_argument("--typing-file", help=f"the large file to type in (default {PROJECTS.name}/{TYPING_FILE})")
     parser.add_argument("--typing-places", type=int, default=8, help="places typed at in the large file (default 8)")
     parser.add_argument("--read-pause", type=float, default=3.0,
                         help="seconds between opening the large file (and a first request) and typing in it (default 3)")

@@ -230,3 +230,34 @@ def test_split_arrays_match_the_files(project: Path, tmp_path: Path) -> None:
                     assert ext == (vocab.index[key] if vocab.answerable()[vocab.index[key]] else -1)
                 else:
                     assert (ext >= len(vocab)) == (kind == KIND_ID["name"])
+
+
+def test_a_near_copy_of_training_code_is_dropped_from_the_held_out_splits(tmp_path: Path,
+                                                                          stdlib_files) -> None:  # type: ignore[no-untyped-def]
+    """A vendored copy (reformatted, a header added) of a file another source trains on, and a
+    copy of a file under a reference folder, leave the test split and are counted; a file that
+    only shares its imports stays."""
+    train, vendored, reference = tmp_path / "train", tmp_path / "vendored", tmp_path / "reference"
+    for folder in (train, vendored, reference):
+        folder.mkdir()
+    originals = stdlib_files(6, 4_000, 12_000, seed=3)
+    for path in originals[:5]:
+        (train / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    text = originals[0].read_text(encoding="utf-8")
+    (vendored / "copied.py").write_text("# vendored from the standard library\n" + text.replace("    ", "  "), encoding="utf-8")
+    (reference / "elsewhere.py").write_text(originals[5].read_text(encoding="utf-8"), encoding="utf-8")
+    (vendored / "elsewhere_copy.py").write_text(originals[5].read_text(encoding="utf-8"), encoding="utf-8")
+    (vendored / "own.py").write_text("import os\nimport sys\n\n\ndef main():\n    print(os.getcwd(), sys.argv)\n"
+                                     "    return 0\n\n\nif __name__ == '__main__':\n    main()\n", encoding="utf-8")
+    labels_of_train = {f"train/{p.name}": split_of(f"train/{p.name}") for p in originals[:5]}
+    stats = build_corpus(tmp_path / "out", [Source(train, "train"), Source(vendored, "vendored", holdout=True)],
+                         vocab_size=300, min_count=1, cache_dir=tmp_path / "cache", jobs=1, progress=False,
+                         reference=[reference])
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    test_labels = {f["path"] for f in manifest["files"] if f["split"] == "test"}
+    assert "vendored/own.py" in test_labels
+    assert "vendored/copied.py" not in test_labels and "vendored/elsewhere_copy.py" not in test_labels
+    assert set(manifest["near_duplicates"]["test"]) >= {"vendored/copied.py", "vendored/elsewhere_copy.py"}
+    assert stats.skipped["near_duplicate_test"] >= 2
+    # Training files are never dropped, whatever they resemble.
+    assert {f["path"] for f in manifest["files"] if f["split"] == "train"} == {k for k, v in labels_of_train.items() if v == "train"}

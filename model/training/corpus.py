@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from heed.model.text.stream import TokenStream
 from heed.model.text.vocab import KIND_CODES, KIND_ID, TOKENIZER_VERSION, Vocab, token_key
+from heed.model.training.dedupe import file_fingerprint, near_duplicates
 
 log = logging.getLogger(__name__)
 
@@ -299,11 +300,14 @@ def build_corpus(
     jobs: int | None = None,
     progress: bool = True,
     splits: tuple[str, ...] = SPLITS,
+    reference: Iterable[Path] = (),
 ) -> BuildStats:
     """Tokenize `sources` into the corpus folder `out`; see the module docstring.
 
     `splits` limits the work to files of those splits (evaluation needs only "test"); the
-    vocabulary must then be given.
+    vocabulary must then be given. A validation or test file that nearly duplicates a file of an
+    earlier split, or a file under the `reference` folders (training data built elsewhere), is
+    dropped and counted (`dedupe.py`).
     """
     cache_dir = cache_dir or default_cache_dir()
     files = [f for f in find_files(sources, exclude, skip_tests) if ("test" if f.holdout else split_of(f.label)) in splits]
@@ -316,6 +320,10 @@ def build_corpus(
         setattr(stats, status, getattr(stats, status) + 1)
         split = "test" if file.holdout else split_of(file.label)
         kept[split].append((file, sha, tokens))
+    dropped = drop_near_duplicates(kept, reference)
+    for split, labels in dropped.items():
+        if labels:
+            stats.skipped[f"near_duplicate_{split}"] += len(labels)
     if vocab is None:
         vocab = Vocab.build(Counter(k for _, _, t in kept["train"] for k in t.keys), vocab_size, min_count)
     out.mkdir(parents=True, exist_ok=True)
@@ -334,10 +342,30 @@ def build_corpus(
         "skip_tests": skip_tests,
         "files": manifest_files,
         "skipped": dict(stats.skipped),
+        "near_duplicates": dropped,  # split -> labels of the files dropped as copies of others
         "tokens": stats.tokens,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return stats
+
+
+def drop_near_duplicates(kept: dict[str, list[tuple[SourceFile, str, FileTokens]]], reference: Iterable[Path]
+                         ) -> dict[str, list[str]]:
+    """Remove from `kept` the validation and test files that nearly duplicate a file of an earlier
+    split (train, then valid) or of the `reference` folders; their labels, by split."""
+    fingerprints = {split: [file_fingerprint(f.path) for f, _, _ in kept[split]] for split in SPLITS}
+    own = {f.path.resolve() for files in kept.values() for f, _, _ in files}
+    earlier = [file_fingerprint(f.path) for f in find_files([Source(Path(r), "reference") for r in reference])
+               if f.path.resolve() not in own]  # a source inside a reference folder is not its own copy
+    dropped: dict[str, list[str]] = {}
+    for split in SPLITS:
+        if split != "train":
+            gone = near_duplicates(fingerprints[split], earlier)
+            dropped[split] = [kept[split][i][0].label for i in sorted(gone)]
+            kept[split] = [item for i, item in enumerate(kept[split]) if i not in gone]
+            fingerprints[split] = [fp for i, fp in enumerate(fingerprints[split]) if i not in gone]
+        earlier += fingerprints[split]
+    return dropped
 
 
 @dataclass

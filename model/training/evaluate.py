@@ -16,7 +16,9 @@ the vocabulary); the file under evaluation is never read as a module; and the na
 receiver has that have no identity in the file (neither in the vocabulary nor anywhere in it)
 take ranks like any other, so that they cost what they would cost in the popup. A target the
 model cannot produce (a long literal, a name outside the vocabulary that the pointer does not
-reach) counts as wrong. `pointer_share` is the share of top-1 hits the pointer contributed most to.
+reach) counts as wrong, and a target tied with other tokens ranks below all of them (the popup
+breaks ties by usage and name, never in the answer's favour; before 2026-12-05 ties counted for
+it). `pointer_share` is the share of top-1 hits the pointer contributed most to.
 
 Baselines, given the token's category for free: *unigram* ranks tokens of that category by
 training frequency; *cache* ranks the file's most recent distinct tokens of that category.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import keyword
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +63,11 @@ def eval_corpus_dir(vocab: Vocab, cache_root: Path | None = None) -> Path:
     digest = hashlib.sha1("\n".join(vocab.tokens).encode()).hexdigest()[:12]
     out = root / f"eval-{vocab.tokenizer_version}-{digest}"
     if not (out / "test.npz").exists():
-        corpus_mod.build_corpus(out, corpus_mod.default_eval_sources(), skip_tests=True, vocab=vocab, splits=("test",))
+        # Copies of held-out files among the installed packages (setuptools vendors parts of the
+        # standard library) are training data: such files are dropped from the evaluation set.
+        installed = {Path(p) for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])}
+        corpus_mod.build_corpus(out, corpus_mod.default_eval_sources(), skip_tests=True, vocab=vocab, splits=("test",),
+                                reference=sorted(installed))
     return out
 
 
@@ -94,7 +101,9 @@ def next_token_metrics(predictor: Predictor, split: Split, results: Results, bat
         truth = torch.where(b.target_ext >= 0, b.target_ext, b.targets)
         ok = (answerable[b.targets] | (b.target_ext >= V)) & (b.mask > 0)
         p_true = probs.gather(-1, truth.clamp(0, n_ext - 1)[..., None]).squeeze(-1)
-        above = (probs > p_true[..., None]).sum(-1) + unseen * (unseen_p > p_true)
+        # A tie counts against the target: the popup breaks ties by how often the document uses
+        # a name, then by its text, neither of which favours the right answer.
+        above = (probs >= p_true[..., None]).sum(-1) - 1 + unseen * (unseen_p >= p_true)
         ranks = (above + 1) * (ok & (p_true > 0))
         # Which part gave the right answer most: the pointer or the vocabulary?
         hits_ptr = (out.key_ext[:, None, :] == truth[..., None]) & (truth[..., None] >= 0)

@@ -17,7 +17,10 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
+from heed.model.training.corpus import Source, find_files
+
 KINDS = ("attribute", "identifier", "line")
+MAX_BYTES = 200_000  # larger files of a project (generated tables) are left out
 ODD_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # line breaks some LSP libraries count, others not
 _SKIP = (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)
 
@@ -29,6 +32,16 @@ class Place:
     line: int  # 0-based
     col: int  # 0-based, code points
     expected: str
+
+
+def project_files(root: Path, max_files: int = 0, seed: int = 0) -> list[Path]:
+    """The project's Python files (tests and vendored copies left out), up to `max_files` of them
+    (0: all), drawn with a seed of their own."""
+    files = [f.path for f in find_files([Source(root, root.name)], exclude=("_vendor", "vendor"), skip_tests=True)]
+    files = [p for p in files if p.stat().st_size <= MAX_BYTES]
+    if 0 < max_files < len(files):
+        files = sorted(random.Random(f"{seed}:{root.name}").sample(files, max_files))
+    return files
 
 
 def read_source(path: Path) -> str | None:

@@ -17,7 +17,6 @@ text is shown, and its exact match and edit similarity with the rest of the line
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,14 +30,12 @@ from heed.model.lookup.modules import ModuleIndex
 from heed.model.runtime.completer import Completer
 from heed.model.runtime.predictor import Predictor
 from heed.model.text.stream import TokenStream
-from heed.model.training.corpus import Source, find_files
 from heed.model.training.metrics import MRR_CUTOFF, similarity
-from heed.model.training.positions import Place, places, read_source, sample
+from heed.model.training.positions import Place, places, project_files, read_source, sample
 
 PER_FILE = {"attribute": 8, "identifier": 8, "line": 4}  # places drawn from each file
 MAX_FILES = 60  # files drawn from each project (seeded; all of a smaller project)
 MIN_LINES = 20
-MAX_BYTES = 200_000  # larger files (generated tables) are left out
 BOOTSTRAP = 1000
 POPUP_KINDS = ("attribute", "identifier")
 
@@ -53,15 +50,6 @@ class FileScore:
     exact: list[bool] = field(default_factory=list)
     similarity: list[float] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def project_files(root: Path, max_files: int, seed: int) -> list[Path]:
-    """The project's Python files (tests and vendored copies left out), up to `max_files` of them."""
-    files = [f.path for f in find_files([Source(root, root.name)], exclude=("_vendor", "vendor"), skip_tests=True)]
-    files = [p for p in files if p.stat().st_size <= MAX_BYTES]
-    if len(files) > max_files:
-        files = sorted(random.Random(f"{seed}:{root.name}").sample(files, max_files))
-    return files
 
 
 def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place], index: ModuleIndex) -> FileScore:
