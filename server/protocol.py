@@ -17,6 +17,8 @@ below was a hang, a crash or a wrong document before:
 - A request before `initialize`: -32002 ServerNotInitialized; notifications then are dropped
   (except `exit`), as the specification says. pygls ran them.
 - A request after `shutdown`: -32600 InvalidRequest. pygls dropped it unanswered.
+- `shutdown` while requests were pending: pygls cancelled them while walking its table of
+  pending requests, which their callbacks shrank, and answered with an error.
 - `exit` without `shutdown` first: the process exits with 1, as LSP says. pygls's SystemExit(1)
   was swallowed by its own loop, so the code was always 0.
 - didOpen/didChange/didClose: heed keeps its own documents (server/documents.py), so pygls's
@@ -174,6 +176,22 @@ class HeedProtocol(LanguageServerProtocol):
         if future is not None:
             self._forget(future)
         super()._run_generator(future, gen=gen, result_future=result_future)
+
+    # -- shutdown ---------------------------------------------------------------------------------
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Any:
+        """pygls 2.1's, walking a copy of the pending requests: cancelling one runs its callbacks
+        at once (a concurrent Future), and they remove it from the table being walked, so
+        `shutdown` after a benchmark's requests was answered with "dictionary changed size during
+        iteration" (tests/test_reliability_protocol.py; tests/test_pygls_contract.py fails if
+        pygls's own changes)."""
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current_id = self.msg_id  # this request's future stays: its answer is the reply
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current_id and not future.done():
+                future.cancel()
+        self._shutdown = True
 
     # -- documents: heed's own (see the module docstring) ----------------------------------------
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)

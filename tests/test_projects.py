@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import io
 import json
 import shutil
 import subprocess
 import sys
+import tokenize
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,3 +87,55 @@ def test_the_command_line_evaluates_projects(tiny_model_dir: Path, project: Path
     assert report["pooled"]["files"] == 1 and report["pooled"]["identifier_top5"]["n"] > 0
     missing = subprocess.run(cmd[:-4] + [str(project / "nowhere")], capture_output=True, text=True)
     assert missing.returncode == 1 and "not a folder" in missing.stderr
+
+
+def one_line_statements(text: str) -> set[int]:
+    """The 0-based rows that hold a whole simple statement on their own (not a block header, whose
+    body below a suggestion would have to fit): Python's tokenizer decides."""
+    rows, first, ended = set(), None, None
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type in (tokenize.NL, tokenize.COMMENT):
+            continue
+        if ended is not None and tok.type != tokenize.INDENT:
+            rows.add(ended)  # not followed by an indented block
+        ended = None
+        if tok.type in (tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+            continue
+        if tok.type == tokenize.NEWLINE:
+            if first == tok.start[0]:
+                ended = first - 1
+            first = None
+        elif first is None:
+            first = tok.start[0]
+    return rows
+
+
+def test_the_ghost_text_shown_is_always_code(tiny_predictor: Predictor, project: Path) -> None:
+    """At about a thousand places of real files typed up to the cursor, on lines that hold a whole
+    simple statement: whatever the (random, tiny) model's ghost text shows, put in place of the rest of
+    the line (a block header it makes given a body), leaves the whole file Python."""
+    checked = shown = 0
+    for path in sorted((project / "pkg").glob("*.py")):
+        text = read_source(path)
+        assert text is not None
+        rows = one_line_statements(text)
+        completer = Completer(tiny_predictor, path, ModuleIndex(exclude=path))
+        stream = TokenStream("")
+        at = 0
+        for place in sample(places(text), {"line": 300, "identifier": 300}, f"code:{path.name}"):
+            if place.line not in rows:
+                continue
+            stream.edit(at, at, text[at : place.offset])
+            at = place.offset
+            line_end = text.find("\n", at)
+            indent = text[at - place.col : at - place.col + len(text[at - place.col :]) - len(text[at - place.col :].lstrip())]
+            for s in completer.inline(stream, at, budget_s=1.0):
+                body = "\n" + indent + "    pass" if s.text.rstrip().endswith(":") else ""  # a new block header's body
+                edited = text[: at - len(s.typed)] + s.typed + s.text + body + text[line_end:]
+                try:
+                    ast.parse(edited)
+                except SyntaxError as exc:
+                    raise AssertionError(f"{path.name}:{place.line + 1}: {text[at - place.col : at]!r} + {s.text!r}") from exc
+                shown += 1
+            checked += 1
+    assert checked >= 900 and shown > 100

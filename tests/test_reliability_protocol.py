@@ -9,11 +9,14 @@ server/protocol.py for what pygls did before.
 from __future__ import annotations
 
 import json
+import sysconfig
 import time
+from pathlib import Path
 
 import pytest
 from test_reliability_harness import TIMEOUT, NoAnswer, ServerProcess
 
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
 STARTUP = 60.0  # the first answer waits for Python, torch and the model to load
 
 
@@ -261,3 +264,30 @@ def test_the_client_vanishing_ends_the_server() -> None:
     proc.complete_nowait("file:///v.py", {"line": 1, "character": 3})
     proc.proc.stdin.close()  # type: ignore[union-attr]
     assert proc.proc.wait(15) is not None
+
+
+def test_shutdown_with_requests_in_flight_is_answered_cleanly() -> None:
+    """`shutdown` arrives while popups and ghost text for three edited documents are still queued:
+    it is answered with null, every request before it gets an answer (a result, or cancelled),
+    nothing is logged as a crash, and `exit` is clean."""
+    text = (STDLIB / "textwrap.py").read_text(encoding="utf-8") + "\nimport os\nos."
+    lines = text.split("\n")
+    end = {"line": len(lines) - 1, "character": len(lines[-1])}
+    proc = ServerProcess(debug=False)
+    proc.initialize(timeout=STARTUP)
+    uris = [f"file:///inflight{i}.py" for i in range(3)]
+    for uri in uris:
+        proc.open(uri, text)
+    pending = []
+    for version in range(2, 12):
+        for uri in uris:
+            proc.change(uri, version, [{"text": text}])
+            pending += [proc.complete_nowait(uri, end), proc.inline_nowait(uri, end)]
+    answer = proc.wait(proc.request_nowait("shutdown"), STARTUP)
+    assert "error" not in answer and answer["result"] is None, answer
+    for msg_id in pending:
+        got = proc.wait(msg_id, STARTUP)
+        assert "result" in got or got["error"]["code"] == -32800, got  # RequestCancelled
+    proc.notify("exit")
+    assert proc.proc.wait(10) == 0
+    assert proc.traceback_count == 0, proc.tracebacks

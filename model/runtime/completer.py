@@ -27,6 +27,7 @@ from heed.model.runtime.context import CursorContext, cursor_context, short_cut
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.runtime.predictor import Prediction, Predictor
 from heed.model.runtime.state_cache import StateCache
+from heed.model.runtime.syntax_check import leaves_valid_code
 from heed.model.text import detok
 from heed.model.text.cursor import is_after_dot, typed_prefix
 from heed.model.text.stream import TokenStream
@@ -236,9 +237,9 @@ class Completer:
             self.predictor, out, self.encoder, width, max_tokens, first, budget_s, cancelled, alternatives, max(opened, 0),
             stop_at_close=bool(after), comma_ends_at=None if exploded is None else exploded - opened, adjuster=adjuster,
         )
-        if any(h.complete for h in hyps):  # a line left with a bracket open is a poor suggestion
-            hyps = [h for h in hyps if h.complete]
         space_before = offset - len(prefix) > 0 and stream.text[offset - len(prefix) - 1] in " \t"
+        before, above = stream.text[ctx.line_start : offset - len(prefix)], stream.text[: ctx.line_start]
+        rest_of_line = stream.text[offset : line_end if line_end >= 0 else len(stream.text)].rstrip("\r")
         suggestions = []
         for h in hyps:
             text = detok.join(ctx.line_before, given + h.tokens)
@@ -248,8 +249,11 @@ class Completer:
                 text = text[len(prefix) :]
             elif selected is not None:
                 text = text[len(selected) :]  # the popup inserts the selection itself
-            if text.strip():
-                suggestions.append(InlineSuggestion(text, h.logp, h.complete, prefix if selected is None else selected))
+            typed = prefix if selected is None else selected
+            if text.strip() and leaves_valid_code(before, typed + text, rest_of_line, above):  # never a line that is not code
+                suggestions.append(InlineSuggestion(text, h.logp, h.complete, typed))
+        if any(s.complete for s in suggestions):  # a line left with a bracket open is a poor suggestion
+            suggestions = [s for s in suggestions if s.complete]
         return suggestions
 
     # -- why ------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ class CursorContext:
     texts: list[str]  # text of each input token (for explanations)
     prefix: str  # identifier characters typed right before the cursor
     line_before: list[str]  # texts of the current logical line's tokens before the cursor
+    line_start: int  # offset of the first of them (of the prefix, or the cursor, when there are none)
     inside: str  # "" or "string" / "comment": where completion makes no sense
 
 
@@ -170,10 +171,12 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder, short:
     text_parts.append([t.text for t in read_toks])
 
     logical: list[str] = []
+    line_start = offset - len(prefix)
     for t in reversed(cur_toks):
         if t.kind in (lexer.NEWLINE, lexer.INDENT, lexer.DEDENT):
             break
         logical.append(t.text)
+        line_start = starts[i] + t.offset
     logical.reverse()
     return CursorContext(
         inputs=Encoded.concat(parts),
@@ -183,5 +186,6 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder, short:
         texts=[t for part in text_parts for t in part],
         prefix=prefix,
         line_before=logical,
+        line_start=line_start,
         inside=inside,
     )

@@ -12,7 +12,8 @@ Scores per project and pooled over projects, each with a 95% bootstrap interval 
 (files resampled within each project): popup top-1, top-5 and MRR (0 past rank 10; a name not
 among the 20 items is a miss) at attribute and identifier places, with the cursor right after
 the dot or at the start of the name (nothing typed); for the rest of the line, how often ghost
-text is shown, and its exact match and edit similarity with the rest of the line over all places.
+text is shown, and its exact match and edit similarity with the rest of the line, over all places
+and among the places where it was shown.
 """
 
 from __future__ import annotations
@@ -108,9 +109,10 @@ def _popup(kind: str, k: int | None) -> Callable[[list[FileScore]], tuple[float,
     return total
 
 
-def _lines(what: str) -> Callable[[list[FileScore]], tuple[float, int]]:
+def _lines(what: str, shown_only: bool = False) -> Callable[[list[FileScore]], tuple[float, int]]:
+    """(sum, count) over files of `what` at line places (`shown_only`: where ghost text was shown)."""
     def total(files: list[FileScore]) -> tuple[float, int]:
-        values = [float(v) for f in files for v in getattr(f, what)]
+        values = [float(v) for f in files for v, shown in zip(getattr(f, what), f.shown) if shown or not shown_only]
         return sum(values), len(values)
     return total
 
@@ -120,6 +122,8 @@ METRICS: dict[str, Callable[[list[FileScore]], tuple[float, int]]] = {
     "line_shown": _lines("shown"),
     "line_exact": _lines("exact"),
     "line_similarity": _lines("similarity"),
+    "line_exact_shown": _lines("exact", shown_only=True),
+    "line_similarity_shown": _lines("similarity", shown_only=True),
 }
 
 
@@ -145,7 +149,7 @@ def render(report: dict[str, Any]) -> str:
     """The report as a table: one row per project and the pooled row, value [interval] each."""
     columns = [("attr top1", "attribute_top1"), ("attr top5", "attribute_top5"), ("ident top1", "identifier_top1"),
                ("ident top5", "identifier_top5"), ("line shown", "line_shown"), ("line exact", "line_exact"),
-               ("line sim", "line_similarity")]
+               ("exact if shown", "line_exact_shown"), ("line sim", "line_similarity")]
     rows = [*report["projects"].items(), ("pooled", report["pooled"])]
     lines = [f"{'project':<12} {'files':>5}  " + "  ".join(f"{title:>19}" for title, _ in columns)]
     for name, r in rows:

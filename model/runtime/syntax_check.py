@@ -1,0 +1,83 @@
+"""Whether ghost text leaves its line valid Python: a suggestion that is not code is not shown.
+
+The statement is the logical line from its first token to the cursor, the suggestion, and what
+follows the cursor on its line. Python's own parser (`ast.parse`, which runs nothing) decides,
+on that statement alone: a bracket opened on the cursor's line must close on it; brackets still
+open from the lines above (a call laid out one argument per line) are closed, a block header gets a body, a clause
+(`else:`, `except ...:`) the statement it continues, a decorator a function. Anything that
+statement alone cannot show (a name defined elsewhere, `return` outside a function) is left to
+the rest of the file.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from heed.model.text import lexer
+
+OPEN = {"(": ")", "[": "]", "{": "}"}
+CLAUSES = {"elif": "if 1:\n    pass\n", "else": "if 1:\n    pass\n", "except": "try:\n    pass\n",
+           "finally": "try:\n    pass\n"}
+# The statements a clause may follow, at its own indentation.
+FOLLOWS = {"elif": {"if", "elif"}, "else": {"if", "elif", "for", "while", "try", "except"},
+           "except": {"try", "except"}, "finally": {"try", "except", "else"}}
+
+
+def leaves_valid_code(before: str, suggestion: str, after: str, above: str = "") -> bool:
+    """Whether `before` (the logical line up to the cursor) + `suggestion` + `after` (the rest of
+    the cursor's line) is a statement Python accepts, or the start of one that goes on below.
+    `above`: the text before the statement (for a clause, which must follow its statement)."""
+    statement = (before + suggestion + after).lstrip(" \t")
+    toks = [t for t in lexer.lex(statement) if t.kind not in (lexer.NEWLINE, lexer.INDENT, lexer.DEDENT, lexer.ENDMARKER)]
+    if not toks or any(t.kind == lexer.ERROR for t in toks):
+        return not toks
+    first = toks[0].text
+    if first == "case" or first == "match" and len(toks) > 1 and toks[1].text not in ("=", ".", "(", "["):
+        return True  # a match statement's case needs its subject: not judged here
+    line_start = statement.rfind("\n", 0, max(len(statement) - len(suggestion + after), 0)) + 1  # the cursor's line
+    opened: list[tuple[str, int]] = []  # (closer, offset) of each open bracket
+    for t in toks:
+        if t.kind != lexer.OP:
+            continue
+        if t.text in OPEN:
+            opened.append((OPEN[t.text], t.offset))
+        elif t.text in (")", "]", "}") and (not opened or opened.pop()[0] != t.text):
+            return False  # closes what is not open
+    if any(at >= line_start for _, at in opened):
+        return False  # a bracket opened on the cursor's line must close on it
+    closers = [closer for closer, _ in opened]
+    # Closers on a line of their own: inside brackets a line break is allowed, and a comment
+    # that ends the line would swallow them.
+    if first in FOLLOWS and not clause_fits(above, first):
+        return False
+    source = CLAUSES.get(first, "") + statement + ("\n" + "".join(reversed(closers)) if closers else "")
+    tails = ["\ndef _():\n    pass\n"] if first == "@" else ["\n", "\n    pass\n"]  # as is, or a header with a body
+    for tail in tails:
+        try:
+            ast.parse(source + tail)
+            return True
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+    return False
+
+
+def clause_fits(above: str, keyword: str) -> bool:
+    """Whether a clause (`else`, `except` ...) starting where `above` ends continues a statement
+    it may follow: the nearest line above at its indentation or less is at its indentation and
+    starts one of FOLLOWS[keyword] (the lines between, deeper, are that statement's body)."""
+    cut = above.rfind("\n")
+    indent = above[cut + 1 :]
+    if indent.strip():
+        return False  # a clause starts a line of its own
+    width = len(indent.expandtabs(8))
+    for line in reversed(above[: max(cut, 0)].split("\n")):
+        code = line.strip()
+        if not code or code.startswith("#"):
+            continue
+        depth = len(line.expandtabs(8)) - len(line.expandtabs(8).lstrip())
+        if depth > width:
+            continue
+        words = code.replace(":", " ").split()
+        head = words[1] if words[0] == "async" and len(words) > 1 else words[0]
+        return depth == width and head in FOLLOWS[keyword]
+    return False
