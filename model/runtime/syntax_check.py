@@ -2,8 +2,9 @@
 
 The statement is the logical line from its first token to the cursor, the suggestion, and what
 follows the cursor on its line. Python's own parser (`ast.parse`, which runs nothing) decides,
-on that statement alone: a bracket opened on the cursor's line must close on it; brackets still
-open from the lines above (a call laid out one argument per line) are closed, a block header gets a body, a clause
+on that statement alone: a bracket opened on the cursor's line must close on it (even `foo(`,
+the start of a call laid out one argument per line, is left for the user to type); brackets still
+open from the lines above (such a call's arguments) are closed, a block header gets a body, a clause
 (`else:`, `except ...:`) the statement it continues, a decorator a function. Anything that
 statement alone cannot show (a name defined elsewhere, `return` outside a function) is left to
 the rest of the file.
@@ -44,14 +45,18 @@ def leaves_valid_code(before: str, suggestion: str, after: str, above: str = "")
         elif t.text in (")", "]", "}") and (not opened or opened.pop()[0] != t.text):
             return False  # closes what is not open
     if any(at >= line_start for _, at in opened):
-        return False  # a bracket opened on the cursor's line must close on it
+        return False  # brackets balanced: one opened on the cursor's line closes on it
     closers = [closer for closer, _ in opened]
     # Closers on a line of their own: inside brackets a line break is allowed, and a comment
     # that ends the line would swallow them.
     if first in FOLLOWS and not clause_fits(above, first):
         return False
     source = CLAUSES.get(first, "") + statement + ("\n" + "".join(reversed(closers)) if closers else "")
-    tails = ["\ndef _():\n    pass\n"] if first == "@" else ["\n", "\n    pass\n"]  # as is, or a header with a body
+    # As is, or a header with a body (a `try:` with its `finally`); a statement that goes on below
+    # may still become a header there (`def f(\n    a,` ... `) -> int:`).
+    tails = ["\ndef _():\n    pass\n"] if first == "@" else ["\n", "\n    pass\n", "\n    pass\nfinally:\n    pass\n"]
+    if closers:
+        tails.append(":\n    pass\n")
     for tail in tails:
         try:
             ast.parse(source + tail)
