@@ -108,7 +108,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from heed.model.training.evaluate import evaluate
 
     features = Features(ngrams=not args.no_cache, members=not args.no_members, modules=not args.no_modules,
-                        pointer=not args.no_pointer, far=not args.no_far)
+                        pointer=not args.no_pointer, far=not args.no_far, syntax_check=not args.no_syntax_check)
     if args.projects:
         return _eval_projects(args, features)
     report = evaluate(args.model, args.corpus, line_points=args.line_points, features=features,
@@ -287,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "attributes or the class's members (ablation)")
     p.add_argument("--no-modules", action="store_true", help="no look-up of what the receiver before a dot is: "
                    "its module, its class, self's bases (ablation)")
+    p.add_argument("--no-syntax-check", action="store_true", help="with --projects: ghost text shown even when it "
+                   "is not code (ablation)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="run the language server (stdio by default)")

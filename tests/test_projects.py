@@ -131,6 +131,8 @@ def test_the_ghost_text_shown_is_always_code(tiny_predictor: Predictor, project:
             indent = text[at - place.col : at - place.col + len(text[at - place.col :]) - len(text[at - place.col :].lstrip())]
             for s in completer.inline(stream, at, budget_s=1.0):
                 body = "\n" + indent + "    pass" if s.text.rstrip().endswith(":") else ""  # a new block header's body
+                if body and (text[at - place.col : at - len(s.typed)] + s.typed + s.text).lstrip().startswith("try"):
+                    body += "\n" + indent + "finally:\n" + indent + "    pass"  # ... and a try its clause
                 edited = text[: at - len(s.typed)] + s.typed + s.text + body + text[line_end:]
                 try:
                     ast.parse(edited)

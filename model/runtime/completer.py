@@ -250,7 +250,8 @@ class Completer:
             elif selected is not None:
                 text = text[len(selected) :]  # the popup inserts the selection itself
             typed = prefix if selected is None else selected
-            if text.strip() and leaves_valid_code(before, typed + text, rest_of_line, above):  # never a line that is not code
+            checked = self.predictor.features.syntax_check
+            if text.strip() and (not checked or leaves_valid_code(before, typed + text, rest_of_line, above)):
                 suggestions.append(InlineSuggestion(text, h.logp, h.complete, typed))
         if any(s.complete for s in suggestions):  # a line left with a bracket open is a poor suggestion
             suggestions = [s for s in suggestions if s.complete]

@@ -41,6 +41,7 @@ class Features:
     modules: bool = True  # after a dot, the names the receiver's module or class has (`--no-modules`)
     pointer: bool = True  # the network's pointer (`--no-pointer`)
     far: bool = True  # the pointer's far memory (`--no-far`)
+    syntax_check: bool = True  # ghost text shown only if it is code (`--no-syntax-check`)
 
 
 ALL_FEATURES = Features()
