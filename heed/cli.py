@@ -244,16 +244,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="heed", description="Local, explainable Python code completion.")
     parser.add_argument("--version", action="version", version=f"heed {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    # The same flag after the command (`heed serve -v`); unset there, it leaves the one before alone.
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("tokens", help="print the token stream of a file")
+    p = sub.add_parser("tokens", parents=[verbose], help="print the token stream of a file")
     p.add_argument("file", help="a Python file, or - for standard input")
     p.add_argument("--json", action="store_true", help="one JSON array of {text, ws, kind, role, line, col}")
     p.set_defaults(func=cmd_tokens)
 
     p = sub.add_parser("corpus", help="build a tokenized corpus from folders of .py files")
     csub = p.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
-    b = csub.add_parser("build", help="tokenize folders into a corpus folder")
+    b = csub.add_parser("build", parents=[verbose], help="tokenize folders into a corpus folder")
     b.add_argument("--out", required=True, help="corpus folder to write")
     b.add_argument("--add", action="append", default=[], metavar="DIR", help="a folder of code to add (split by hash)")
     b.add_argument("--holdout", action="append", default=[], metavar="DIR", help="a folder that goes to the test split whole")
@@ -269,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
     b.set_defaults(func=cmd_corpus_build)
 
-    p = sub.add_parser("eval", help="evaluate a model on held-out code, next to baselines")
+    p = sub.add_parser("eval", parents=[verbose], help="evaluate a model on held-out code, next to baselines")
     p.add_argument("--model", default=None, help="model folder (default: the bundled model)")
     p.add_argument("--corpus", nargs="*", default=[], metavar="DIR",
                    help="corpus folders whose test split to use (default: stdlib test split + pygls, lsprotocol, libcst)")
@@ -291,12 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "is not code (ablation)")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("serve", help="run the language server (stdio by default)")
+    p = sub.add_parser("serve", parents=[verbose], help="run the language server (stdio by default)")
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     p.add_argument("--log-file", help="also log to this file")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("complete", help="what the server would answer at FILE:LINE:COL (1-based)")
+    p = sub.add_parser("complete", parents=[verbose], help="what the server would answer at FILE:LINE:COL (1-based)")
     p.add_argument("location", metavar="FILE:LINE:COL")
     p.add_argument("--inline", action="store_true", help="ghost text (rest of the line) instead of the popup")
     p.add_argument("--json", action="store_true", help="the LSP response as JSON")
@@ -304,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-items", type=int, default=10)
     p.set_defaults(func=cmd_complete)
 
-    p = sub.add_parser("explain", help="show where the model looked at FILE:LINE:COL (1-based)")
+    p = sub.add_parser("explain", parents=[verbose], help="show where the model looked at FILE:LINE:COL (1-based)")
     p.add_argument("location", metavar="FILE:LINE:COL")
     p.add_argument("--html", metavar="OUT.html", help="also write a self-contained HTML page")
     p.add_argument("--model", default=None, help="model folder (default: the bundled model)")
@@ -312,11 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-colour", action="store_true", help="plain text (the default when not a terminal)")
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("check", help="load the model and say whether it is usable")
+    p = sub.add_parser("check", parents=[verbose], help="load the model and say whether it is usable")
     p.add_argument("--model", default=None, help="model folder (default: the bundled model)")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("train", help="train or fine-tune the model on a corpus")
+    p = sub.add_parser("train", parents=[verbose], help="train or fine-tune the model on a corpus")
     _add_train_args(p)
     p.set_defaults(func=cmd_train)
     return parser

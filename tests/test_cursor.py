@@ -41,3 +41,4 @@ def test_the_typed_name_and_the_dot_before_it(text: str, prefix: str, after_dot:
 def test_the_chain_before_a_dot(text: str, names: list[str], whole: bool) -> None:
     assert chain_before_dot(text, len(text)) == (names, whole)
     assert receiver_before(text, len(text)) == (names[-1] if names else "")
+
