@@ -238,7 +238,7 @@ class Completer:
             stop_at_close=bool(after), comma_ends_at=None if exploded is None else exploded - opened, adjuster=adjuster,
         )
         space_before = offset - len(prefix) > 0 and stream.text[offset - len(prefix) - 1] in " \t"
-        before, above = stream.text[ctx.line_start : offset - len(prefix)], stream.text[: ctx.line_start]
+        before = stream.text[ctx.line_start : offset - len(prefix)]
         rest_of_line = stream.text[offset : line_end if line_end >= 0 else len(stream.text)].rstrip("\r")
         suggestions = []
         for h in hyps:
@@ -251,7 +251,7 @@ class Completer:
                 text = text[len(selected) :]  # the popup inserts the selection itself
             typed = prefix if selected is None else selected
             checked = self.predictor.features.syntax_check
-            if text.strip() and (not checked or leaves_valid_code(before, typed + text, rest_of_line, above)):
+            if text.strip() and (not checked or leaves_valid_code(before, typed + text, rest_of_line, stream.text, ctx.line_start)):
                 suggestions.append(InlineSuggestion(text, h.logp, h.complete, typed))
         if any(s.complete for s in suggestions):  # a line left with a bracket open is a poor suggestion
             suggestions = [s for s in suggestions if s.complete]

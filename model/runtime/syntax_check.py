@@ -24,10 +24,10 @@ FOLLOWS = {"elif": {"if", "elif"}, "else": {"if", "elif", "for", "while", "try",
            "except": {"try", "except"}, "finally": {"try", "except", "else"}}
 
 
-def leaves_valid_code(before: str, suggestion: str, after: str, above: str = "") -> bool:
+def leaves_valid_code(before: str, suggestion: str, after: str, document: str = "", start: int = 0) -> bool:
     """Whether `before` (the logical line up to the cursor) + `suggestion` + `after` (the rest of
     the cursor's line) is a statement Python accepts, or the start of one that goes on below.
-    `above`: the text before the statement (for a clause, which must follow its statement)."""
+    `document[:start]`: the text before the statement (a clause must follow its statement)."""
     statement = (before + suggestion + after).lstrip(" \t")
     toks = [t for t in lexer.lex(statement) if t.kind not in (lexer.NEWLINE, lexer.INDENT, lexer.DEDENT, lexer.ENDMARKER)]
     if not toks or any(t.kind == lexer.ERROR for t in toks):
@@ -49,7 +49,7 @@ def leaves_valid_code(before: str, suggestion: str, after: str, above: str = "")
     closers = [closer for closer, _ in opened]
     # Closers on a line of their own: inside brackets a line break is allowed, and a comment
     # that ends the line would swallow them.
-    if first in FOLLOWS and not clause_fits(above, first):
+    if first in FOLLOWS and not clause_fits(document, start, first):
         return False
     source = CLAUSES.get(first, "") + statement + ("\n" + "".join(reversed(closers)) if closers else "")
     # As is, or a header with a body (a `try:` with its `finally`); a statement that goes on below
@@ -66,16 +66,20 @@ def leaves_valid_code(before: str, suggestion: str, after: str, above: str = "")
     return False
 
 
-def clause_fits(above: str, keyword: str) -> bool:
-    """Whether a clause (`else`, `except` ...) starting where `above` ends continues a statement
-    it may follow: the nearest line above at its indentation or less is at its indentation and
-    starts one of FOLLOWS[keyword] (the lines between, deeper, are that statement's body)."""
-    cut = above.rfind("\n")
-    indent = above[cut + 1 :]
+def clause_fits(document: str, start: int, keyword: str) -> bool:
+    """Whether a clause (`else`, `except` ...) starting at `start` continues a statement it may
+    follow: the nearest line above at its indentation or less is at its indentation and starts
+    one of FOLLOWS[keyword] (the lines between, deeper, are that statement's body). Lines are
+    read upwards from the clause, one at a time, never the whole document."""
+    cut = document.rfind("\n", 0, start)
+    indent = document[cut + 1 : start]
     if indent.strip():
         return False  # a clause starts a line of its own
     width = len(indent.expandtabs(8))
-    for line in reversed(above[: max(cut, 0)].split("\n")):
+    end = cut
+    while end > 0:
+        begin = document.rfind("\n", 0, end) + 1
+        line, end = document[begin:end], begin - 1
         code = line.strip()
         if not code or code.startswith("#"):
             continue
