@@ -117,10 +117,11 @@ class Completer:
             inputs, origin = inputs.tail(cut), origin + cut
         return self.states.advance(self.predictor, inputs, origin, cancelled), inputs, cut
 
-    def _predict(
-        self, stream: TokenStream, offset: int, cancelled: Cancelled | None, quick: int = 0
+    def predict(
+        self, stream: TokenStream, offset: int, cancelled: Cancelled | None = None, quick: int = 0
     ) -> tuple[CursorContext, Prediction | None] | None:
-        """(context, prediction); no prediction inside a string or comment; None without a model."""
+        """(context, the next token's prediction, as the popup ranks from it); no prediction inside
+        a string or comment; None without a model. `quick`: see QUICK_POPUP."""
         if self.predictor is None or self.encoder is None:
             return None
         ctx = self._context(stream, offset, quick)
@@ -138,7 +139,7 @@ class Completer:
     def popup(self, stream: TokenStream, offset: int, max_items: int = 20, cancelled: Cancelled | None = None,
               quick: bool = False) -> Popup:
         """The popup list at `offset`. `quick` (the server's requests): see QUICK_POPUP."""
-        result = self._predict(stream, offset, cancelled, QUICK_POPUP if quick else 0)
+        result = self.predict(stream, offset, cancelled, QUICK_POPUP if quick else 0)
         ctx, pred = result if result else (None, None)
         if ctx is not None and ctx.inside:
             return Popup(ctx.prefix, [], False)  # in a string or a comment
@@ -260,7 +261,7 @@ class Completer:
     # -- why ------------------------------------------------------------------------------------
     def explain(self, stream: TokenStream, offset: int, text: str, top: int = 3) -> Explanation | None:
         """Where the model looked when it suggested `text` at `offset`."""
-        result = self._predict(stream, offset, None)
+        result = self.predict(stream, offset, None)
         if result is None or self.encoder is None or self.predictor is None:
             return None
         ctx, pred = result

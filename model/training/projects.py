@@ -11,7 +11,9 @@ module look-up never reads the file under evaluation from disk (it holds the who
 Scores per project and pooled over projects, each with a 95% bootstrap interval over files
 (files resampled within each project): popup top-1, top-5 and MRR (0 past rank 10; a name not
 among the 20 items is a miss) at attribute and identifier places, with the cursor right after
-the dot or at the start of the name (nothing typed); for the rest of the line, how often ghost
+the dot or at the start of the name (nothing typed); all tokens: at every place where nothing
+is typed, the rank of the token that stands there in the distribution the popup ranks from (a
+tie counts against it; a literal the model only knows by kind is a miss); for the rest of the line, how often ghost
 text is shown, and its exact match and edit similarity with the rest of the line, over all places
 and among the places where it was shown.
 """
@@ -30,7 +32,8 @@ from tqdm import tqdm
 from heed.model.lookup.modules import ModuleIndex
 from heed.model.runtime.completer import Completer
 from heed.model.runtime.predictor import Predictor
-from heed.model.text.stream import TokenStream
+from heed.model.text.stream import TokenStream, tokenize
+from heed.model.text.vocab import token_key
 from heed.model.training.metrics import MRR_CUTOFF, similarity
 from heed.model.training.positions import Place, places, project_files, read_source, sample
 
@@ -39,6 +42,7 @@ MAX_FILES = 60  # files drawn from each project (seeded; all of a smaller projec
 MIN_LINES = 20
 BOOTSTRAP = 1000
 POPUP_KINDS = ("attribute", "identifier")
+RANKED = (*POPUP_KINDS, "all")
 
 
 @dataclass
@@ -46,7 +50,7 @@ class FileScore:
     """What one file scored: the popup rank at each place (0: not among the items), and for each
     line place whether ghost text was shown, matched exactly, and its edit similarity."""
 
-    ranks: dict[str, list[int]] = field(default_factory=lambda: {k: [] for k in POPUP_KINDS})
+    ranks: dict[str, list[int]] = field(default_factory=lambda: {k: [] for k in RANKED})
     shown: list[bool] = field(default_factory=list)
     exact: list[bool] = field(default_factory=list)
     similarity: list[float] = field(default_factory=list)
@@ -60,11 +64,15 @@ def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place],
     completer = Completer(predictor, path, index)
     stream = TokenStream("")
     score = FileScore()
+    keys = {t.offset: token_key(t.kind, t.text) for t in tokenize(text)}  # the token at each place
     at = 0
     for place in chosen:
         stream.edit(at, at, text[at : place.offset])
         at = place.offset
         completer.warm(stream)  # the server's idle-time warm-up
+        rank = next_token_rank(completer, stream, at, keys.get(at))
+        if rank is not None:
+            score.ranks["all"].append(rank)
         if place.kind == "line":
             suggestions = completer.inline(stream, at, quick=True)
             got = suggestions[0].text.split("\n")[0].strip() if suggestions else ""
@@ -76,6 +84,27 @@ def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place],
             score.ranks[place.kind].append(labels.index(place.expected) + 1 if place.expected in labels else 0)
     score.seconds = time.monotonic() - started
     return score
+
+
+def next_token_rank(completer: Completer, stream: TokenStream, at: int, key: str | None) -> int | None:
+    """The rank of the token `key` (which stands at `at` in the whole file) in the distribution
+    the popup ranks from, a tie counting against it; 0 where the model cannot produce it. None
+    where the cursor is inside a name, string or comment (nothing to rank a whole token in)."""
+    found = completer.predict(stream, at)
+    if found is None or key is None:
+        return None
+    ctx, pred = found
+    if pred is None or ctx.prefix:
+        return None
+    encoder = completer.encoder
+    assert encoder is not None
+    vid = encoder.vocab.index.get(key)
+    if vid is not None:
+        identity = vid if encoder.answerable[vid] else -1  # a placeholder (`<str>`) is never an answer
+    else:  # a name outside the vocabulary: one the document (or the look-up) already has, or none
+        identity = len(encoder.vocab) + encoder.oov[key] if key in encoder.oov else -1
+    p = float(pred.probs[identity]) if 0 <= identity < len(pred.probs) else 0.0
+    return int((pred.probs >= p).sum()) if p > 0 else 0
 
 
 def evaluate_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX_FILES, seed: int = 0,
@@ -118,7 +147,7 @@ def _lines(what: str, shown_only: bool = False) -> Callable[[list[FileScore]], t
 
 
 METRICS: dict[str, Callable[[list[FileScore]], tuple[float, int]]] = {
-    **{f"{kind}_{name}": _popup(kind, k) for kind in POPUP_KINDS for name, k in (("top1", 1), ("top5", 5), ("mrr", None))},
+    **{f"{kind}_{name}": _popup(kind, k) for kind in RANKED for name, k in (("top1", 1), ("top5", 5), ("mrr", None))},
     "line_shown": _lines("shown"),
     "line_exact": _lines("exact"),
     "line_similarity": _lines("similarity"),
@@ -147,7 +176,7 @@ def summarize(scores: dict[str, list[FileScore]], seed: int) -> dict[str, Any]:
 
 def render(report: dict[str, Any]) -> str:
     """The report as a table: one row per project and the pooled row, value [interval] each."""
-    columns = [("attr top1", "attribute_top1"), ("attr top5", "attribute_top5"), ("ident top1", "identifier_top1"),
+    columns = [("all top1", "all_top1"), ("all top5", "all_top5"), ("attr top1", "attribute_top1"), ("attr top5", "attribute_top5"), ("ident top1", "identifier_top1"),
                ("ident top5", "identifier_top5"), ("line shown", "line_shown"), ("line exact", "line_exact"),
                ("exact if shown", "line_exact_shown"), ("line sim", "line_similarity")]
     rows = [*report["projects"].items(), ("pooled", report["pooled"])]
