@@ -19,7 +19,7 @@ from heed.model.runtime.completer import Completer
 from heed.model.runtime.predictor import Predictor
 from heed.model.text.stream import TokenStream
 from heed.model.training.positions import places, read_source, sample
-from heed.model.training.projects import METRICS, evaluate_projects, score_file
+from heed.model.training.projects import METRICS, evaluate_projects, line_context, score_file
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +78,20 @@ def test_the_report_gives_each_figure_an_interval(tiny_predictor: Predictor, pro
         assert m["n"] > 0 and 0 <= m["low"] <= m["value"] <= m["high"] <= 1, (name, m)
     assert pooled["attribute_top1"]["value"] <= pooled["attribute_top5"]["value"]
     assert pooled["line_exact"]["value"] <= pooled["line_similarity"]["value"]
+    contexts = report["line_by_context"]  # every mid-line place in one of them, judged the same way
+    assert sum(c["places"] for c in contexts.values()) == pooled["line_exact"]["n"]
+    assert sum(c["exact"] * c["places"] for c in contexts.values()) == pytest.approx(
+        pooled["line_exact"]["value"] * pooled["line_exact"]["n"])
+
+
+@pytest.mark.parametrize(
+    ("before", "context"),
+    [("from os import ", "import line"), ("    x = self.", "after a dot"), ("    total = ", "after ="),
+     ("    f(a, ", "in brackets"), ("    return x +", "keyword statement"), ("    x == ", "other"),
+     ("    if a >= ", "keyword statement")],
+)
+def test_the_mid_line_places_are_told_apart_by_what_precedes_the_cursor(before: str, context: str) -> None:
+    assert line_context(before) == context
 
 
 def test_the_command_line_evaluates_projects(tiny_model_dir: Path, project: Path) -> None:

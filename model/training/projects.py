@@ -41,6 +41,9 @@ PER_FILE = {"attribute": 8, "identifier": 8, "line": 4}  # places drawn from eac
 MAX_FILES = 60  # files drawn from each project (seeded; all of a smaller project)
 MIN_LINES = 20
 BOOTSTRAP = 1000
+# What precedes the cursor at a mid-line place: ghost text is judged apart for each (issue #22).
+LINE_CONTEXTS = ("import line", "after a dot", "after =", "in brackets", "keyword statement", "other")
+KEYWORD_STARTS = frozenset({"if", "elif", "while", "for", "return", "with", "assert", "raise", "yield", "del", "async"})
 POPUP_KINDS = ("attribute", "identifier")
 RANKED = (*POPUP_KINDS, "all")
 
@@ -54,6 +57,7 @@ class FileScore:
     shown: list[bool] = field(default_factory=list)
     exact: list[bool] = field(default_factory=list)
     similarity: list[float] = field(default_factory=list)
+    contexts: list[str] = field(default_factory=list)  # LINE_CONTEXTS, for each line place
     seconds: float = 0.0
 
 
@@ -79,11 +83,40 @@ def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place],
             score.shown.append(bool(got))
             score.exact.append(got == place.expected)
             score.similarity.append(similarity(got, place.expected))
+            score.contexts.append(line_context(text[text.rfind("\n", 0, at) + 1 : at]))
         else:
             labels = [c.text for c in completer.popup(stream, at, quick=True).candidates]
             score.ranks[place.kind].append(labels.index(place.expected) + 1 if place.expected in labels else 0)
     score.seconds = time.monotonic() - started
     return score
+
+
+def line_context(before: str) -> str:
+    """Which of LINE_CONTEXTS the text before the cursor on its line is."""
+    code = before.strip()
+    first = code.split(maxsplit=1)[0] if code else ""
+    if first in ("import", "from"):
+        return "import line"
+    if code.endswith("."):
+        return "after a dot"
+    if code.endswith("=") and not code.endswith(("==", "!=", "<=", ">=")):
+        return "after ="
+    if sum(code.count(c) for c in "([{") > sum(code.count(c) for c in ")]}"):
+        return "in brackets"
+    return "keyword statement" if first in KEYWORD_STARTS else "other"
+
+
+def by_line_context(files: list[FileScore]) -> dict[str, dict[str, float]]:
+    """Ghost text at mid-line places, by what precedes the cursor: places, and the share shown,
+    exact over all, exact among shown."""
+    out = {}
+    for context in LINE_CONTEXTS:
+        rows = [(s, e) for f in files for s, e, c in zip(f.shown, f.exact, f.contexts) if c == context]
+        shown = sum(s for s, _ in rows)
+        exact = sum(e for _, e in rows)
+        out[context] = {"places": len(rows), "shown": shown / len(rows) if rows else 0.0,
+                        "exact": exact / len(rows) if rows else 0.0, "exact_if_shown": exact / shown if shown else 0.0}
+    return out
 
 
 def next_token_rank(completer: Completer, stream: TokenStream, at: int, key: str | None) -> int | None:
@@ -124,6 +157,7 @@ def evaluate_projects(predictor: Predictor, roots: list[Path], max_files: int = 
                 scores[root.name].append(score_file(predictor, path, text, chosen, index))
     report: dict[str, Any] = {"projects": {name: summarize({name: s}, seed) for name, s in scores.items()}}
     report["pooled"] = summarize(scores, seed)
+    report["line_by_context"] = by_line_context([f for files in scores.values() for f in files])
     return report
 
 
@@ -185,6 +219,10 @@ def render(report: dict[str, Any]) -> str:
         cells = [f"{r[k]['value']:6.1%} [{r[k]['low']:4.0%}-{r[k]['high']:4.0%}]" for _, k in columns]
         lines.append(f"{name:<12} {r['files']:>5}  " + "  ".join(f"{c:>19}" for c in cells))
     n = report["pooled"]
+    if "line_by_context" in report:
+        lines.append("ghost text by what precedes the cursor:  " + "; ".join(
+            f"{c} {v['exact']:.0%} exact of {v['places']} ({v['exact_if_shown']:.0%} if shown)"
+            for c, v in report["line_by_context"].items()))
     lines.append(f"places: attribute {n['attribute_top1']['n']}, identifier {n['identifier_top1']['n']}, "
                  f"line {n['line_exact']['n']}; 95% bootstrap intervals over files")
     return "\n".join(lines)
