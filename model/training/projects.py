@@ -32,7 +32,8 @@ from tqdm import tqdm
 from heed.model.lookup.modules import ModuleIndex
 from heed.model.runtime.completer import Completer
 from heed.model.runtime.predictor import Predictor
-from heed.model.text.stream import TokenStream, tokenize
+from heed.model.text import lexer
+from heed.model.text.stream import TokenStream
 from heed.model.text.vocab import token_key
 from heed.model.training.metrics import MRR_CUTOFF, similarity
 from heed.model.training.positions import Place, places, project_files, read_source, sample
@@ -68,7 +69,7 @@ def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place],
     completer = Completer(predictor, path, index)
     stream = TokenStream("")
     score = FileScore()
-    keys = {t.offset: token_key(t.kind, t.text) for t in tokenize(text)}  # the token at each place
+    keys = {t.offset: token_key(t.kind, t.text) for t in lexer.lex(text)}  # the token at each place (no roles needed)
     at = 0
     for place in chosen:
         stream.edit(at, at, text[at : place.offset])
