@@ -45,14 +45,14 @@ def main() -> int:
     model, vocab, meta = predictor.model, predictor.vocab, predictor.meta
     rng = np.random.default_rng(0)
     ids = rng.integers(20, len(vocab), 600)
-    ctx = Encoded(ids, np.full(600, 2, np.int64), ids.copy())
+    ctx = Encoded(ids, np.full(600, 2, np.int64), ids.copy(), np.full(600, 2, np.int64))
     print(f"model: {meta.get('trained_steps', '?')} steps, hidden {model.config.hidden}, window {model.config.window}, "
           f"vocab {len(vocab)}; torch {torch.__version__}, {torch.get_num_threads()} threads")
 
-    cold = _ms(lambda: predictor.run(Encoded(ctx.ids[:500], ctx.roles[:500], ctx.ext[:500]), predictor.initial_state()), 10)
-    out = predictor.run(Encoded(ctx.ids[:512], ctx.roles[:512], ctx.ext[:512]), predictor.initial_state())
+    cold = _ms(lambda: predictor.run(ctx.head(500), predictor.initial_state()), 10)
+    out = predictor.run(ctx.head(512), predictor.initial_state())
     state = out.state
-    one = Encoded(ctx.ids[512:513], ctx.roles[512:513], ctx.ext[512:513])
+    one = ctx.tail(512).head(1)
     step = _ms(lambda: predictor.run(one, state), 200)
     encoder = DocEncoder(vocab)
     beam = _ms(lambda: beam_search(predictor, out, encoder, 4, 16, budget_s=10.0), 10)

@@ -41,7 +41,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         for t in tokens:
-            print(f"{t.line:>5}:{t.col:<4} {t.kind:<9} {t.role:<16} {t.text!r}")
+            print(f"{t.line:>5}:{t.col:<4} {t.kind:<9} {t.role:<12} {t.parsed_role:<16} {t.text!r}")
     return 0
 
 
@@ -59,7 +59,10 @@ def cmd_corpus_build(args: argparse.Namespace) -> int:
         from heed.model.text.vocab import Vocab
 
         vocab_path = Path(_bundled(args.vocab))
-        vocab = Vocab.load(vocab_path / "vocab.json" if vocab_path.is_dir() else vocab_path)
+        try:
+            vocab = Vocab.load(vocab_path / "vocab.json" if vocab_path.is_dir() else vocab_path).carried_over()
+        except ValueError as exc:
+            raise SystemExit(f"heed corpus build: --vocab {args.vocab}: {exc}") from exc
     stats = corpus.build_corpus(
         Path(args.out),
         sources,

@@ -20,7 +20,7 @@ from heed.model.runtime.context import cursor_context
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.runtime.predictor import CHECKPOINT, Features, Predictor
 from heed.model.text import lexer
-from heed.model.text.roles import UNKNOWN
+from heed.model.text.causal_roles import last_role
 from heed.model.text.stream import TokenStream
 
 INSERTS = ["self.", "x = foo(", "bar", "(", ")", "\n", "\n    ", "import os\n", "'", "#", ".", ", ", "value_",
@@ -99,17 +99,20 @@ def _ext_of(encoder: DocEncoder, text: str) -> int:
 
 
 @torch.no_grad()
-def _score(predictor: Predictor, encoder: DocEncoder, out, tokens: list[str]):  # type: ignore[no-untyped-def]
-    """log p(tokens) fed the way beam search feeds them, and the distribution after them."""
+def _score(predictor: Predictor, encoder: DocEncoder, out, tokens: list[str],  # type: ignore[no-untyped-def]
+           line_before: list[str]):
+    """log p(tokens) fed the way beam search feeds them (with their causal roles), and the
+    distribution after them."""
     n_ext = encoder.n_ext
     total = 0.0
-    for text in tokens:
+    for i, text in enumerate(tokens):
         probs = mixture(out, n_ext, predictor.beam_answers)[0, -1]
         ext = _ext_of(encoder, text)
         total += math.log(max(float(probs[ext]), 1e-12))
         last = torch.tensor([[ext]])
         ids = torch.where(last < len(predictor.vocab), last, torch.full_like(last, predictor.vocab.unk))
-        out = predictor.model(ids, torch.full_like(ids, UNKNOWN), last, out.state, last_only=True)
+        role = torch.tensor([[last_role([*line_before, *tokens[: i + 1]])]])
+        out = predictor.model(ids, role, last, out.state, last_only=True)
     return total, mixture(out, n_ext, predictor.beam_answers)[0, -1]
 
 
@@ -126,7 +129,8 @@ def test_beam_search_ends_at_line_ends(newline_happy_predictor: Predictor, sampl
     assert encoder is not None
     ctx = cursor_context(stream, len(stream.text), encoder)
     out = completer.states.advance(predictor, ctx.inputs, ctx.origin)
-    hyps = beam_search(predictor, out, encoder, width=4, max_tokens=8, budget_s=60.0, alternatives=6)
+    hyps = beam_search(predictor, out, encoder, width=4, max_tokens=8, budget_s=60.0, alternatives=6,
+                       line_before=ctx.line_before)
     assert hyps
     keys = [(not h.complete, -h.logp) for h in hyps]
     assert keys == sorted(keys)  # lines that end first, each group most probable first
@@ -139,10 +143,10 @@ def test_beam_search_ends_at_line_ends(newline_happy_predictor: Predictor, sampl
         if not h.complete:
             continue
         if h.tokens[-1] in ")]}" and _depth(h.tokens) < 0:
-            logp, _ = _score(predictor, encoder, out, h.tokens)  # closed a bracket opened before the cursor
+            logp, _ = _score(predictor, encoder, out, h.tokens, ctx.line_before)  # closed a bracket opened before the cursor
             assert math.isclose(logp, h.logp, abs_tol=1e-3)
         else:
-            logp, after = _score(predictor, encoder, out, h.tokens)  # then the line ended
+            logp, after = _score(predictor, encoder, out, h.tokens, ctx.line_before)  # then the line ended
             assert any(math.isclose(logp + math.log(float(after[s])), h.logp, abs_tol=1e-3) for s in stops), h
     suggestions = completer.inline(stream, len(stream.text), budget_s=60.0)
     assert suggestions and all("\n" not in s.text and "\r" not in s.text for s in suggestions)
@@ -403,7 +407,7 @@ def test_after_a_dot_the_ngrams_weigh_less(tiny_predictor: Predictor) -> None:
     for keys, factor in ((["self", ".", "self", "<newline>", "self", "."], ngram.AFTER_DOT),
                          (["self", ".", "self", "<newline>", "self"], 1.0)):
         ids = np.array([index[k] for k in keys])
-        adjuster = tiny_predictor.adjuster(Encoded(ids, np.zeros_like(ids), np.full_like(ids, -1)))
+        adjuster = tiny_predictor.adjuster(Encoded(ids, np.zeros_like(ids), np.full_like(ids, -1), np.zeros_like(ids)))
         assert adjuster.ngrams is not None
         plain = adjuster.ngrams.guess(len(ids))
         _, guess = adjuster.mix(torch.full((len(index),), 1e-4), tiny_predictor.answerable)

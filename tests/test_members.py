@@ -111,7 +111,7 @@ class Parser:
 def _members_at(predictor: Predictor, source: str) -> set[str] | None:
     encoder = DocEncoder(predictor.vocab)
     ctx = cursor_context(TokenStream(source), len(source), encoder)
-    found = class_members(ClassTokens.of(predictor.vocab), ctx.inputs.ids, ctx.inputs.roles, ctx.inputs.ext)
+    found = class_members(ClassTokens.of(predictor.vocab), ctx.inputs.ids, ctx.inputs.parsed, ctx.inputs.ext)
     return None if found is None else {encoder.text_of(int(i)) for i in found}
 
 

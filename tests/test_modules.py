@@ -130,7 +130,7 @@ def names_after(text: str, index: ModuleIndex, origin: Path | None = None) -> tu
     encoder, stream = DocEncoder(vocab), TokenStream(text)
     ctx = cursor_context(stream, len(text), encoder)
     c = ctx.inputs
-    got = receiver_names(Lookup(ClassTokens.of(vocab), c.ids, c.roles, c.ext, ctx.texts, index, origin,
+    got = receiver_names(Lookup(ClassTokens.of(vocab), c.ids, c.parsed, c.ext, ctx.texts, index, origin,
                                 lambda name: stream_binding(stream, name, len(text)), encoder.ext_of_text))
     if got is None:
         return None

@@ -1,4 +1,5 @@
-"""Roles of names in the token stream (libcst-derived, with repair of incomplete code), and `heed tokens`."""
+"""Roles of names in the token stream: the parsed ones (libcst, with repair of incomplete code) that
+the look-ups read, the causal ones the model reads, and `heed tokens`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from heed.model.text.roles import ROLES
 from heed.model.text.stream import tokenize
 
-# (source, name, expected role). `name#2` is the second token with that text.
+# (source, name, expected parsed role). `name#2` is the second token with that text.
 CASES = [
     # expressions
     ("x.attr", "x", "name"),
@@ -120,18 +121,83 @@ def _find(tokens, spec: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(("source", "name", "role"), CASES, ids=[f"{s!r}:{n}" for s, n, _ in CASES])
-def test_role_of_name(source: str, name: str, role: str) -> None:
+def test_parsed_role_of_name(source: str, name: str, role: str) -> None:
     assert role in ROLES
     tokens = tokenize(source)
     assert "".join(t.ws + t.text for t in tokens) == source
-    assert all(t.role in ROLES for t in tokens)
-    assert _find(tokens, name).role == role
+    assert all(t.parsed_role in ROLES for t in tokens)
+    assert _find(tokens, name).parsed_role == role
 
 
 def test_every_role_is_produced_by_some_case() -> None:
     """The table above exercises every role the model knows except `unknown`."""
-    produced = {_find(tokenize(s), n).role for s, n, _ in CASES}
+    produced = {_find(tokenize(s), n).parsed_role for s, n, _ in CASES}
     assert produced == set(ROLES) - {"unknown"}
+
+
+# (source, name, expected causal role): what the model reads, from the text up to the name only.
+CAUSAL_CASES = [
+    ("x.attr", "attr", "attribute"),
+    ("f(a)", "f", "name"),  # a parse says `call`: that is the `(` after it
+    ("obj.m()", "m", "attribute"),  # a parse says `method`
+    ("f(key=1)", "key", "name"),  # a parse says `keyword_arg`
+    ("x = 1", "x", "name"),  # a parse says `target`
+    ("self.x = 1", "x", "attribute"),  # a parse says `attribute_target`
+    ("d[k]", "k", "subscript"),
+    ("d[k + 1]", "k", "subscript"),  # the first name in a subscript: what follows is unknown yet
+    ("[k]", "k", "name"),  # a list, not a subscript
+    ("def f(p, *a, q: int = d, **kw) -> R: return p", "p", "parameter"),
+    ("def f(p, *a, q: int = d, **kw) -> R: return p", "a", "parameter"),
+    ("def f(p, *a, q: int = d, **kw) -> R: return p", "q", "parameter"),
+    ("def f(p, *a, q: int = d, **kw) -> R: return p", "int", "annotation"),
+    ("def f(p, *a, q: int = d, **kw) -> R: return p", "d", "name"),
+    ("def f(p, *a, q: int = d, **kw) -> R: return p", "kw", "parameter"),
+    ("def f(p, *a, q: int = d, **kw) -> R: return p", "R", "annotation"),
+    ("def f(p, *a, q: int = d, **kw) -> R: return p", "p#2", "name"),
+    ("def f(a: Dict[str, int]): pass", "str", "annotation"),
+    ("def f(k=lambda u, v: u): pass", "v", "parameter"),
+    ("def f(k=lambda u, v: u): pass", "u#2", "name"),
+    ("lambda q: q", "q", "parameter"),
+    ("lambda q: q", "q#2", "name"),
+    ("x: int = y", "int", "annotation"),
+    ("x: int = y", "y", "name"),
+    ("class C(Base): v: T", "C", "class_name"),
+    ("class C(Base): v: T", "Base", "name"),
+    ("class C(Base): v: T", "T", "annotation"),
+    ("async def g(): pass", "g", "def_name"),
+    ("@a.b(c)\nclass K: pass", "a", "decorator"),
+    ("@a.b(c)\nclass K: pass", "b", "attribute"),
+    ("@a.b(c)\nclass K: pass", "c", "decorator"),
+    ("@a.b(c)\nclass K: pass", "K", "class_name"),
+    ("import os.path as p", "p", "import"),
+    ("from a.b import (c, d as e)", "b", "import_from"),
+    ("from a.b import (c, d as e)", "e", "import"),
+    ("for i, (j, k) in z: y = i", "k", "target"),
+    ("for i, (j, k) in z: y = i", "z", "name"),
+    ("for i, (j, k) in z: y = i", "i#2", "name"),
+    ("[i for i in r if i]", "i#2", "target"),
+    ("[i for i in r if i]", "r", "name"),
+    ("with open(f) as h, g as k: pass", "h", "target"),
+    ("with open(f) as h, g as k: pass", "k", "target"),
+    ("if a: b = c; d: e", "e", "annotation"),
+    ("match x:\n    case y: z", "z", "name"),
+]
+
+
+@pytest.mark.parametrize(("source", "name", "role"), CAUSAL_CASES, ids=[f"{s!r}:{n}" for s, n, _ in CAUSAL_CASES])
+def test_causal_role_of_name(source: str, name: str, role: str) -> None:
+    tokens = tokenize(source)
+    assert _find(tokens, name).role == role
+    # the same role in every text that ends with the name: nothing after it counts
+    token = _find(tokens, name)
+    cut = tokenize(source[: token.offset + len(token.text)])
+    assert [t.role for t in cut if t.offset <= token.offset] == [t.role for t in tokens if t.offset <= token.offset]
+
+
+def test_every_causal_role_is_produced_by_some_case() -> None:
+    """The model's roles are the parsed ones less those only what follows a name can tell."""
+    produced = {_find(tokenize(s), n).role for s, n, _ in CAUSAL_CASES}
+    assert produced == set(ROLES) - {"unknown", "syntax", "call", "method", "keyword_arg", "attribute_target"}
 
 
 @pytest.mark.parametrize(
@@ -144,7 +210,7 @@ def test_incomplete_code_never_raises(source: str) -> None:
     assert "".join(t.ws + t.text for t in tokens) == source
     assert tokens and tokens[-1].kind == "endmarker"
     # keywords, operators and layout are "syntax"; only names carry other roles
-    assert all(t.role == "syntax" for t in tokens if t.kind != "name")
+    assert all(t.role == t.parsed_role == "syntax" for t in tokens if t.kind != "name")
 
 
 # -- `heed tokens FILE --json` ------------------------------------------------------------------
@@ -172,10 +238,12 @@ def test_heed_tokens_json(tmp_path: Path, source: str, via: str) -> None:
     else:
         data = _heed_tokens("-", stdin=source.encode("utf-8"))
     for obj in data:
-        assert set(obj) == {"text", "ws", "kind", "role", "line", "col"}
-        assert obj["role"] in ROLES
+        assert set(obj) == {"text", "ws", "kind", "role", "parsed_role", "line", "col"}
+        assert obj["role"] in ROLES and obj["parsed_role"] in ROLES
     assert "".join(o["ws"] + o["text"] for o in data) == source
     assert data == [t.to_json() for t in tokenize(source)]
     if source == COMPLETE:
+        parsed = {o["text"]: o["parsed_role"] for o in data if o["kind"] == "name"}
+        assert parsed["C"] == "class_name" and parsed["m"] == "def_name" and parsed["join"] == "method"
         roles = {o["text"]: o["role"] for o in data if o["kind"] == "name"}
-        assert roles["C"] == "class_name" and roles["m"] == "def_name" and roles["join"] == "method"
+        assert roles["C"] == "class_name" and roles["m"] == "def_name" and roles["join"] == "attribute"

@@ -206,7 +206,7 @@ def test_training_rows_drop_an_epoch_tail_that_few_rows_fill() -> None:
     lengths = [2000] + [100] * 12
     n = sum(lengths)
     starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    split = Split(*(np.arange(n, dtype=np.int64) % 50 for _ in range(4)), starts, [f"f{i}" for i in range(len(lengths))])
+    split = Split(*(np.arange(n, dtype=np.int64) % 50 for _ in range(5)), starts, [f"f{i}" for i in range(len(lengths))])
     files = list(range(len(lengths)))
     whole = Rows(split, files, batch=4, bptt=16)
     assert whole.mask.sum() == n - len(lengths)  # every target, once

@@ -39,7 +39,7 @@ def piece_names(piece: Piece) -> PieceNames:
         counts: Counter[str] = Counter()
         roles: dict[str, int] = {}
         toks = piece.tokens
-        for i, (tok, role) in enumerate(zip(toks, piece.roles)):
+        for i, (tok, role) in enumerate(zip(toks, piece.parsed_roles)):
             if tok.kind != lexer.NAME:
                 continue
             counts[tok.text] += 1

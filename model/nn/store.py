@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from heed.model.nn.member_table import MemberTable
 from heed.model.nn.network import HeedLM, ModelConfig
-from heed.model.text.vocab import TOKENIZER_VERSION, Vocab
+from heed.model.text.vocab import SAME_KEYS_AS, TOKENIZER_VERSION, Vocab
 
 WEIGHTS, CONFIG, VOCAB = "model.safetensors", "config.json", "vocab.json"
 
@@ -58,8 +58,11 @@ def save_model(folder: Path, model: HeedLM, vocab: Vocab, meta: dict[str, Any] |
     write_atomically(folder / VOCAB, json.dumps(vocab.to_json(), ensure_ascii=False))
 
 
-def load_model(folder: Path | str | None = None, device: str = "cpu") -> tuple[HeedLM, Vocab, dict[str, Any]]:
-    """(model in eval mode, vocabulary, metadata) from a model folder; the bundled one by default."""
+def load_model(folder: Path | str | None = None, device: str = "cpu",
+               to_fine_tune: bool = False) -> tuple[HeedLM, Vocab, dict[str, Any]]:
+    """(model in eval mode, vocabulary, metadata) from a model folder; the bundled one by default.
+    `to_fine_tune` also takes a model of an earlier tokenizer with the same keys (its vocabulary
+    carried over): fine-tuning is how such a model comes to read the current roles."""
     folder = Path(folder) if folder else default_model_dir()
     if not folder.is_dir():
         raise ModelError(f"model folder {folder} does not exist")
@@ -79,6 +82,8 @@ def load_model(folder: Path | str | None = None, device: str = "cpu") -> tuple[H
     except (ValueError, UnicodeDecodeError) as exc:
         why = str(exc)  # Vocab.load's own messages start with the path already
         raise ModelError(why if why.startswith(str(folder / VOCAB)) else f"{folder / VOCAB}: {why}") from exc
+    if to_fine_tune and vocab.tokenizer_version in SAME_KEYS_AS:
+        vocab = vocab.carried_over()
     if vocab.tokenizer_version != TOKENIZER_VERSION:
         raise ModelError(
             f"model {folder} was made for tokenizer {vocab.tokenizer_version!r}, this heed uses "

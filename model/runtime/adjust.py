@@ -61,7 +61,7 @@ class Adjuster:
         """The re-ranking of the next token's distribution if it follows a dot."""
         c, known = self.context, self.receiver if not tail else None
         inherited = known.inherited if known is not None else None
-        rerank = self.reranker.rerank(c.ids, c.roles, c.ext, n_ext, tail or [], inherited) if self.reranker is not None else None
+        rerank = self.reranker.rerank(c.ids, c.parsed, c.ext, n_ext, tail or [], inherited) if self.reranker is not None else None
         if known is None or known.module is None:
             return rerank
         if rerank is not None:
@@ -70,7 +70,7 @@ class Adjuster:
 
     def extended(self, ext_id: int, vocab_size: int, unk: int) -> Adjuster:
         """The same after one more token, given by its identity (a name typed in full)."""
-        one = Encoded(np.array([ext_id if ext_id < vocab_size else unk]), np.array([UNKNOWN]), np.array([ext_id]))
+        one = Encoded(np.array([ext_id if ext_id < vocab_size else unk]), np.array([UNKNOWN]), np.array([ext_id]), np.array([UNKNOWN]))
         context = Encoded.concat([self.context, one])
         grams = ngram.Ngrams(ngram.identities(context.ids, context.ext)) if self.ngrams is not None else None
         return Adjuster(context, grams, self.reranker, self.dot)

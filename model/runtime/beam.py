@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,7 @@ from heed.model.nn.network import Output, mixture
 from heed.model.runtime.adjust import Adjuster
 from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.encoding import DocEncoder
+from heed.model.text.causal_roles import last_role
 from heed.model.text.vocab import LAYOUT
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def beam_search(
     stop_at_close: bool = True,
     comma_ends_at: int | None = None,
     adjuster: Adjuster | None = None,
+    line_before: Sequence[str] = (),
 ) -> list[LineHypothesis]:
     """Most probable continuations of the line after `out`'s position.
 
@@ -61,7 +63,8 @@ def beam_search(
     `comma_ends_at` brackets open (counted from the cursor: 0, -1...); at a literal the
     vocabulary only knows by kind; or after `max_tokens`. Lines that end come first, each
     group by total log-probability (the end included). `adjuster` adjusts every step's
-    distribution, given the tokens of each hypothesis.
+    distribution, given the tokens of each hypothesis. `line_before`: the texts of the logical
+    line's tokens before the cursor, from which each produced token's role is read.
     """
     deadline = time.monotonic() + budget_s
     n_ext = encoder.n_ext
@@ -110,7 +113,8 @@ def beam_search(
         live = nxt
         if step == max_tokens - 1 or time.monotonic() > deadline:
             break
-        out = predictor.feed(out.state.select(torch.tensor(rows)), [b[1][-1] for b in live])
+        roles = [last_role([*line_before, *(encoder.text_of(t) for t in b[1])]) for b in live]
+        out = predictor.feed(out.state.select(torch.tensor(rows)), [b[1][-1] for b in live], roles)
     for logp_, toks, _ in live:
         finished.append(LineHypothesis([encoder.text_of(t) for t in toks], logp_, False))
     finished.sort(key=lambda h: (not h.complete, -h.logp))  # whole lines first

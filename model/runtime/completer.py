@@ -83,7 +83,7 @@ class Completer:
         if self.encoder is None or self.predictor is None or not len(ctx.inputs):
             return None
         c = ctx.inputs
-        look = Lookup(self.predictor.class_tokens, c.ids, c.roles, c.ext, ctx.texts,
+        look = Lookup(self.predictor.class_tokens, c.ids, c.parsed, c.ext, ctx.texts,
                       self.modules, self.path, lambda name: stream_binding(stream, name, dot_end), self.encoder.ext_of_text)
         return receiver_names(look)
 
@@ -237,6 +237,7 @@ class Completer:
         hyps = beam_search(
             self.predictor, out, self.encoder, width, max_tokens, first, budget_s, cancelled, alternatives, max(opened, 0),
             stop_at_close=bool(after), comma_ends_at=None if exploded is None else exploded - opened, adjuster=adjuster,
+            line_before=ctx.line_before,
         )
         space_before = offset - len(prefix) > 0 and stream.text[offset - len(prefix) - 1] in " \t"
         before = stream.text[ctx.line_start : offset - len(prefix)]

@@ -16,6 +16,7 @@ import numpy as np
 
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.text import lexer
+from heed.model.text.causal_roles import causal_roles
 from heed.model.text.lexer import LexState, Tok
 from heed.model.text.roles import SYNTAX
 from heed.model.text.stream import Piece, TokenStream
@@ -50,7 +51,7 @@ def _encoded_piece(piece: Piece, encoder: DocEncoder) -> Encoded:
     cached = piece.derived.get("encoded")
     if cached is None or cached[0] is not encoder:
         keys = [token_key(t.kind, t.text) for t in piece.tokens]
-        enc = encoder.encode(keys, [t.kind for t in piece.tokens], piece.roles)
+        enc = encoder.encode(keys, [t.kind for t in piece.tokens], piece.roles, piece.parsed_roles)
         piece.derived["encoded"] = cached = (encoder, enc)
     return cached[1]
 
@@ -78,8 +79,8 @@ def _inside(text_before: str, last: Tok | None) -> str:
     return "comment" if "#" in tail else ""
 
 
-def _known_roles(piece: Piece | None, toks: list[Tok]) -> list[int]:
-    """The piece's role for each re-lexed token that stands where and as it stood in the piece;
+def _parsed_roles(piece: Piece | None, toks: list[Tok]) -> list[int]:
+    """The piece's parsed role for each re-lexed token that stands where and as it stood in the piece;
     syntax for the others. Both lists are in offset order, so one walk pairs them (a dict of the
     piece's tokens cost 200 MB for a 1 MB line)."""
     if piece is None:
@@ -91,7 +92,7 @@ def _known_roles(piece: Piece | None, toks: list[Tok]) -> list[int]:
         k = j  # DEDENTs share their offset with the token after them
         while k < len(old) and old[k].offset == t.offset and old[k].text != t.text:
             k += 1
-        roles.append(piece.roles[k] if k < len(old) and old[k].offset == t.offset else SYNTAX)
+        roles.append(piece.parsed_roles[k] if k < len(old) and old[k].offset == t.offset else SYNTAX)
     return roles
 
 
@@ -126,8 +127,9 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder, short:
         cur_toks = cur_toks[:-1]
     elif last is not None and last.kind == lexer.NUMBER and last.offset + len(last.text) == offset - starts[i]:
         inside = "number"
-    cur_roles = _known_roles(piece, cur_toks)
-    cur = encoder.encode([token_key(t.kind, t.text) for t in cur_toks], [t.kind for t in cur_toks], cur_roles)
+    kinds = [t.kind for t in cur_toks]
+    cur = encoder.encode([token_key(t.kind, t.text) for t in cur_toks], kinds,
+                         causal_roles(kinds, [t.text for t in cur_toks]), _parsed_roles(piece, cur_toks))
 
     # Earlier pieces, newest first, until the context is long enough.
     before_counts = [len(p.tokens) for p in stream.pieces[:i]]

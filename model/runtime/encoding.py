@@ -1,4 +1,5 @@
-"""Token keys -> the model's inputs: vocabulary ids, role ids, and pointer identities.
+"""Token keys -> the model's inputs: vocabulary ids, role ids, and pointer identities (and the
+parsed roles that the look-ups read beside them).
 
 A name outside the vocabulary is `<unk>` to the embedding but keeps an identity of its own in
 the document's table (`DocEncoder`), so that the pointer can copy it and the popup can show it.
@@ -18,8 +19,11 @@ class Encoded:
     """Model inputs for a run of tokens."""
 
     ids: np.ndarray  # int64 vocabulary ids
-    roles: np.ndarray  # int64 role ids
+    roles: np.ndarray  # int64 role ids, as the model reads them (no look-ahead)
     ext: np.ndarray  # int64 pointer identities (-1: not copyable)
+    parsed: np.ndarray  # int64 role ids from libcst, which the look-ups read (not the network)
+
+    FIELDS = ("ids", "roles", "ext", "parsed")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -28,14 +32,14 @@ class Encoded:
     def concat(parts: list[Encoded]) -> Encoded:
         if not parts:
             z = np.zeros(0, np.int64)
-            return Encoded(z, z.copy(), z.copy())
-        return Encoded(*(np.concatenate([getattr(p, n) for p in parts]) for n in ("ids", "roles", "ext")))
+            return Encoded(z, z.copy(), z.copy(), z.copy())
+        return Encoded(*(np.concatenate([getattr(p, n) for p in parts]) for n in Encoded.FIELDS))
 
     def tail(self, start: int) -> Encoded:
-        return Encoded(self.ids[start:], self.roles[start:], self.ext[start:])
+        return Encoded(self.ids[start:], self.roles[start:], self.ext[start:], self.parsed[start:])
 
     def head(self, end: int) -> Encoded:
-        return Encoded(self.ids[:end], self.roles[:end], self.ext[:end])
+        return Encoded(self.ids[:end], self.roles[:end], self.ext[:end], self.parsed[:end])
 
 
 class DocEncoder:
@@ -57,7 +61,7 @@ class DocEncoder:
             self.oov_texts.append(text)
         return len(self.vocab) + self.oov[text]
 
-    def encode(self, keys: list[str], kinds: list[str], roles: list[int]) -> Encoded:
+    def encode(self, keys: list[str], kinds: list[str], roles: list[int], parsed: list[int]) -> Encoded:
         n = len(keys)
         ids = np.empty(n, np.int64)
         ext = np.empty(n, np.int64)
@@ -70,7 +74,7 @@ class DocEncoder:
             else:
                 ids[i] = self.vocab.encode(kind, key)
                 ext[i] = self.ext_of_text(key) if kind == "name" else -1
-        return Encoded(ids, np.asarray(roles, np.int64), ext)
+        return Encoded(ids, np.asarray(roles, np.int64), ext, np.asarray(parsed, np.int64))
 
     def texts(self) -> list[str]:
         """The text of every pointer identity, in order."""

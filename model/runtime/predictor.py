@@ -159,12 +159,14 @@ class Predictor:
                         receiver if self.features.modules else None)
 
     @torch.no_grad()
-    def feed(self, state: State, ext_ids: list[int]) -> Output:
+    def feed(self, state: State, ext_ids: list[int], roles: list[int] | None = None) -> Output:
         """One more token per row of `state`, given by pointer identity, as beam search produces
-        tokens: a name outside the vocabulary is `<unk>` to the embedding, and its role unknown."""
+        tokens: a name outside the vocabulary is `<unk>` to the embedding. `roles`: each token's
+        (`causal_roles.last_role`); unknown without them."""
         last = torch.tensor(ext_ids)[:, None]
         ids = torch.where(last < len(self.vocab), last, torch.full_like(last, self.vocab.unk))
-        return self.model(ids, torch.full_like(ids, UNKNOWN), last, state, last_only=True)
+        role_ids = torch.tensor(roles)[:, None] if roles is not None else torch.full_like(ids, UNKNOWN)
+        return self.model(ids, role_ids, last, state, last_only=True)
 
 
 def load_predictor(folder: str | Path | None = None, features: Features = ALL_FEATURES) -> Predictor:

@@ -1,5 +1,9 @@
 """The token stream of a document, with roles, kept up to date edit by edit.
 
+Each token carries two roles: the one the model reads (`causal_roles.py`: from the text up to the
+token only) and the one a libcst parse of its whole chunk gives (`role_parser.py`), which the
+look-ups read.
+
 A document is held as a list of *pieces*, one per chunk (a statement at depth 0 to 2, see
 `lexer.chunks`). Each piece stores its tokens with positions relative to its own start, so
 an edit re-lexes and re-parses only the pieces it touches; every piece after it is reused as is,
@@ -15,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from heed.model.text.causal_roles import causal_roles
 from heed.model.text.lexer import LexState, Tok, chunks, depth_after_layout
 from heed.model.text.role_parser import chunk_roles
 from heed.model.text.roles import ROLES
@@ -29,13 +34,15 @@ class Token:
     text: str
     ws: str
     kind: str
-    role: str
+    role: str  # what the model reads (from the text up to here)
+    parsed_role: str  # what a parse of the whole statement says (the look-ups read it)
     line: int  # 1-based
     col: int  # 0-based, in code points
     offset: int  # of `text` in the source
 
     def to_json(self) -> dict[str, Any]:
-        return {"text": self.text, "ws": self.ws, "kind": self.kind, "role": self.role, "line": self.line, "col": self.col}
+        return {"text": self.text, "ws": self.ws, "kind": self.kind, "role": self.role, "parsed_role": self.parsed_role,
+                "line": self.line, "col": self.col}
 
 
 @dataclass(slots=True)
@@ -50,14 +57,22 @@ class Piece:
     derived: dict[str, Any] = field(default_factory=dict)  # per-piece data others compute once
     depth: int = 0  # indentation depth of the piece's first statement
     _roles: list[int] | None = None
+    _parsed_roles: list[int] | None = None
 
     @property
     def roles(self) -> list[int]:
-        """One role per token, from libcst, parsed on first use: a request on a file just opened
-        reads only the pieces near the cursor, and the rest are parsed in the background."""
+        """One role per token as the model reads it (no look-ahead), computed on first use."""
         if self._roles is None:
-            self._roles = self.role_cache.roles(self.text, self.state.indents, self.tokens)
+            self._roles = causal_roles([t.kind for t in self.tokens], [t.text for t in self.tokens])
         return self._roles
+
+    @property
+    def parsed_roles(self) -> list[int]:
+        """One role per token from libcst, parsed on first use: a request on a file just opened
+        reads only the pieces near the cursor, and the rest are parsed in the background."""
+        if self._parsed_roles is None:
+            self._parsed_roles = self.role_cache.roles(self.text, self.state.indents, self.tokens)
+        return self._parsed_roles
 
 
 class _RoleCache:
@@ -155,13 +170,13 @@ class TokenStream:
         return 1 + sum(p.lines for p in self.pieces[:index])
 
     def tokens(self) -> list[Token]:
-        """Every token with absolute positions and its role name."""
+        """Every token with absolute positions and its role names."""
         out: list[Token] = []
         offset, line = 0, 1
         for piece in self.pieces:
-            for tok, role in zip(piece.tokens, piece.roles):
-                col = tok.col
-                out.append(Token(tok.text, tok.ws, tok.kind, ROLES[role], tok.line + line - 1, col, tok.offset + offset))
+            for tok, role, parsed in zip(piece.tokens, piece.roles, piece.parsed_roles):
+                out.append(Token(tok.text, tok.ws, tok.kind, ROLES[role], ROLES[parsed], tok.line + line - 1, tok.col,
+                                 tok.offset + offset))
             offset += len(piece.text)
             line += piece.lines
         return out

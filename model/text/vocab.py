@@ -18,7 +18,11 @@ from heed.model.text import lexer
 
 # Bump whenever the lexer, the roles or the keys change what a file turns into: a model and a
 # corpus cache made for another version are refused or rebuilt.
-TOKENIZER_VERSION = "heed-tokens-1"
+TOKENIZER_VERSION = "heed-tokens-2"
+# Earlier versions whose token keys are this one's: only the roles changed (2: the roles the model
+# reads no longer look ahead). A vocabulary made for one carries over, and a model made for one
+# can be fine-tuned from (`heed train --init-from`), never served.
+SAME_KEYS_AS = frozenset({"heed-tokens-1"})
 
 PAD, UNK = "<pad>", "<unk>"
 PLACEHOLDERS = ("<str>", "<bytes>", "<fstr>", "<num>", "<error>")
@@ -102,6 +106,14 @@ class Vocab:
     def build(cls, counts: Counter[str], size: int, min_count: int) -> Vocab:
         ranked = [k for k, c in counts.most_common() if c >= min_count and k not in SPECIALS]
         return cls(tuple(SPECIALS) + tuple(ranked[: max(size - len(SPECIALS), 0)]))
+
+    def carried_over(self) -> Vocab:
+        """This vocabulary for the current tokenizer, where its keys are the same (`SAME_KEYS_AS`)."""
+        if self.tokenizer_version == TOKENIZER_VERSION:
+            return self
+        if self.tokenizer_version not in SAME_KEYS_AS:
+            raise ValueError(f"a vocabulary of tokenizer {self.tokenizer_version!r} has other keys than {TOKENIZER_VERSION!r}")
+        return Vocab(self.tokens)
 
     def to_json(self) -> dict[str, object]:
         return {"tokenizer_version": self.tokenizer_version, "tokens": list(self.tokens)}

@@ -70,7 +70,8 @@ class SourceFile:
 class FileTokens:
     keys: list[str]
     kinds: list[int]
-    roles: list[int]
+    roles: list[int]  # what the model reads (`text/causal_roles.py`)
+    parsed: list[int]  # libcst's roles, which the look-ups read
 
 
 @dataclass
@@ -139,13 +140,13 @@ def split_of(label: str) -> str:
 
 def tokenize_source(text: str) -> FileTokens:
     stream = TokenStream(text)
-    keys, kinds, roles = [], [], []
+    keys, kinds, roles, parsed = [], [], [], []
     for piece in stream.pieces:
-        for tok, role in zip(piece.tokens, piece.roles):
-            keys.append(token_key(tok.kind, tok.text))
-            kinds.append(KIND_ID[tok.kind])
-            roles.append(role)
-    return FileTokens(keys, kinds, roles)
+        keys += [token_key(tok.kind, tok.text) for tok in piece.tokens]
+        kinds += [KIND_ID[tok.kind] for tok in piece.tokens]
+        roles += piece.roles
+        parsed += piece.parsed_roles
+    return FileTokens(keys, kinds, roles, parsed)
 
 
 def _checksum(payload: list[object]) -> str:
@@ -166,8 +167,8 @@ def _read_cache(path: Path) -> FileTokens | None | str:
         return "corrupt"
     try:
         data = json.loads(raw)
-        payload = [data["keys"], data["kinds"], data["roles"]]
-        if data["check"] != _checksum(payload) or not (len(payload[0]) == len(payload[1]) == len(payload[2])):
+        payload = [data["keys"], data["kinds"], data["roles"], data["parsed"]]
+        if data["check"] != _checksum(payload) or len({len(p) for p in payload}) != 1:
             return "corrupt"
         return FileTokens(*payload)
     except (ValueError, KeyError, TypeError):
@@ -175,8 +176,9 @@ def _read_cache(path: Path) -> FileTokens | None | str:
 
 
 def _write_cache(path: Path, tokens: FileTokens) -> None:
-    payload = [tokens.keys, tokens.kinds, tokens.roles]
-    data = {"version": TOKENIZER_VERSION, "keys": tokens.keys, "kinds": tokens.kinds, "roles": tokens.roles}
+    payload = [tokens.keys, tokens.kinds, tokens.roles, tokens.parsed]
+    data = {"version": TOKENIZER_VERSION, "keys": tokens.keys, "kinds": tokens.kinds, "roles": tokens.roles,
+            "parsed": tokens.parsed}
     data["check"] = _checksum(payload)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -272,8 +274,13 @@ def encode_file(tokens: FileTokens, vocab: Vocab) -> dict[str, np.ndarray]:
         "ids": ids,
         "ext": ext,
         "roles": np.asarray(tokens.roles, dtype=np.int8),
+        "parsed": np.asarray(tokens.parsed, dtype=np.int8),
         "kinds": np.asarray(tokens.kinds, dtype=np.int8),
     }
+
+
+# The arrays of a split, one entry per token of its files.
+ARRAYS = (("ids", np.int32), ("ext", np.int32), ("roles", np.int8), ("parsed", np.int8), ("kinds", np.int8))
 
 
 def write_split(path: Path, encoded: list[dict[str, np.ndarray]]) -> int:
@@ -282,9 +289,9 @@ def write_split(path: Path, encoded: list[dict[str, np.ndarray]]) -> int:
         starts[i + 1] = starts[i] + len(file_arrays["ids"])
     joined = {
         name: np.concatenate([a[name] for a in encoded]) if encoded else np.zeros(0, dtype=dtype)
-        for name, dtype in (("ids", np.int32), ("ext", np.int32), ("roles", np.int8), ("kinds", np.int8))
+        for name, dtype in ARRAYS
     }
-    np.savez(path, starts=starts, ids=joined["ids"], ext=joined["ext"], roles=joined["roles"], kinds=joined["kinds"])
+    np.savez(path, starts=starts, **joined)
     return int(starts[-1])
 
 
@@ -375,6 +382,7 @@ class Split:
     ids: np.ndarray
     ext: np.ndarray
     roles: np.ndarray
+    parsed: np.ndarray
     kinds: np.ndarray
     starts: np.ndarray
     labels: list[str]
@@ -382,7 +390,7 @@ class Split:
 
     def file(self, i: int) -> dict[str, np.ndarray]:
         a, b = int(self.starts[i]), int(self.starts[i + 1])
-        return {"ids": self.ids[a:b], "ext": self.ext[a:b], "roles": self.roles[a:b], "kinds": self.kinds[a:b]}
+        return {name: getattr(self, name)[a:b] for name, _ in ARRAYS}
 
     def __len__(self) -> int:
         return len(self.starts) - 1
@@ -390,7 +398,7 @@ class Split:
 
 def load_split(corpus: Path, split: str) -> Split:
     with np.load(corpus / f"{split}.npz", allow_pickle=False) as data:
-        arrays = {name: data[name] for name in ("ids", "ext", "roles", "kinds", "starts")}
+        arrays = {name: data[name] for name in ("starts", *(n for n, _ in ARRAYS))}
     manifest = json.loads((corpus / "manifest.json").read_text(encoding="utf-8"))
     labels = [f["path"] for f in manifest["files"] if f["split"] == split]
     roots = {s["label"]: Path(s["root"]) for s in manifest.get("sources", [])}

@@ -53,7 +53,7 @@ from heed.model.text import detok
 from heed.model.text.vocab import KIND_ID, LAYOUT, Vocab
 from heed.model.training import corpus as corpus_mod
 from heed.model.training.batches import Rows
-from heed.model.training.corpus import Split
+from heed.model.training.corpus import ARRAYS, Split
 from heed.model.training.metrics import MRR_CUTOFF, Results, similarity
 
 
@@ -132,7 +132,7 @@ class EvalFile:
 
 def _eval_file(split: Split, f: int, features: Features) -> EvalFile:
     a = split.file(f)
-    whole = Encoded(*(a[k].astype(np.int64) for k in ("ids", "roles", "ext")))
+    whole = Encoded(*(a[k].astype(np.int64) for k in Encoded.FIELDS))
     out = EvalFile(whole, ngram.Ngrams(ngram.identities(whole.ids, whole.ext)) if features.ngrams else None)
     path = Path(split.paths[f]) if features.modules and f < len(split.paths) and split.paths[f] else None
     if path is None:
@@ -158,7 +158,7 @@ def _receiver_names(predictor: Predictor, ef: EvalFile, end: int, index: ModuleI
         return bound[-1][1:] if bound else None
 
     c, vocab = ef.whole.head(end), predictor.vocab
-    return receiver_names(Lookup(predictor.class_tokens, c.ids, c.roles, c.ext, ef.keys[:end], index, ef.origin,
+    return receiver_names(Lookup(predictor.class_tokens, c.ids, c.parsed, c.ext, ef.keys[:end], index, ef.origin,
                                  binding_of, lambda name: ef.identity.get(name, vocab.index.get(name, -1))))
 
 
@@ -258,13 +258,12 @@ def line_metrics(predictor: Predictor, split: Split, points: int, seed: int = 0,
         oov_count = int(max(arr["ext"].max(), V - 1)) - V + 1
         encoder.oov_texts = [f"oov{i}" for i in range(oov_count)]  # the corpus's own OOV identities
         origin = select_context(cut)
-        ctx = Encoded(arr["ids"][origin:cut].astype(np.int64), arr["roles"][origin:cut].astype(np.int64),
-                      arr["ext"][origin:cut].astype(np.int64))
+        ctx = Encoded(*(arr[k][origin:cut].astype(np.int64) for k in Encoded.FIELDS))
         out = predictor.run(ctx, predictor.initial_state())
         before = [encoder.text_of(int(e)) if e >= 0 else vocab.tokens[i] for i, e in zip(arr["ids"][a:cut], arr["ext"][a:cut])]
         opened = max(sum(t in "([{" for t in before) - sum(t in ")]}" for t in before), 0)
         hyps = beam_search(predictor, out, encoder, width, max_tokens, budget_s=10.0, alternatives=1, open_before=opened,
-                           stop_at_close=False, adjuster=predictor.adjuster(ctx))
+                           stop_at_close=False, adjuster=predictor.adjuster(ctx), line_before=before)
         truth = [encoder.text_of(int(e)) if e >= 0 else vocab.tokens[i] for i, e in zip(arr["ids"][cut:end], arr["ext"][cut:end])]
         guess = hyps[0].tokens if hyps else []
         exact += guess == truth
@@ -313,8 +312,7 @@ def _concat(splits: list[Split]) -> Split:
         starts.append(s.starts[1:] + at)
         at += int(s.starts[-1])
     return Split(
-        np.concatenate([s.ids for s in splits]), np.concatenate([s.ext for s in splits]),
-        np.concatenate([s.roles for s in splits]), np.concatenate([s.kinds for s in splits]),
+        *(np.concatenate([getattr(s, name) for s in splits]) for name, _ in ARRAYS),
         np.concatenate(starts), [label for s in splits for label in s.labels], [p for s in splits for p in s.paths],
     )
 
@@ -326,5 +324,5 @@ def _spread_files(split: Split, n: int) -> Split:
     chosen = sorted({int(i) for i in np.linspace(0, len(split) - 1, n)})
     parts = [split.file(i) for i in chosen]
     starts = np.concatenate([[0], np.cumsum([len(p["ids"]) for p in parts])]).astype(np.int64)
-    return Split(*(np.concatenate([p[k] for p in parts]) for k in ("ids", "ext", "roles", "kinds")), starts,
+    return Split(*(np.concatenate([p[k] for p in parts]) for k, _ in ARRAYS), starts,
                  [split.labels[i] for i in chosen], [split.paths[i] for i in chosen if i < len(split.paths)])

@@ -85,7 +85,7 @@ class Trainer:
         self.train_split = load_split(corpus, "train")
         self.valid_split = load_split(corpus, "valid")
         if cfg.init_from:
-            self.model, self.vocab, _ = load_model(cfg.init_from, "cpu")
+            self.model, self.vocab, _ = load_model(cfg.init_from, "cpu", to_fine_tune=True)
             if cfg.far != self.model.config.far:  # grow (or drop) the far memory: a new far_bias
                 grown = HeedLM(replace(self.model.config, far=cfg.far))
                 grown.load_state_dict(self.model.state_dict(), strict=False)
