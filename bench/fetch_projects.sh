@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The held-out projects of bench/projects.txt, as their wheels from the package index hold them
 # (sources only, no dependencies), unpacked into runs/projects/<set>/<name>/.
-#   bash bench/fetch_projects.sh [evaluation|final]   (default: evaluation)
+#   bash bench/fetch_projects.sh [evaluation|validation|final]   (default: evaluation)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want="${1:-evaluation}"

@@ -150,7 +150,8 @@ def _eval_projects(args: argparse.Namespace, features: Any) -> int:
     except ModelError as exc:
         print(f"heed: {exc}", file=sys.stderr)
         return 1
-    report = evaluate_projects(predictor, roots, args.files_per_project, args.seed, progress=not args.json)
+    report = evaluate_projects(predictor, roots, args.files_per_project, args.seed, progress=not args.json,
+                               min_confidence=args.min_confidence)
     report["model"] = str(args.model or "default")
     if args.json:
         json.dump(report, sys.stdout, indent=1)
@@ -158,6 +159,42 @@ def _eval_projects(args: argparse.Namespace, features: Any) -> int:
     else:
         print(f"model {report['model']} on {len(roots)} projects, each file typed up to the cursor")
         print(render(report))
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from heed.model.nn.store import ModelError, default_model_dir
+    from heed.model.runtime.predictor import load_predictor
+    from heed.model.training.calibrate import calibrate
+
+    roots = [Path(p).resolve() for p in args.projects]
+    missing = [str(r) for r in roots if not r.is_dir()]
+    if missing:
+        print(f"heed: not a folder: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    folder = Path(_bundled(args.model)) if args.model else default_model_dir()
+    try:
+        predictor = load_predictor(folder)
+    except ModelError as exc:
+        print(f"heed: {exc}", file=sys.stderr)
+        return 1
+    try:
+        calibration, report = calibrate(predictor, roots, args.files_per_project, args.seed, progress=not args.json)
+    except ValueError as exc:
+        print(f"heed: {exc}", file=sys.stderr)
+        return 1
+    calibration.save(folder)
+    if args.json:
+        json.dump(report, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    print(f"fitted on {report['samples']} suggestions and prefixes ({report['right']:.1%} right); "
+          f"threshold {report['threshold']:.2f}; written to {folder}")
+    for r in report["reliability"]:
+        print(f"  confidence {r['from']:.1f}+: {r['n']:6d} samples, predicted {r['predicted']:6.1%}, observed {r['observed']:6.1%}")
+    for r in report["curve"]:
+        print(f"  at >= {r['threshold']:.2f}: shown {r['shown']:6.1%}, among shown exact {r['exact']:6.1%}, "
+              f"right {r['right']:6.1%}, similarity {r['similarity']:6.1%}, {r['chars']:.1f} chars")
     return 0
 
 
@@ -295,7 +332,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "its module, its class, self's bases (ablation)")
     p.add_argument("--no-syntax-check", action="store_true", help="with --projects: ghost text shown even when it "
                    "is not code (ablation)")
+    p.add_argument("--min-confidence", type=float, default=None, metavar="P",
+                   help="with --projects: ghost text shown at this confidence (default: the model's calibrated threshold)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("calibrate", parents=[verbose],
+                       help="fit the ghost text's confidence on validation projects; writes calibration.json to the model")
+    p.add_argument("--projects", nargs="+", required=True, metavar="DIR",
+                   help="validation projects (never those heed is evaluated on)")
+    p.add_argument("--model", default=None, help="model folder to calibrate (default: the bundled model)")
+    p.add_argument("--files-per-project", type=int, default=60, help="files drawn from each project")
+    p.add_argument("--seed", type=int, default=0, help="the draw of files and places")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("serve", parents=[verbose], help="run the language server (stdio by default)")
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")

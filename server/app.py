@@ -248,6 +248,7 @@ async def inline_completion(ls: HeedServer, params: types.InlineCompletionParams
         return completer.inline(
             stream, offset, settings.beam_width, settings.max_tokens, settings.alternatives,
             selected=selected.text if selected else None, cancelled=cancelled, quick=True,
+            min_confidence=settings.min_confidence if settings.min_confidence >= 0 else None,
         )
 
     suggestions: list[Any] = await ls.answer(doc, "inline", job, version, [])

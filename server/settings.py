@@ -19,6 +19,11 @@ class InlineSettings:
     beam_width: int = 4  # hypotheses kept by beam search
     max_tokens: int = 16  # longest ghost text, in tokens
     alternatives: int = 3  # ghost-text alternatives sent
+    # Ghost text is shown where its calibrated chance of being right (the rest of the line starts
+    # with it) is at least this, else cut to its longest prefix that is, else not shown: 0 shows
+    # everything, higher shows less and is right more often; -1: the model's default, picked on
+    # validation projects (model/runtime/confidence.py).
+    min_confidence: float = -1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +46,7 @@ RANGES = {
     "alternatives": (1, 5),
     "max_items": (1, 200),
     "torch_threads": (0, 64),
+    "min_confidence": (-1, 1),
 }
 
 
@@ -53,6 +59,11 @@ def _check(name: str, default: Any, value: Any) -> str | None:
     """Why `value` is not valid for the setting `name`, or None."""
     if isinstance(default, bool):
         return None if isinstance(value, bool) else "expected true or false"
+    if isinstance(default, float):
+        low, high = RANGES[name]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
+            return f"expected a number from {low} to {high}"
+        return None
     if isinstance(default, int):
         low, high = RANGES.get(name, (0, 2**31))
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -84,7 +95,7 @@ def _parse(cls: type, raw: Any, prefix: str, errors: list[str]) -> Any:
         if problem:
             errors.append(f"heed.{path} = {raw[key]!r}: {problem}; using {default!r}")
         else:
-            values[f.name] = raw[key]
+            values[f.name] = float(raw[key]) if isinstance(default, float) else raw[key]
     return replace(defaults, **values)
 
 

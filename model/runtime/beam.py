@@ -35,6 +35,7 @@ class LineHypothesis:
     tokens: list[str]  # texts
     logp: float
     complete: bool  # ended at the end of the line (or where brackets balance)
+    steps: list[float]  # log-probability of each token given those before it (the end's, if any, last)
 
 
 @torch.no_grad()
@@ -70,7 +71,7 @@ def beam_search(
     n_ext = encoder.n_ext
     # The far memory in single precision once, rather than converted for every step's attention.
     out = out._replace(state=out.state._replace(far=out.state.far.float()))
-    live: list[tuple[float, list[int], int]] = [(0.0, [], 0)]  # (logp, ext ids, bracket depth)
+    live: list[tuple[float, list[int], int, list[float]]] = [(0.0, [], 0, [])]  # (logp, ext ids, bracket depth, steps)
     finished: list[LineHypothesis] = []
     for step in range(max_tokens):
         if cancelled and cancelled():
@@ -85,38 +86,39 @@ def beam_search(
         total = logp + torch.tensor([b[0] for b in live])[:, None]
         k = min(width * 2, total.numel())
         scores, flat = total.flatten().topk(k)
-        nxt: list[tuple[float, list[int], int]] = []
+        nxt: list[tuple[float, list[int], int, list[float]]] = []
         rows: list[int] = []
         for score, idx in zip(scores.tolist(), flat.tolist()):
             if score == -math.inf:
                 break
             row, tok = divmod(idx, n_ext)
-            base_logp, toks, depth = live[row]
+            base_logp, toks, depth, steps = live[row]
+            steps = steps + [score - base_logp]
             text = encoder.text_of(tok)
             if tok < len(predictor.vocab) and (tok in predictor.stop_ids or tok in predictor.unanswerable_ids):
                 if toks or tok in predictor.stop_ids:
-                    finished.append(LineHypothesis([encoder.text_of(t) for t in toks], score, tok in predictor.stop_ids))
+                    finished.append(LineHypothesis([encoder.text_of(t) for t in toks], score, tok in predictor.stop_ids, steps))
                 continue
             d = depth + (text in OPENERS) - (text in CLOSERS)
             if -d > open_before:  # a bracket that is not open
                 continue
             if d < 0 and stop_at_close or text == "," and d == comma_ends_at:  # the line ends here
-                finished.append(LineHypothesis([encoder.text_of(t) for t in toks + [tok]], score, True))
+                finished.append(LineHypothesis([encoder.text_of(t) for t in toks + [tok]], score, True, steps))
                 continue
             if len(nxt) < width:
-                nxt.append((score, toks + [tok], d))
+                nxt.append((score, toks + [tok], d, steps))
                 rows.append(row)
         complete = [h.logp for h in finished if h.complete]
         # Done when enough lines have ended and every live one is already less likely.
-        if not nxt or (len(complete) >= alternatives and max(c for c, _, _ in nxt) < max(complete)):
+        if not nxt or (len(complete) >= alternatives and max(c for c, _, _, _ in nxt) < max(complete)):
             break
         live = nxt
         if step == max_tokens - 1 or time.monotonic() > deadline:
             break
         roles = [last_role([*line_before, *(encoder.text_of(t) for t in b[1])]) for b in live]
         out = predictor.feed(out.state.select(torch.tensor(rows)), [b[1][-1] for b in live], roles)
-    for logp_, toks, _ in live:
-        finished.append(LineHypothesis([encoder.text_of(t) for t in toks], logp_, False))
+    for logp_, toks, _, steps in live:
+        finished.append(LineHypothesis([encoder.text_of(t) for t in toks], logp_, False, steps))
     finished.sort(key=lambda h: (not h.complete, -h.logp))  # whole lines first
     seen: set[tuple[str, ...]] = set()
     unique = []

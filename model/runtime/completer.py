@@ -23,6 +23,7 @@ from heed.model.nn.network import Output, mixture
 from heed.model.runtime.beam import beam_search
 from heed.model.runtime.cancel import Cancelled
 from heed.model.runtime.candidates import Candidate, Popup, finish_popup
+from heed.model.runtime.confidence import FEATURES, Cut, features, line_context, longest_sure
 from heed.model.runtime.context import CursorContext, cursor_context, short_cut
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.runtime.predictor import Prediction, Predictor
@@ -65,6 +66,9 @@ class InlineSuggestion:
     logp: float
     complete: bool
     typed: str = ""  # what it follows and replaces before the cursor: the typed prefix, or the popup's selection
+    confidence: float | None = None  # calibrated chance that the rest of the line starts with it (`confidence.py`)
+    x: np.ndarray | None = None  # the features that confidence is read from
+    cuts: list[Cut] = field(default_factory=list)  # with `all_cuts`: its shorter prefixes that are code, longest first
 
 
 class Completer:
@@ -197,9 +201,14 @@ class Completer:
         budget_s: float = 0.12,
         cancelled: Cancelled | None = None,
         quick: bool = False,
+        min_confidence: float | None = None,
+        all_cuts: bool = False,
     ) -> list[InlineSuggestion]:
         """The rest of the line after the cursor. With `selected` (the popup's selection, which
-        replaces the typed prefix), the rest given that choice."""
+        replaces the typed prefix), the rest given that choice. Where the model has a calibration,
+        a suggestion less confident than `min_confidence` (None: the calibration's default) is cut
+        to its longest prefix that is code and confident enough, or dropped. `all_cuts`: keep every
+        such prefix on each suggestion, each with its confidence (`heed eval`, `heed calibrate`)."""
         if self.predictor is None or self.encoder is None:
             return []
         short = QUICK_INLINE if quick else 0
@@ -242,22 +251,43 @@ class Completer:
         space_before = offset - len(prefix) > 0 and stream.text[offset - len(prefix) - 1] in " \t"
         before = stream.text[ctx.line_start : offset - len(prefix)]
         rest_of_line = stream.text[offset : line_end if line_end >= 0 else len(stream.text)].rstrip("\r")
-        suggestions = []
-        for h in hyps:
-            text = detok.join(ctx.line_before, given + h.tokens)
+        typed = prefix if selected is None else selected
+        checked = self.predictor.features.syntax_check
+
+        def shown(tokens: list[str]) -> str | None:
+            """The text that `tokens` make after the cursor, if it is code there."""
+            text = detok.join(ctx.line_before, given + tokens)
             if space_before or prefix:
                 text = text.lstrip(" ")
-            if prefix and selected is None:
-                text = text[len(prefix) :]
-            elif selected is not None:
-                text = text[len(selected) :]  # the popup inserts the selection itself
-            typed = prefix if selected is None else selected
-            checked = self.predictor.features.syntax_check
+            text = text[len(typed) :]  # the typed prefix, or the selection, which the popup inserts itself
             if text.strip() and (not checked or leaves_valid_code(before, typed + text, rest_of_line, stream.text, ctx.line_start)):
-                suggestions.append(InlineSuggestion(text, h.logp, h.complete, typed))
+                return text
+            return None
+
+        calibration = self.predictor.calibration
+        threshold = (calibration.threshold if calibration else 0.0) if min_confidence is None else min_confidence
+        context = line_context(stream.text[line_start:offset])
+        suggestions = []
+        for h in hyps:
+            text = shown(h.tokens)
+            if text is None:
+                continue
+            x = features(h.steps, True, h.complete, bool(typed), context)
+            confidence = calibration.confidence(x) if calibration else None
+            suggestion = InlineSuggestion(text, h.logp, h.complete, typed, confidence, x)
+            for k in range(len(h.tokens) - 1, 0, -1) if calibration or all_cuts else ():
+                x = features(h.steps[:k], False, False, bool(typed), context)
+                sure = calibration.confidence(x) if calibration else None
+                if all_cuts or (confidence is not None and confidence < threshold and sure is not None and sure >= threshold):
+                    part = shown(h.tokens[:k])
+                    if part is not None:
+                        suggestion.cuts.append(Cut(k, part, x, sure))
+                        if not all_cuts:
+                            break  # the longest that is sure enough
+            suggestions.append(suggestion)
         if any(s.complete for s in suggestions):  # a line left with a bracket open is a poor suggestion
             suggestions = [s for s in suggestions if s.complete]
-        return suggestions
+        return suggestions if all_cuts else sure_enough(suggestions, threshold)
 
     # -- why ------------------------------------------------------------------------------------
     def explain(self, stream: TokenStream, offset: int, text: str, top: int = 3) -> Explanation | None:
@@ -301,6 +331,22 @@ class Completer:
             text, prob, source, pred.gate, pointer_prob, vocab_prob, spans, copied_from, weights, file_prob, repeats_line,
             pred.rerank.why if lifted and pred.rerank is not None else "",
         )
+
+
+def sure_enough(suggestions: list[InlineSuggestion], threshold: float) -> list[InlineSuggestion]:
+    """The suggestions as shown at `threshold`: each whole, cut to its longest sure prefix, or gone."""
+    out: list[InlineSuggestion] = []
+    for s in suggestions:
+        pick = longest_sure(s.confidence, s.cuts, threshold)
+        if pick == -1:
+            out.append(s)
+        elif pick is not None:
+            cut = s.cuts[pick]
+            out.append(InlineSuggestion(cut.text, float(cut.x[FEATURES.index("logp")]), False, s.typed, cut.confidence, cut.x))
+    unique: dict[str, InlineSuggestion] = {}
+    for s in out:
+        unique.setdefault(s.text, s)
+    return list(unique.values())
 
 
 def _exploded_depth(ctx: CursorContext, tokens_on_cursor_line: bool) -> int | None:

@@ -7,6 +7,7 @@ rest of a line is `beam.py`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,16 +19,19 @@ from heed.model.lookup.classes import ClassTokens
 from heed.model.lookup.receivers import ReceiverNames
 from heed.model.nn.member_table import MemberTable
 from heed.model.nn.network import HeedLM, Output, State, mixture
-from heed.model.nn.store import load_members, load_model
+from heed.model.nn.store import default_model_dir, load_members, load_model
 from heed.model.runtime import ngram
 from heed.model.runtime.adjust import Adjuster
 from heed.model.runtime.beam import STOP_KEYS
 from heed.model.runtime.cancel import Cancelled, RequestCancelled
+from heed.model.runtime.confidence import Calibration
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.runtime.rerank import Rerank, Reranker
 from heed.model.runtime.state_cache import compact, far_positions
 from heed.model.text.roles import UNKNOWN
 from heed.model.text.vocab import PAD, UNANSWERABLE, UNK, Vocab
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT = 64  # tokens between cached states
 
@@ -84,6 +88,7 @@ class Predictor:
         self.class_tokens = ClassTokens.of(vocab)
         self.stop_ids = {vocab.index[k] for k in STOP_KEYS}
         self.unanswerable_ids = {vocab.index[k] for k in UNANSWERABLE}
+        self.calibration: Calibration | None = None  # the ghost text's confidence (`confidence.py`)
 
     @property
     def chunk(self) -> int:
@@ -170,9 +175,15 @@ class Predictor:
 
 
 def load_predictor(folder: str | Path | None = None, features: Features = ALL_FEATURES) -> Predictor:
-    """A model folder (the bundled one by default) ready for inference, with its member table."""
+    """A model folder (the bundled one by default) ready for inference, with its member table and
+    the calibration of its ghost text's confidence (where it has one that fits)."""
     model, vocab, meta = load_model(folder)
-    return Predictor(model, vocab, meta, load_members(folder, vocab), features)
+    predictor = Predictor(model, vocab, meta, load_members(folder, vocab), features)
+    try:
+        predictor.calibration = Calibration.load(Path(folder) if folder else default_model_dir())
+    except ValueError as exc:
+        log.warning("%s: ghost text is shown without a confidence", exc)
+    return predictor
 
 
 def _ratio(after: torch.Tensor, before: torch.Tensor) -> np.ndarray:

@@ -68,3 +68,23 @@ def similarity(a: str, b: str) -> float:
     """1 - Levenshtein / the longer length (1 for two empty strings)."""
     longest = max(len(a), len(b))
     return 1.0 if longest == 0 else 1.0 - levenshtein(a, b) / longest
+
+
+def accepts(expected: str, shown: str) -> bool:
+    """Whether a user about to type `expected` would accept all of `shown`: `expected` starts with
+    it, and it does not end inside a name (`x` is not the start of `xs`)."""
+    if not shown or not expected.startswith(shown):
+        return False
+    rest = expected[len(shown) :]
+    return not (rest and (rest[0].isalnum() or rest[0] == "_") and (shown[-1].isalnum() or shown[-1] == "_"))
+
+
+def accepted_chars(expected: str, shown: str) -> int:
+    """How many characters of `shown` a user about to type `expected` would accept, word by word:
+    the common start of both."""
+    n = 0
+    for a, b in zip(expected, shown):
+        if a != b:
+            break
+        n += 1
+    return n

@@ -30,36 +30,66 @@ import numpy as np
 from tqdm import tqdm
 
 from heed.model.lookup.modules import ModuleIndex
-from heed.model.runtime.completer import Completer
+from heed.model.runtime.completer import Completer, InlineSuggestion, sure_enough
+from heed.model.runtime.confidence import LINE_CONTEXTS, line_context
 from heed.model.runtime.predictor import Predictor
 from heed.model.text import lexer
 from heed.model.text.stream import TokenStream
 from heed.model.text.vocab import token_key
-from heed.model.training.metrics import MRR_CUTOFF, similarity
+from heed.model.training.metrics import MRR_CUTOFF, accepted_chars, accepts, similarity
 from heed.model.training.positions import Place, places, project_files, read_source, sample
 
 PER_FILE = {"attribute": 8, "identifier": 8, "line": 4}  # places drawn from each file
 MAX_FILES = 60  # files drawn from each project (seeded; all of a smaller project)
 MIN_LINES = 20
 BOOTSTRAP = 1000
-# What precedes the cursor at a mid-line place: ghost text is judged apart for each (issue #22).
-LINE_CONTEXTS = ("import line", "after a dot", "after =", "in brackets", "keyword statement", "other")
-KEYWORD_STARTS = frozenset({"if", "elif", "while", "for", "return", "with", "assert", "raise", "yield", "del", "async"})
 POPUP_KINDS = ("attribute", "identifier")
 RANKED = (*POPUP_KINDS, "all")
 
 
 @dataclass
+class LinePlace:
+    """A mid-line place: the rest of the line, what precedes the cursor, and the ghost text the
+    completer made there with every prefix it could cut each suggestion to (`all_cuts`)."""
+
+    expected: str
+    context: str  # one of LINE_CONTEXTS
+    suggestions: list[InlineSuggestion]
+
+    def shown(self, threshold: float) -> str:
+        """The ghost text the editor would show at `threshold` (the server's own choice)."""
+        picked = sure_enough(self.suggestions, threshold)
+        return picked[0].text.split("\n")[0].strip() if picked else ""
+
+
+@dataclass
 class FileScore:
     """What one file scored: the popup rank at each place (0: not among the items), and for each
-    line place whether ghost text was shown, matched exactly, and its edit similarity."""
+    line place (`judge`d at a threshold) whether ghost text was shown, matched exactly, was right as
+    far as it goes (the rest of the line starts with it), its edit similarity and the characters a
+    user would accept of it."""
 
     ranks: dict[str, list[int]] = field(default_factory=lambda: {k: [] for k in RANKED})
+    lines: list[LinePlace] = field(default_factory=list)
     shown: list[bool] = field(default_factory=list)
     exact: list[bool] = field(default_factory=list)
+    right: list[bool] = field(default_factory=list)
     similarity: list[float] = field(default_factory=list)
-    contexts: list[str] = field(default_factory=list)  # LINE_CONTEXTS, for each line place
+    chars: list[int] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def contexts(self) -> list[str]:
+        return [p.context for p in self.lines]
+
+    def judge(self, threshold: float) -> None:
+        """Score the line places as shown at `threshold`."""
+        got = [p.shown(threshold) for p in self.lines]
+        self.shown = [bool(g) for g in got]
+        self.exact = [g == p.expected for g, p in zip(got, self.lines)]
+        self.right = [accepts(p.expected, g) for g, p in zip(got, self.lines)]
+        self.similarity = [similarity(g, p.expected) for g, p in zip(got, self.lines)]
+        self.chars = [accepted_chars(p.expected, g) for g, p in zip(got, self.lines)]
 
 
 def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place], index: ModuleIndex) -> FileScore:
@@ -79,32 +109,13 @@ def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place],
         if rank is not None:
             score.ranks["all"].append(rank)
         if place.kind == "line":
-            suggestions = completer.inline(stream, at, quick=True)
-            got = suggestions[0].text.split("\n")[0].strip() if suggestions else ""
-            score.shown.append(bool(got))
-            score.exact.append(got == place.expected)
-            score.similarity.append(similarity(got, place.expected))
-            score.contexts.append(line_context(text[text.rfind("\n", 0, at) + 1 : at]))
+            suggestions = completer.inline(stream, at, quick=True, min_confidence=0.0, all_cuts=True)
+            score.lines.append(LinePlace(place.expected, line_context(text[text.rfind("\n", 0, at) + 1 : at]), suggestions))
         else:
             labels = [c.text for c in completer.popup(stream, at, quick=True).candidates]
             score.ranks[place.kind].append(labels.index(place.expected) + 1 if place.expected in labels else 0)
     score.seconds = time.monotonic() - started
     return score
-
-
-def line_context(before: str) -> str:
-    """Which of LINE_CONTEXTS the text before the cursor on its line is."""
-    code = before.strip()
-    first = code.split(maxsplit=1)[0] if code else ""
-    if first in ("import", "from"):
-        return "import line"
-    if code.endswith("."):
-        return "after a dot"
-    if code.endswith("=") and not code.endswith(("==", "!=", "<=", ">=")):
-        return "after ="
-    if sum(code.count(c) for c in "([{") > sum(code.count(c) for c in ")]}"):
-        return "in brackets"
-    return "keyword statement" if first in KEYWORD_STARTS else "other"
 
 
 def by_line_context(files: list[FileScore]) -> dict[str, dict[str, float]]:
@@ -141,9 +152,9 @@ def next_token_rank(completer: Completer, stream: TokenStream, at: int, key: str
     return int((pred.probs >= p).sum()) if p > 0 else 0
 
 
-def evaluate_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX_FILES, seed: int = 0,
-                      progress: bool = True) -> dict[str, Any]:
-    """The report: per project and pooled, each figure with its 95% interval."""
+def score_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX_FILES, seed: int = 0,
+                   progress: bool = True, per_file: dict[str, int] = PER_FILE) -> dict[str, list[FileScore]]:
+    """Each project's files scored at `per_file` places of each kind (seeded)."""
     scores: dict[str, list[FileScore]] = {}
     for root in roots:
         index = ModuleIndex()
@@ -153,13 +164,51 @@ def evaluate_projects(predictor: Predictor, roots: list[Path], max_files: int = 
             text = read_source(path)
             if text is None or text.count("\n") < MIN_LINES:
                 continue
-            chosen = sample(places(text), PER_FILE, f"{seed}:{path.relative_to(root)}")
+            chosen = sample(places(text), per_file, f"{seed}:{path.relative_to(root)}")
             if chosen:
                 scores[root.name].append(score_file(predictor, path, text, chosen, index))
-    report: dict[str, Any] = {"projects": {name: summarize({name: s}, seed) for name, s in scores.items()}}
+    return scores
+
+
+def evaluate_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX_FILES, seed: int = 0,
+                      progress: bool = True, min_confidence: float | None = None) -> dict[str, Any]:
+    """The report: per project and pooled, each figure with its 95% interval, the ghost text as
+    shown at `min_confidence` (None: the model's calibrated default, or everything without one);
+    and the pooled ghost text at other thresholds (`curve`)."""
+    scores = score_projects(predictor, roots, max_files, seed, progress)
+    every = [f for files in scores.values() for f in files]
+    calibration = predictor.calibration
+    threshold = (calibration.threshold if calibration else 0.0) if min_confidence is None else min_confidence
+    report: dict[str, Any] = {"threshold": threshold, "calibrated": calibration is not None}
+    report["curve"] = curve(every, sorted({*CURVE, threshold})) if calibration else []
+    for f in every:
+        f.judge(threshold)
+    report["projects"] = {name: summarize({name: s}, seed) for name, s in scores.items()}
     report["pooled"] = summarize(scores, seed)
-    report["line_by_context"] = by_line_context([f for files in scores.values() for f in files])
+    report["line_by_context"] = by_line_context(every)
     return report
+
+
+CURVE = tuple(round(0.05 * i, 2) for i in range(20))  # thresholds the pooled ghost text is reported at
+
+
+def curve(files: list[FileScore], thresholds: list[float]) -> list[dict[str, float]]:
+    """The pooled ghost text at each threshold: how often it is shown, and among what is shown, how
+    often it is exact and right as far as it goes, its similarity and the characters accepted."""
+    rows = []
+    for t in thresholds:
+        for f in files:
+            f.judge(t)
+        shown = sum(sum(f.shown) for f in files)
+        places = sum(len(f.shown) for f in files)
+
+        def among_shown(what: str) -> float:
+            return sum(float(v) for f in files for v, s in zip(getattr(f, what), f.shown) if s) / shown if shown else 0.0
+
+        rows.append({"threshold": t, "shown": shown / places if places else 0.0, "exact": among_shown("exact"),
+                     "right": among_shown("right"), "similarity": among_shown("similarity"),
+                     "chars": among_shown("chars"), "exact_all": sum(sum(f.exact) for f in files) / places if places else 0.0})
+    return rows
 
 
 def _popup(kind: str, k: int | None) -> Callable[[list[FileScore]], tuple[float, int]]:
@@ -187,7 +236,9 @@ METRICS: dict[str, Callable[[list[FileScore]], tuple[float, int]]] = {
     "line_exact": _lines("exact"),
     "line_similarity": _lines("similarity"),
     "line_exact_shown": _lines("exact", shown_only=True),
+    "line_right_shown": _lines("right", shown_only=True),
     "line_similarity_shown": _lines("similarity", shown_only=True),
+    "line_chars_shown": _lines("chars", shown_only=True),
 }
 
 
@@ -213,7 +264,8 @@ def render(report: dict[str, Any]) -> str:
     """The report as a table: one row per project and the pooled row, value [interval] each."""
     columns = [("all top1", "all_top1"), ("all top5", "all_top5"), ("attr top1", "attribute_top1"), ("attr top5", "attribute_top5"), ("ident top1", "identifier_top1"),
                ("ident top5", "identifier_top5"), ("line shown", "line_shown"), ("line exact", "line_exact"),
-               ("exact if shown", "line_exact_shown"), ("line sim", "line_similarity")]
+               ("exact if shown", "line_exact_shown"), ("right if shown", "line_right_shown"),
+               ("sim if shown", "line_similarity_shown")]
     rows = [*report["projects"].items(), ("pooled", report["pooled"])]
     lines = [f"{'project':<12} {'files':>5}  " + "  ".join(f"{title:>19}" for title, _ in columns)]
     for name, r in rows:
@@ -224,6 +276,13 @@ def render(report: dict[str, Any]) -> str:
         lines.append("ghost text by what precedes the cursor:  " + "; ".join(
             f"{c} {v['exact']:.0%} exact of {v['places']} ({v['exact_if_shown']:.0%} if shown)"
             for c, v in report["line_by_context"].items()))
+    chars = n["line_chars_shown"]
+    lines.append(f"ghost text at confidence >= {report['threshold']:.2f}"
+                 f"{'' if report.get('calibrated') else ' (no calibration: all shown)'}: "
+                 f"{chars['value']:.1f} characters accepted per suggestion shown [{chars['low']:.1f}-{chars['high']:.1f}]")
+    for row in report.get("curve", []):
+        lines.append(f"  at >= {row['threshold']:.2f}: shown {row['shown']:6.1%}, among shown exact {row['exact']:6.1%}, "
+                     f"right {row['right']:6.1%}, similarity {row['similarity']:6.1%}, {row['chars']:.1f} chars")
     lines.append(f"places: attribute {n['attribute_top1']['n']}, identifier {n['identifier_top1']['n']}, "
                  f"line {n['line_exact']['n']}; 95% bootstrap intervals over files")
     return "\n".join(lines)

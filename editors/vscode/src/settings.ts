@@ -2,7 +2,7 @@
 
 export interface ServerSettings {
   modelPath: string;
-  inline: { enabled: boolean; beamWidth: number; maxTokens: number; alternatives: number };
+  inline: { enabled: boolean; beamWidth: number; maxTokens: number; alternatives: number; minConfidence: number };
   completion: { maxItems: number };
   torchThreads: number;
   logLevel: string;
@@ -16,7 +16,7 @@ export interface ExtensionSettings {
 
 export const DEFAULTS: ServerSettings = {
   modelPath: "",
-  inline: { enabled: true, beamWidth: 4, maxTokens: 16, alternatives: 3 },
+  inline: { enabled: true, beamWidth: 4, maxTokens: 16, alternatives: 3, minConfidence: -1 },
   completion: { maxItems: 20 },
   torchThreads: 0,
   logLevel: "info",
@@ -47,6 +47,10 @@ function int(value: unknown, fallback: number, min: number, max: number): number
   return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max ? value : fallback;
 }
 
+function num(value: unknown, fallback: number, min: number, max: number): number {
+  return typeof value === "number" && Number.isFinite(value) && value >= min && value <= max ? value : fallback;
+}
+
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string" && v !== "") : [];
 }
@@ -63,6 +67,7 @@ export function readSettings(get: Getter, ctx: PathContext): ExtensionSettings {
         beamWidth: int(get("inline.beamWidth", d.inline.beamWidth), d.inline.beamWidth, 1, 16),
         maxTokens: int(get("inline.maxTokens", d.inline.maxTokens), d.inline.maxTokens, 1, 64),
         alternatives: int(get("inline.alternatives", d.inline.alternatives), d.inline.alternatives, 1, 5),
+        minConfidence: num(get("inline.minConfidence", d.inline.minConfidence), d.inline.minConfidence, -1, 1),
       },
       completion: { maxItems: int(get("completion.maxItems", d.completion.maxItems), d.completion.maxItems, 1, 200) },
       torchThreads: int(get("torchThreads", d.torchThreads), d.torchThreads, 0, 64),

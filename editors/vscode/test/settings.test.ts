@@ -23,6 +23,7 @@ test("flat VS Code keys become nested keys", () => {
       "inline.beamWidth": 2,
       "inline.maxTokens": 8,
       "inline.alternatives": 1,
+      "inline.minConfidence": 0.4,
       "completion.maxItems": 5,
       torchThreads: 2,
       logLevel: "debug",
@@ -33,7 +34,7 @@ test("flat VS Code keys become nested keys", () => {
   );
   assert.deepEqual(s.server, {
     modelPath: "/ws/runs/ft",
-    inline: { enabled: false, beamWidth: 2, maxTokens: 8, alternatives: 1 },
+    inline: { enabled: false, beamWidth: 2, maxTokens: 8, alternatives: 1, minConfidence: 0.4 },
     completion: { maxItems: 5 },
     torchThreads: 2,
     logLevel: "debug",

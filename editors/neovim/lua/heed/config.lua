@@ -11,7 +11,7 @@ M.defaults = {
   -- Sent to the server as initializationOptions and as settings.heed (same keys as VS Code).
   settings = {
     modelPath = '',
-    inline = { enabled = true, beamWidth = 4, maxTokens = 16, alternatives = 3 },
+    inline = { enabled = true, beamWidth = 4, maxTokens = 16, alternatives = 3, minConfidence = -1 },
     completion = { maxItems = 20 },
     torchThreads = 0,
     logLevel = 'info',
