@@ -291,7 +291,8 @@ def write_split(path: Path, encoded: list[dict[str, np.ndarray]]) -> int:
         name: np.concatenate([a[name] for a in encoded]) if encoded else np.zeros(0, dtype=dtype)
         for name, dtype in ARRAYS
     }
-    np.savez(path, starts=starts, **joined)
+    np.savez(path, starts=starts, ids=joined["ids"], ext=joined["ext"], roles=joined["roles"], parsed=joined["parsed"],
+             kinds=joined["kinds"])
     return int(starts[-1])
 
 

@@ -202,13 +202,15 @@ def curve(files: list[FileScore], thresholds: list[float]) -> list[dict[str, flo
         shown = sum(sum(f.shown) for f in files)
         places = sum(len(f.shown) for f in files)
 
-        def among_shown(what: str) -> float:
-            return sum(float(v) for f in files for v, s in zip(getattr(f, what), f.shown) if s) / shown if shown else 0.0
-
-        rows.append({"threshold": t, "shown": shown / places if places else 0.0, "exact": among_shown("exact"),
-                     "right": among_shown("right"), "similarity": among_shown("similarity"),
-                     "chars": among_shown("chars"), "exact_all": sum(sum(f.exact) for f in files) / places if places else 0.0})
+        rows.append({"threshold": t, "shown": shown / places if places else 0.0,
+                     **{what: _among_shown(files, what, shown) for what in ("exact", "right", "similarity", "chars")},
+                     "exact_all": sum(sum(f.exact) for f in files) / places if places else 0.0})
     return rows
+
+
+def _among_shown(files: list[FileScore], what: str, shown: int) -> float:
+    """The mean of `what` over the line places where ghost text was shown (judged already)."""
+    return sum(float(v) for f in files for v, s in zip(getattr(f, what), f.shown) if s) / shown if shown else 0.0
 
 
 def _popup(kind: str, k: int | None) -> Callable[[list[FileScore]], tuple[float, int]]:
