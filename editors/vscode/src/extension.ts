@@ -5,7 +5,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { DidChangeConfigurationNotification, LanguageClient } from "vscode-languageclient/node";
 import { createClient } from "./client";
-import { candidates, installCommands, resolveInterpreter } from "./interpreter";
+import { candidates, DISTRIBUTION, installCommands, resolveInterpreter } from "./interpreter";
 import { onPythonChanged, pythonFromExtension } from "./pythonExtension";
 import { changeAction, ExtensionSettings, readSettings } from "./settings";
 import { StatusParams } from "./status";
@@ -22,22 +22,24 @@ function currentSettings(): ExtensionSettings {
   return readSettings((key, fallback) => config.get(key, fallback), { workspaceFolder: folder?.uri.fsPath, home: os.homedir() });
 }
 
-/** An open heed checkout, so the install hint can say `pip install <checkout>`. */
+/** An open heed checkout (its pyproject names heed-lsp), so the install hint can say `pip install <checkout>`. */
 function openCheckout(): string | undefined {
   for (const folder of vscode.workspace.workspaceFolders ?? []) {
     const pyproject = path.join(folder.uri.fsPath, "pyproject.toml");
-    if (fs.existsSync(pyproject) && /^name\s*=\s*"heed"/m.test(fs.readFileSync(pyproject, "utf8"))) {
+    if (fs.existsSync(pyproject) && new RegExp(`^name\\s*=\\s*"${DISTRIBUTION}"`, "m").test(fs.readFileSync(pyproject, "utf8"))) {
       return folder.uri.fsPath;
     }
   }
   return undefined;
 }
 
-async function offerInstall(python: string[]): Promise<void> {
+/** `foreign`: why a `heed` module found there is not this one (the probe refused it). */
+async function offerInstall(python: string[], foreign?: string): Promise<void> {
   const cmds = installCommands(python, openCheckout());
-  log.warn(`heed is not installed for ${python.join(" ")}; install it with: ${cmds.join("  or  ")}`);
+  const missing = `heed (${DISTRIBUTION}) is not installed for ${python.join(" ")}${foreign ? `: ${foreign}` : ""}.`;
+  log.warn(`${missing} Install it with: ${cmds.join("  or  ")}`);
   const choice = await vscode.window.showWarningMessage(
-    `heed is not installed for ${python.join(" ")}. Install it with: ${cmds[0]}`,
+    `${missing} Install it with: ${cmds[0]}`,
     "Copy Command",
     "Choose Interpreter",
   );
@@ -67,12 +69,12 @@ async function start(): Promise<void> {
   if (found.kind === "none") {
     log.error(`no usable Python found:\n  ${found.problems.join("\n  ")}`);
     status.show({ state: "error", message: "No Python >= 3.10 found; set heed.interpreter" });
-    void vscode.window.showErrorMessage("heed: no Python 3.10+ found. Set `heed.interpreter` to a Python that has heed installed.");
+    void vscode.window.showErrorMessage(`heed: no Python 3.10+ found. Set \`heed.interpreter\` to a Python that has ${DISTRIBUTION} installed.`);
     return;
   }
   if (found.kind === "no-heed") {
-    status.show({ state: "error", message: `heed is not installed for ${found.probe.executable}` });
-    void offerInstall(found.candidate.command);
+    status.show({ state: "error", message: `heed (${DISTRIBUTION}) is not installed for ${found.probe.executable}` });
+    void offerInstall(found.candidate.command, found.probe.foreign);
     return;
   }
   log.info(`Python ${found.probe.version.join(".")} at ${found.probe.executable} (${found.candidate.source}), heed ${found.probe.heed}`);

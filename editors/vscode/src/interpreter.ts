@@ -12,19 +12,41 @@ export interface Candidate {
 export interface Probe {
   version: number[];
   executable: string;
-  heed: string | null; // installed heed version, null when not importable
+  heed: string | null; // this heed's version (heed.__version__), null when not installed
+  foreign?: string; // why a `heed` found there is not this one (an unrelated package, a broken install)
 }
 
-// Prints what we need to know in one run; does not import heed (that may load torch).
+/** heed's distribution on the package index; `heed` there is an unrelated project. */
+export const DISTRIBUTION = "heed-lsp";
+/** PyTorch's CPU-only builds: a plain `pip install torch` on Linux pulls the CUDA build (several GB). */
+export const TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu";
+
+// Prints what we need to know in one run. heed counts only when the heed-lsp distribution is
+// installed AND its `heed` module imports with heed.cli and heed.__version__: an unrelated package
+// that installs a `heed` module is never imported and never accepted. heed.cli is light (torch
+// loads only in the subcommands that need it).
 export const PROBE_SCRIPT = [
   "import importlib.util, json, sys",
-  "heed = None",
-  "if importlib.util.find_spec('heed') is not None:",
+  "from importlib.metadata import PackageNotFoundError, version",
+  "heed, foreign = None, None",
+  "try:",
+  `    dist = version("${DISTRIBUTION}")`,
+  "except PackageNotFoundError:",
+  "    dist = None",
+  "found = importlib.util.find_spec('heed') is not None",
+  "if dist is None and found:",
+  `    foreign = "its 'heed' module is not from ${DISTRIBUTION} (the package named 'heed' on PyPI is an unrelated project)"`,
+  "elif dist is not None:",
   "    try:",
-  "        from importlib.metadata import version; heed = version('heed')",
-  "    except Exception:",
-  "        heed = 'unknown'",
-  "print(json.dumps({'version': list(sys.version_info[:3]), 'executable': sys.executable, 'heed': heed}))",
+  "        import heed.cli as cli",
+  "        v = getattr(sys.modules['heed'], '__version__', None)",
+  "        if isinstance(v, str) and callable(getattr(cli, 'main', None)):",
+  "            heed = v",
+  "        else:",
+  `            foreign = "${DISTRIBUTION} " + dist + " is installed, but its 'heed' module is another package's"`,
+  "    except Exception as e:",
+  `        foreign = "${DISTRIBUTION} " + dist + " is installed, but heed.cli does not import: " + repr(e)[:200]`,
+  "print(json.dumps({'version': list(sys.version_info[:3]), 'executable': sys.executable, 'heed': heed, 'foreign': foreign}))",
 ].join("\n");
 
 export function parseProbe(stdout: string): Probe {
@@ -33,7 +55,11 @@ export function parseProbe(stdout: string): Probe {
   if (!Array.isArray(data.version) || typeof data.executable !== "string") {
     throw new Error(`unexpected probe output: ${line}`);
   }
-  return { version: data.version, executable: data.executable, heed: data.heed ?? null };
+  const probe: Probe = { version: data.version, executable: data.executable, heed: typeof data.heed === "string" ? data.heed : null };
+  if (typeof data.foreign === "string") {
+    probe.foreign = data.foreign;
+  }
+  return probe;
 }
 
 export function isSupported(version: number[]): boolean {
@@ -103,12 +129,17 @@ function quote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `"${arg.replace(/"/g, '\\"')}"`;
 }
 
-/** Commands that install heed for `python`; from a checkout when one is open. */
+/**
+ * Commands that install heed for `python`, each one line (copyable as is): the CPU build of torch
+ * first (a bare `torch` requirement pulls the CUDA build on Linux; an installed torch is kept), then
+ * heed from the open checkout when there is one, else the package index.
+ */
 export function installCommands(python: string[], checkout?: string): string[] {
   const py = python.map(quote).join(" ");
-  const cmds = [`${py} -m pip install heed`];
+  const torch = `${py} -m pip install torch --index-url ${TORCH_CPU_INDEX}`;
+  const cmds = [`${torch} && ${py} -m pip install ${DISTRIBUTION}`];
   if (checkout) {
-    cmds.unshift(`${py} -m pip install ${quote(checkout)}`);
+    cmds.unshift(`${torch} && ${py} -m pip install ${quote(checkout)}`);
   }
   return cmds;
 }

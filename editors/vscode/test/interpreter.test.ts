@@ -1,8 +1,24 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { candidates, installCommands, isSupported, parseProbe, Probe, PROBE_SCRIPT, resolveInterpreter, runPython, Runner } from "../src/interpreter";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+  candidates,
+  DISTRIBUTION,
+  installCommands,
+  isSupported,
+  parseProbe,
+  Probe,
+  PROBE_SCRIPT,
+  resolveInterpreter,
+  runPython,
+  Runner,
+} from "../src/interpreter";
 
-const probe = (version: number[], heed: string | null): string => JSON.stringify({ version, executable: "/x/python", heed });
+const probe = (version: number[], heed: string | null, foreign: string | null = null): string =>
+  JSON.stringify({ version, executable: "/x/python", heed, foreign });
 
 function fakeRunner(answers: Record<string, string | Error>): Runner {
   return async (command) => {
@@ -35,7 +51,24 @@ test("Python older than 3.10 is refused", () => {
 test("probe output parses, ignoring noise before the JSON line", () => {
   const p: Probe = parseProbe("warning: something\n" + probe([3, 11, 7], "0.1.0") + "\n");
   assert.deepEqual(p, { version: [3, 11, 7], executable: "/x/python", heed: "0.1.0" });
+  assert.deepEqual(parseProbe(probe([3, 11, 7], null, "not ours")), { version: [3, 11, 7], executable: "/x/python", heed: null, foreign: "not ours" });
   assert.throws(() => parseProbe("not json"));
+});
+
+test("the probe looks for heed's own distribution, not the unrelated `heed` on PyPI", () => {
+  assert.equal(DISTRIBUTION, "heed-lsp");
+  assert.match(PROBE_SCRIPT, /version\("heed-lsp"\)/);
+  assert.doesNotMatch(PROBE_SCRIPT, /version\(['"]heed['"]\)/);
+  assert.match(PROBE_SCRIPT, /import heed\.cli/);
+  assert.match(PROBE_SCRIPT, /__version__/);
+});
+
+test("a Python whose `heed` is another package's is offered the install, with the reason", async () => {
+  const foreign = "its 'heed' module is not from heed-lsp";
+  const run = fakeRunner({ python3: probe([3, 12, 0], null, foreign), python: probe([3, 12, 0], null) });
+  const r = await resolveInterpreter(candidates([], undefined), run);
+  assert.equal(r.kind, "no-heed");
+  assert.equal(r.kind === "no-heed" && r.probe.foreign, foreign);
 });
 
 test("the first supported Python with heed wins", async () => {
@@ -58,11 +91,12 @@ test("no usable Python lists each reason", async () => {
   assert.match(r.kind === "none" ? r.problems[0] : "", /3\.8\.0 is too old/);
 });
 
-test("install commands name the interpreter, and the checkout first when open", () => {
-  assert.deepEqual(installCommands(["/venv/bin/python"]), ["/venv/bin/python -m pip install heed"]);
+test("install commands name the interpreter, install the CPU torch first, and the checkout first when open", () => {
+  const torch = "-m pip install torch --index-url https://download.pytorch.org/whl/cpu";
+  assert.deepEqual(installCommands(["/venv/bin/python"]), [`/venv/bin/python ${torch} && /venv/bin/python -m pip install heed-lsp`]);
   assert.deepEqual(installCommands(["/my venv/python"], "/src/heed"), [
-    '"/my venv/python" -m pip install /src/heed',
-    '"/my venv/python" -m pip install heed',
+    `"/my venv/python" ${torch} && "/my venv/python" -m pip install /src/heed`,
+    `"/my venv/python" ${torch} && "/my venv/python" -m pip install heed-lsp`,
   ]);
 });
 
@@ -76,4 +110,43 @@ test("the real probe script runs on this machine's python3", async (t) => {
   }
   const p = parseProbe(out);
   assert.ok(p.version[0] >= 3);
+});
+
+// The probe against real environments: a venv holding a module named `heed` that is not heed-lsp
+// (as the unrelated PyPI `heed` is) is refused without importing it; the same venv with heed-lsp's
+// metadata but that foreign module is refused too, because heed.cli does not import.
+test("the real probe refuses a foreign `heed` module", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "heed-probe-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  try {
+    execFileSync("python3", ["-m", "venv", "--without-pip", dir], { stdio: "ignore", timeout: 60000 });
+  } catch {
+    t.skip("python3 cannot make a venv here");
+    return;
+  }
+  const python = process.platform === "win32" ? path.join(dir, "Scripts", "python.exe") : path.join(dir, "bin", "python");
+  const site = execFileSync(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).toString().trim();
+  fs.mkdirSync(path.join(site, "heed"));
+  fs.writeFileSync(path.join(site, "heed", "__init__.py"), "raise ImportError('the unrelated heed must not be imported')\n");
+  let p = parseProbe(await runPython([python], PROBE_SCRIPT));
+  assert.equal(p.heed, null);
+  assert.match(p.foreign ?? "", /not from heed-lsp/);
+
+  const distInfo = path.join(site, "heed_lsp-0.1.0.dist-info");
+  fs.mkdirSync(distInfo);
+  fs.writeFileSync(path.join(distInfo, "METADATA"), "Metadata-Version: 2.1\nName: heed-lsp\nVersion: 0.1.0\n");
+  p = parseProbe(await runPython([python], PROBE_SCRIPT));
+  assert.equal(p.heed, null);
+  assert.match(p.foreign ?? "", /heed-lsp 0\.1\.0 is installed, but heed\.cli does not import/);
+
+  fs.writeFileSync(path.join(site, "heed", "__init__.py"), "");
+  fs.writeFileSync(path.join(site, "heed", "cli.py"), "def main():\n    pass\n");
+  p = parseProbe(await runPython([python], PROBE_SCRIPT));
+  assert.equal(p.heed, null, "a heed without __version__ is not this heed");
+  assert.match(p.foreign ?? "", /another package's/);
+
+  fs.writeFileSync(path.join(site, "heed", "__init__.py"), "__version__ = '0.1.0'\n");
+  p = parseProbe(await runPython([python], PROBE_SCRIPT));
+  assert.equal(p.heed, "0.1.0");
+  assert.equal(p.foreign, undefined);
 });
