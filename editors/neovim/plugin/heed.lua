@@ -19,3 +19,7 @@ end
 vim.api.nvim_create_user_command('HeedRestart', function()
   require('heed').restart()
 end, { desc = 'Restart the heed language server' })
+
+vim.api.nvim_create_user_command('HeedInstall', function()
+  require('heed.install').command()
+end, { desc = "Make or upgrade heed's own venv (CPU torch and heed) under stdpath('data')" })

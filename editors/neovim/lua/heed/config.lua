@@ -3,9 +3,10 @@
 local M = {}
 
 M.defaults = {
-  -- Full server command; nil picks `heed serve`, else `<python> -m heed serve`.
+  -- Full server command; nil: `<python> -m heed serve`, else `heed serve` from PATH, else the
+  -- plugin's own venv (require('heed.install').run()), else `python3 -m heed serve`.
   cmd = nil,
-  -- Python that has heed installed (used when cmd is nil and `heed` is not on PATH).
+  -- Python that has heed installed (used when cmd is nil).
   python = nil,
   root_markers = { 'pyproject.toml', 'setup.py', 'setup.cfg', 'requirements.txt', '.git' },
   -- Sent to the server as initializationOptions and as settings.heed (same keys as VS Code).
@@ -36,27 +37,56 @@ local function executable(bin)
   return bin and vim.fn.executable(bin) == 1
 end
 
--- The command that starts the server.
-function M.cmd()
+-- The plugin's own environment, made by require('heed.install').run() (lazy.nvim's build step,
+-- or :HeedInstall): a venv with the CPU build of torch and heed.
+function M.venv_dir()
+  return vim.fn.stdpath('data') .. '/heed/venv'
+end
+
+function M.venv_python()
+  if vim.fn.has('win32') == 1 then
+    return M.venv_dir() .. '/Scripts/python.exe'
+  end
+  return M.venv_dir() .. '/bin/python'
+end
+
+-- The command that starts the server, and where it was found (for :checkhealth).
+function M.resolve()
   local o = M.options
   if o.cmd then
-    return o.cmd
+    return o.cmd, 'the cmd option'
   end
   if o.python then
-    return { o.python, '-m', 'heed', 'serve' }
+    return { o.python, '-m', 'heed', 'serve' }, 'the python option'
   end
   if executable('heed') then
-    return { 'heed', 'serve' }
+    return { 'heed', 'serve' }, 'heed on PATH: ' .. vim.fn.exepath('heed')
   end
-  return { executable('python3') and 'python3' or 'python', '-m', 'heed', 'serve' }
+  local venv_python = M.venv_python()
+  if executable(venv_python) then
+    return { venv_python, '-m', 'heed', 'serve' }, "the plugin's venv: " .. M.venv_dir()
+  end
+  local python = executable('python3') and 'python3' or 'python'
+  local source = ('%s on PATH: no heed on PATH, no plugin venv at %s'):format(python, M.venv_dir())
+  return { python, '-m', 'heed', 'serve' }, source
+end
+
+function M.cmd()
+  return (M.resolve())
 end
 
 -- The config in force: on 0.11+ vim.lsp.config('heed', ...) may have overridden ours.
+-- `source` says where the command came from.
 function M.effective()
   local cfg = vim.fn.has('nvim-0.11') == 1 and vim.lsp.config and vim.lsp.config.heed
   local settings = cfg and cfg.settings and cfg.settings.heed
+  local cmd, source = M.resolve()
+  if cfg and type(cfg.cmd) == 'table' and not vim.deep_equal(cfg.cmd, cmd) then
+    cmd, source = cfg.cmd, "vim.lsp.config('heed')"
+  end
   return {
-    cmd = cfg and type(cfg.cmd) == 'table' and cfg.cmd or M.cmd(),
+    cmd = cmd,
+    source = source,
     settings = vim.tbl_deep_extend('force', M.options.settings, settings or {}),
   }
 end

@@ -21,18 +21,28 @@ local function run(cmd)
   return vim.v.shell_error, vim.trim(out or '')
 end
 
+local INSTALL_ADVICE = {
+  "Install heed into the plugin's own venv: :HeedInstall (lazy.nvim's build step runs the same)",
+  'or into a Python of yours, the CPU build of torch first: `python3 -m pip install torch --index-url '
+    .. 'https://download.pytorch.org/whl/cpu`, then `python3 -m pip install heed-lsp` '
+    .. '(heed-lsp is heed; the `heed` package on PyPI is an unrelated project)',
+  "or point at the right Python: require('heed').setup{ python = '/path/to/venv/bin/python' }",
+}
+
 function M.check()
   start('heed')
   local effective = config.effective()
   local cmd = effective.cmd
   if vim.fn.executable(cmd[1]) ~= 1 then
-    error(('server command not found: %s'):format(cmd[1]), {
-      'Install heed: `python3 -m pip install heed` (or `pip install /path/to/heed` from a checkout)',
-      "or point at the right Python: require('heed').setup{ python = '/path/to/venv/bin/python' }",
-    })
+    error(('server command not found: %s (from %s)'):format(cmd[1], effective.source), INSTALL_ADVICE)
     return
   end
-  ok('server command: ' .. table.concat(cmd, ' '))
+  local path = vim.fn.exepath(cmd[1])
+  ok(('server command: %s (from %s%s)'):format(
+    table.concat(cmd, ' '),
+    effective.source,
+    (path ~= '' and path ~= cmd[1]) and ('; ' .. cmd[1] .. ' is ' .. path) or ''
+  ))
 
   local version_cmd = config.cli({ '--version' })
   if not version_cmd then
@@ -40,7 +50,7 @@ function M.check()
   else
     local code, out = run(version_cmd)
     if code ~= 0 then
-      error('`' .. table.concat(version_cmd, ' ') .. '` failed: ' .. out, { 'Is heed installed for this Python?' })
+      error('`' .. table.concat(version_cmd, ' ') .. '` failed: ' .. out, INSTALL_ADVICE)
       return
     end
     ok('version: ' .. out)
