@@ -6,7 +6,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 
-.PHONY: setup demo test lint editors-setup vscode-test vscode-e2e bench
+.PHONY: setup demo test lint editors-setup vscode-test wheel-check vscode-e2e bench
 
 $(BIN)/heed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,7 +39,13 @@ editors-setup: setup
 vscode-test:
 	cd editors/vscode && npm ci --no-audit --no-fund && npm run typecheck && npm test && npm run build && npm run package
 
-test: setup lint editors-setup vscode-test
+# heed as a user installs it (.ci/wheel_check.sh, about a minute): the sdist and the wheel, the
+# wheel in a fresh venv outside the checkout (CPU torch first), `heed check` and `heed complete`
+# there, and what the .vsix holds.
+wheel-check: setup vscode-test
+	BUILD_PYTHON=$(BIN)/python PYTHON=$(PY) TORCH="$(TORCH)" bash .ci/wheel_check.sh
+
+test: setup lint editors-setup vscode-test wheel-check
 	$(BIN)/python -m pytest -q
 
 # The heavy real-VS-Code test (code-server + Chromium, ~1 GB of tools in ~/.cache/heed-e2e).

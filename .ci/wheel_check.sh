@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# CI: heed as a user installs it. Builds the sdist and, from it, the wheel; installs the wheel into
+# a fresh venv outside the checkout (the CPU build of torch first); runs `heed check` and a
+# `heed complete` there, from a folder outside the checkout, with the model the wheel ships; and
+# checks what the VS Code .vsix holds (built by `make vscode-test`). About a minute, most of it
+# installing torch.
+#
+#   bash .ci/wheel_check.sh        # `make wheel-check` runs it with the Makefile's Python and torch
+#
+# Env: BUILD_PYTHON (a Python with the `build` package, default .venv/bin/python), PYTHON (makes the
+# fresh venv, default python3), TORCH (the torch requirement, default torch==2.13.0: a CPU build on
+# these machines; elsewhere add TORCH_INDEX=https://download.pytorch.org/whl/cpu), VSIX (default
+# editors/vscode/heed.vsix), WHEEL_CHECK_DIR (work folder, kept; default a temporary one, removed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD_PYTHON=${BUILD_PYTHON:-.venv/bin/python}
+PYTHON=${PYTHON:-python3}
+TORCH=${TORCH:-torch==2.13.0}
+VSIX=${VSIX:-editors/vscode/heed.vsix}
+if [ -n "${WHEEL_CHECK_DIR:-}" ]; then
+    WORK=$WHEEL_CHECK_DIR
+    mkdir -p "$WORK"
+else
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/heed-wheel-check.XXXXXX")
+    trap 'rm -rf "$WORK"' EXIT
+fi
+case "$WORK/" in "$ROOT"/*) echo "wheel check: $WORK is inside the checkout" >&2; exit 2 ;; esac
+fail() { echo "wheel check FAILED: $*" >&2; exit 1; }
+step() { echo "--- wheel check: $* ($(( SECONDS ))s)"; }
+
+step "the sdist, then the wheel from it"
+"$BUILD_PYTHON" -m build --outdir "$WORK/dist" . >"$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log"; fail "python -m build"; }
+sdist=$(ls "$WORK"/dist/heed_lsp-*.tar.gz) || fail "no heed_lsp sdist in $WORK/dist"
+wheel=$(ls "$WORK"/dist/heed_lsp-*-py3-none-any.whl) || fail "no heed_lsp wheel in $WORK/dist"
+ls -l "$sdist" "$wheel"
+
+step "what the sdist and the wheel hold"
+"$BUILD_PYTHON" - "$sdist" "$wheel" <<'EOF'
+import sys, tarfile, zipfile
+
+sdist, wheel = sys.argv[1], sys.argv[2]
+with tarfile.open(sdist) as tar:
+    top = tar.getnames()[0].split("/")[0]
+    s_names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+with zipfile.ZipFile(wheel) as z:
+    w_names = set(z.namelist())
+    meta = next(n for n in w_names if n.endswith(".dist-info/METADATA"))
+    metadata = z.read(meta).decode()
+    entry = z.read(meta.replace("METADATA", "entry_points.txt")).decode()
+problems = []
+for name in ["pyproject.toml", "README.md", "heed/cli.py", "model/nn/store.py", "server/app.py",
+             "model/default/model.safetensors", "model/default/vocab.json", "model/default/config.json"]:
+    if name not in s_names:
+        problems.append(f"sdist lacks {name}")
+for name in ["heed/__init__.py", "heed/cli.py", "heed/model/nn/network.py", "heed/server/app.py",
+             "heed/model/default/model.safetensors", "heed/model/default/vocab.json",
+             "heed/model/default/config.json", "heed/model/default/members.safetensors"]:
+    if name not in w_names:
+        problems.append(f"wheel lacks {name}")
+for names, what in ((s_names, "sdist"), (w_names, "wheel")):
+    for name in names:
+        if name.startswith(("runs/", "editors/", ".venv/", "node_modules/", "docs/", "bench/")) or "__pycache__" in name:
+            problems.append(f"{what} holds {name}")
+if "\nName: heed-lsp\n" not in metadata:
+    problems.append("wheel METADATA does not name heed-lsp")
+if "heed = heed.cli:main" not in entry:
+    problems.append("wheel has no `heed` command")
+print(f"sdist {top}: {len(s_names)} files; wheel: {len(w_names)} files")
+if problems:
+    sys.exit("\n".join(problems))
+EOF
+
+step "a fresh venv outside the checkout: $TORCH (CPU), then the wheel"
+"$PYTHON" -m venv "$WORK/venv"
+V=$WORK/venv/bin
+pip_install() {
+    "$V/python" -m pip install --disable-pip-version-check "$@" >"$WORK/pip.log" 2>&1 \
+        || { tail -30 "$WORK/pip.log"; fail "pip install $*"; }
+}
+pip_install ${TORCH_INDEX:+--index-url "$TORCH_INDEX"} "$TORCH"
+pip_install "$wheel"
+mkdir -p "$WORK/user"
+cp docs/examples/stack.py "$WORK/user/"
+cd "$WORK/user"
+# Nothing of the checkout on the path: heed, its model and torch come from the venv.
+unset PYTHONPATH
+"$V/python" - <<'EOF' || fail "the installed heed is not the wheel's, or torch is not a CPU build"
+import importlib.metadata as md, sys, torch, heed
+assert heed.__file__.startswith(sys.prefix), heed.__file__
+assert md.version("heed-lsp") == heed.__version__, (md.version("heed-lsp"), heed.__version__)
+assert torch.version.cuda is None, f"torch {torch.__version__} is a CUDA build"
+cuda = [d.metadata["Name"] for d in md.distributions() if d.metadata["Name"].lower().startswith("nvidia")]
+assert not cuda, f"CUDA packages installed: {cuda}"
+print(f"heed {heed.__version__} from {heed.__file__}; torch {torch.__version__} (CPU)")
+EOF
+
+step "heed --version, heed check, heed complete in $WORK/user"
+"$V/heed" --version
+"$V/heed" check || fail "heed check: the model the wheel ships does not load"
+"$V/heed" complete stack.py:12:21 --max-items 5 | tee complete.txt
+grep -q '^ *1\. ' complete.txt || fail "heed complete stack.py:12:21 offered nothing"
+"$V/heed" complete stack.py:12:21 --inline
+cd "$ROOT"
+
+step "what $VSIX holds"
+[ -f "$VSIX" ] || fail "$VSIX is missing: build it with make vscode-test"
+"$BUILD_PYTHON" - "$VSIX" <<'EOF'
+import sys, zipfile
+
+with zipfile.ZipFile(sys.argv[1]) as z:
+    names = z.namelist()
+problems = [f"lacks {n}" for n in ("extension/package.json", "extension/dist/extension.js") if n not in names]
+for name in names:
+    rest = name.removeprefix("extension/")
+    if rest.startswith(("node_modules/", "src/", "test/", "out/")) or name.endswith((".ts", ".map", ".tsbuildinfo")):
+        problems.append(f"holds {name}")
+print(f"{sys.argv[1]}: {len(names)} files: {', '.join(sorted(names))}")
+if problems:
+    sys.exit("\n".join(problems))
+EOF
+step "passed"
