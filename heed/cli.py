@@ -240,11 +240,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ModelError as exc:
         print(f"heed {__version__}: model not usable: {exc}", file=sys.stderr)
         return 1
+    from heed.model.runtime.confidence import Calibration
+
+    folder = Path(args.model) if args.model else default_model_dir()
+    try:
+        calibration = Calibration.load(folder)
+        calibrated = (f"ghost text calibrated (threshold {calibration.threshold:.2f})" if calibration
+                      else "ghost text not calibrated (all of it shown)")
+    except ValueError as exc:
+        calibrated = f"ghost text not calibrated: {exc}"
     params = sum(p.numel() for p in model.parameters())
     members = f"attributes of {len(table.receivers)} receivers" if table is not None else "no member table"
-    print(f"heed {__version__}: model {args.model or default_model_dir()} loaded: {params / 1e6:.1f}M parameters, "
+    print(f"heed {__version__}: model {folder} loaded: {params / 1e6:.1f}M parameters, "
           f"{len(vocab)} tokens, tokenizer {vocab.tokenizer_version}, trained {meta.get('trained_tokens', '?')} tokens, "
-          f"{members}")
+          f"{members}, {calibrated}")
     return 0
 
 
