@@ -90,6 +90,10 @@ def summarize(run: dict[str, Any]) -> dict[str, Any]:
         "exact_ignoring_spaces": sum(r["suggestion"].replace(" ", "") == r["expected"].replace(" ", "") for r in recs) / n if n else None,
         "similarity": sum(r["similarity"] for r in recs) / n if n else None,
         "empty": sum(1 for r in recs if not r["suggestion"]) / n if n else None,
+        "shown": sum(1 for r in recs if r["suggestion"]) / n if n else None,
+        # where heed is not confident it shows nothing (model/runtime/confidence.py): judged apart
+        "exact_shown": (sum(r["exact"] for r in recs if r["suggestion"]) / sum(1 for r in recs if r["suggestion"])
+                        if any(r["suggestion"] for r in recs) else None),
         "latency_ms": latency_summary([r["ms"] for r in recs]),
         "warm_latency_ms": latency_summary([r["warm_ms"] for r in recs if "warm_ms" in r]),
         "warm_same": same_share(recs),
@@ -160,7 +164,9 @@ def report_rows(h: dict[str, Any], j: dict[str, Any] | None) -> list[tuple[str, 
             row(f"{title} latency {q}, just opened", (kind, "latency_ms", q), "ms")
         for q in ("p50", "p95"):
             row(f"{title} latency {q}, warm", (kind, "warm_latency_ms", q), "ms")
+    row("inline shown", ("inline", "shown"), "%")
     row("inline exact match", ("inline", "exact"), "%")
+    row("inline exact match among shown", ("inline", "exact_shown"), "%")
     row("inline exact, ignoring spaces", ("inline", "exact_ignoring_spaces"), "%")
     row("inline edit similarity", ("inline", "similarity"), "")
     for q in ("p50", "p95", "max"):
