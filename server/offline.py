@@ -38,7 +38,8 @@ def complete_at(path: str, line: int, col: int, inline: bool = False, model: str
         typed = suggestions[0].typed if suggestions else ""
         edit = types.Range(position_at(text, starts, offset - len(typed)), position_at(text, starts, offset))
         items = [convert.inline_item(typed + s.text, edit) for s in suggestions]
-        rendered = "\n".join(f"{text[starts[line - 1]:offset]}\u2502{s.text}    (log p {s.logp:.2f})" for s in suggestions)
+        rendered = "\n".join(f"{text[starts[line - 1]:offset]}\u2502{s.text}    (log p {s.logp:.2f}"
+                             + (f", confidence {s.confidence:.2f})" if s.confidence is not None else ")") for s in suggestions)
         return {"lsp": convert_json(types.InlineCompletionList(items=items)), "text": note + (rendered or "(no suggestion)")}
     popup = completer.popup(stream, offset, max_items, quick=True)
     edit = types.Range(position_at(text, starts, offset - len(popup.prefix)), position_at(text, starts, offset))

@@ -276,12 +276,12 @@ class Completer:
             confidence = calibration.confidence(x) if calibration else None
             suggestion = InlineSuggestion(text, h.logp, h.complete, typed, confidence, x)
             for k in range(len(h.tokens) - 1, 0, -1) if calibration or all_cuts else ():
-                x = features(h.steps[:k], False, False, bool(typed), context)
-                sure = calibration.confidence(x) if calibration else None
+                xk = features(h.steps[:k], False, False, bool(typed), context)
+                sure = calibration.confidence(xk) if calibration else None
                 if all_cuts or (confidence is not None and confidence < threshold and sure is not None and sure >= threshold):
                     part = shown(h.tokens[:k])
                     if part is not None:
-                        suggestion.cuts.append(Cut(k, part, x, sure))
+                        suggestion.cuts.append(Cut(k, part, xk, sure))
                         if not all_cuts:
                             break  # the longest that is sure enough
             suggestions.append(suggestion)

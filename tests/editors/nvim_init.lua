@@ -13,11 +13,14 @@ local mode = os.getenv('HEED_TEST_MODE') or 'setup'
 result.mode = mode
 
 if mode == 'enable' then
-  vim.lsp.config('heed', { cmd = cmd })
+  -- minConfidence 0: ghost text whatever its confidence, so the test checks the plumbing, not the model
+  local settings = vim.deepcopy(require('heed.config').defaults.settings)
+  settings.inline.minConfidence = 0
+  vim.lsp.config('heed', { cmd = cmd, settings = { heed = settings } })
   vim.lsp.enable('heed')
 else
   local inline = os.getenv('HEED_TEST_INLINE') ~= '0'
-  require('heed').setup({ cmd = cmd, ghost_text = { debounce_ms = 50 }, settings = { inline = { enabled = inline } } })
+  require('heed').setup({ cmd = cmd, ghost_text = { debounce_ms = 50 }, settings = { inline = { enabled = inline, minConfidence = 0 } } }) -- as above
 end
 
 local function finish(reason)

@@ -47,6 +47,7 @@ cat >"$WORK/data/User/settings.json" <<JSON
   "files.autoSave": "off",
   "workbench.secondarySideBar.defaultVisibility": "hidden",
   "editor.quickSuggestions": {"other": "off", "comments": "off", "strings": "off"},
+  "heed.inline.minConfidence": 0,
   "heed.interpreter": ["$PYTHON"]
 }
 JSON
