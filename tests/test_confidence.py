@@ -137,3 +137,42 @@ def test_min_confidence_setting() -> None:
     for bad in (2, "high", True):
         settings, errors = parse_settings({"inline": {"minConfidence": bad}})
         assert settings.inline.min_confidence == -1.0 and len(errors) == 1 and "minConfidence" in errors[0]
+
+
+def test_samples_label_each_suggestion_and_cut_by_the_rest_of_the_line() -> None:
+    from heed.model.training.calibrate import samples
+    from heed.model.training.projects import FileScore, LinePlace
+
+    x = np.ones(len(FEATURES))
+    s = InlineSuggestion("os.path.join(a, b)", -3.0, True, "", None, x,
+                         [Cut(4, "os.path.join", 2 * x), Cut(1, "os", 3 * x)])
+    wrong = InlineSuggestion("sys.exit()", -5.0, True, "", None, 4 * x)
+    f = FileScore(lines=[LinePlace("os.path.join(c)", "other", [s, wrong])])
+    xs, ys = samples([f])
+    assert ys.tolist() == [0.0, 1.0, 1.0, 0.0]  # whole wrong, both cuts right, the other wrong
+    assert xs[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0]
+    f.judge(0.0)
+    assert f.shown == [True] and f.exact == [False] and f.right == [False] and f.chars == [len("os.path.join(")]
+
+
+def test_heed_calibrate_command(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """`heed calibrate` refuses a missing folder; on real projects with the (random) tiny model it
+    either writes a calibration `heed check` then reports, or says there is nothing to fit."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    base = [sys.executable, "-m", "heed", "calibrate", "--model", str(folder), "--files-per-project", "1"]
+    missing = subprocess.run([*base, "--projects", str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert missing.returncode == 1 and "not a folder" in missing.stderr
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "mod.py").write_text("".join(f"def f{i}(a, b):\n    return a.attr{i} + b\n\n" for i in range(40)))
+    done = subprocess.run([*base, "--projects", str(project)], capture_output=True, text=True, timeout=300)
+    if done.returncode == 0:
+        assert Calibration.load(folder) is not None
+        check = subprocess.run([sys.executable, "-m", "heed", "check", "--model", str(folder)], capture_output=True, text=True)
+        assert "ghost text calibrated (threshold" in check.stdout
+    else:
+        assert "nothing to fit" in done.stderr and Calibration.load(folder) is None
