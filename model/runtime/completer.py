@@ -246,7 +246,7 @@ class Completer:
         hyps = beam_search(
             self.predictor, out, self.encoder, width, max_tokens, first, budget_s, cancelled, alternatives, max(opened, 0),
             stop_at_close=bool(after), comma_ends_at=None if exploded is None else exploded - opened, adjuster=adjuster,
-            line_before=ctx.line_before,
+            line_before=[*ctx.line_before, *given],
         )
         space_before = offset - len(prefix) > 0 and stream.text[offset - len(prefix) - 1] in " \t"
         before = stream.text[ctx.line_start : offset - len(prefix)]
