@@ -13,9 +13,11 @@ Scores per project and pooled over projects, each with a 95% bootstrap interval 
 among the 20 items is a miss) at attribute and identifier places, with the cursor right after
 the dot or at the start of the name (nothing typed); all tokens: at every place where nothing
 is typed, the rank of the token that stands there in the distribution the popup ranks from (a
-tie counts against it; a literal the model only knows by kind is a miss); for the rest of the line, how often ghost
-text is shown, and its exact match and edit similarity with the rest of the line, over all places
-and among the places where it was shown.
+tie counts against it; a literal the model only knows by kind is a miss); for the rest of the line,
+the ghost text as the server shows it at the confidence threshold (`runtime/confidence.py`): how
+often something is shown, and its exact match, whether the line starts with it, its edit
+similarity and the characters a user would accept, over all places and among those where it was
+shown; and, pooled, the same at other thresholds (`curve`).
 """
 
 from __future__ import annotations
