@@ -35,8 +35,9 @@ _INHERITED = {_ANNOTATION: _ANNOTATION, _PARAM_ANNOTATION: _ANNOTATION, _FOR_TAR
 
 @dataclass(slots=True)
 class _Frame:
-    opener: str  # "" for the statement's top level, else the open bracket
-    kind: str  # "params" (a def's), "subscript", or "" (any other bracket)
+    """The statement's top level, or one open bracket in it."""
+
+    kind: str  # "params" (a def's), "subscript", or "" (any other bracket, or the top level)
     mode: str = ""  # one of the modes above, or "" (plain names)
     lambdas: int = 0  # lambdas whose parameters are being read in this bracket
 
@@ -50,7 +51,7 @@ class _Line:
         self.first_name = False  # it starts with a name (an expression or assignment statement)
         self.imported = False  # `from x import` has reached its `import`
         self.assigned = False  # an `=` at the top level was seen
-        self.frames = [_Frame("", "")]
+        self.frames = [_Frame("")]
         self.prev_kind = ""
         self.prev_text = ""
         self.prev_role = SYNTAX
@@ -107,7 +108,7 @@ class _Line:
                     kind_of = "subscript"
                 # A bracket inside an annotation or a `for` target is part of it (`Dict[str, int]`).
                 mode = _PARAM if kind_of == "params" else _INHERITED.get(frame.mode, "")
-                self.frames.append(_Frame(text, kind_of, mode))
+                self.frames.append(_Frame(kind_of, mode))
             elif text in ")]}":
                 if len(self.frames) > 1:
                     self.frames.pop()
