@@ -23,10 +23,12 @@ ALLOWED = {
     "heed.model.text": ("heed.model.text",),
     "heed.model.lookup": ("heed.model.text", "heed.model.lookup"),
     "heed.model.nn": ("heed.model.text", "heed.model.nn"),
-    "heed.model.runtime": ("heed.model.text", "heed.model.lookup", "heed.model.nn", "heed.model.runtime"),
+    "heed.model.workspace": ("heed.model.text", "heed.model.lookup", "heed.model.workspace"),
+    "heed.model.runtime": ("heed.model.text", "heed.model.lookup", "heed.model.nn", "heed.model.workspace",
+                           "heed.model.runtime"),
     "heed.model.training": ("heed.model",),
-    "heed.server": ("heed.model.text", "heed.model.lookup", "heed.model.nn", "heed.model.runtime", "heed.server",
-                    "heed.__version__"),
+    "heed.server": ("heed.model.text", "heed.model.lookup", "heed.model.nn", "heed.model.workspace", "heed.model.runtime",
+                    "heed.server", "heed.__version__"),
 }
 
 

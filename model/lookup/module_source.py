@@ -2,7 +2,10 @@
 
 Functions, classes (with their methods, class-level names, `self.x = ...` in their methods and
 their bases as written), assignments, imports (kept as references, followed on demand by
-`ModuleIndex`), a literal `__all__`, and the modules a `from m import *` names.
+`ModuleIndex`), a literal `__all__`, and the modules a `from m import *` names. Where the code
+shows what a name holds, its type as written (`type_written`): `x: Foo`, `self.x = Foo(...)`,
+`x = make()` ("make()": what calling it gives), `x = []` ("list"), and each function's return
+annotation.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ class ClassInfo:
 
     names: dict[str, str]  # name -> kind: "method", "field" or "class"
     bases: list[str]
+    types: dict[str, str] = field(default_factory=dict)  # field -> its type as written; method -> its return's
 
 
 @dataclass
@@ -32,6 +36,9 @@ class Module:
     classes: dict[str, ClassInfo] = field(default_factory=dict)  # its top-level classes
     exported: set[str] | None = None  # its literal `__all__`: what `from it import *` brings (else public names)
     dynamic: bool = False  # it defines `__getattr__`: it may have names no statement binds
+    types: dict[str, str] = field(default_factory=dict)  # top-level variable -> its type as written
+    returns: dict[str, str] = field(default_factory=dict)  # top-level function -> its return annotation
+    stars: list[tuple[int, str]] = field(default_factory=list)  # (level, module) of each `from module import *`
 
     @property
     def package_dir(self) -> Path | None:
@@ -43,6 +50,8 @@ def collect(body: list[ast.stmt], module: Module) -> None:
     for node in body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             module.names[node.name] = "function"
+            if node.returns is not None and (written := annotation_type(node.returns)):
+                module.returns.setdefault(node.name, written)
             if node.name == "__getattr__":
                 module.dynamic = True
         elif isinstance(node, ast.ClassDef):
@@ -71,6 +80,8 @@ def collect(body: list[ast.stmt], module: Module) -> None:
                 for n in ast.walk(t):
                     if isinstance(n, ast.Name):
                         module.names.setdefault(n.id, "variable")
+            if len(targets) == 1 and isinstance(targets[0], ast.Name) and (written := type_written(node)):
+                module.types.setdefault(targets[0].id, written)
             if isinstance(node, (ast.For, ast.AsyncFor)):
                 collect(node.body + node.orelse, module)
         elif isinstance(node, (ast.If, ast.While)):
@@ -85,19 +96,75 @@ def collect(body: list[ast.stmt], module: Module) -> None:
 
 def class_info(node: ast.ClassDef) -> ClassInfo:
     names: dict[str, str] = {}
+    types: dict[str, str] = {}
     for stmt in node.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             names[stmt.name] = "field" if any(_dotted_text(d).endswith("property") for d in stmt.decorator_list) else "method"
+            if stmt.returns is not None and (written := annotation_type(stmt.returns)):
+                types.setdefault(stmt.name, written)
         elif isinstance(stmt, ast.ClassDef):
             names[stmt.name] = "class"
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-            for t in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for t in targets:
                 names.update((n.id, "field") for n in ast.walk(t) if isinstance(n, ast.Name))
+            if len(targets) == 1 and isinstance(targets[0], ast.Name) and (written := type_written(stmt)):
+                types.setdefault(targets[0].id, written)
     for n in ast.walk(node):
+        if isinstance(n, (ast.Assign, ast.AnnAssign)):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            for t in targets:
+                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
+                    names.setdefault(t.attr, "field")
+                    if len(targets) == 1 and (written := type_written(n)):
+                        types.setdefault(t.attr, written)
         if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name) \
                 and n.value.id == "self":
             names.setdefault(n.attr, "field")
-    return ClassInfo(names, [b for b in map(_dotted_text, node.bases) if b])
+    return ClassInfo(names, [b for b in map(_dotted_text, node.bases) if b], types)
+
+
+LITERALS = {ast.List: "list", ast.ListComp: "list", ast.Dict: "dict", ast.DictComp: "dict", ast.Set: "set",
+            ast.SetComp: "set", ast.JoinedStr: "str", ast.Tuple: "tuple"}
+WRAPPERS = ("Optional", "Final", "ClassVar", "Annotated", "Type")
+
+
+def type_written(node: ast.stmt) -> str:
+    """What an assignment's target holds, as written: its annotation (`Foo`), a call ("Foo()":
+    a class's instance or a function's result, decided where it is looked up), a literal's
+    builtin type; "" where the code does not show it."""
+    if isinstance(node, ast.AnnAssign):
+        return annotation_type(node.annotation)
+    value = getattr(node, "value", None)
+    if isinstance(node, ast.AugAssign) or value is None:
+        return ""
+    if isinstance(value, ast.Call):
+        called = _dotted_text(value.func)
+        return f"{called}()" if called else ""
+    if isinstance(value, ast.Constant) and not isinstance(value.value, bool) and value.value is not None:
+        return type(value.value).__name__
+    return LITERALS.get(type(value), "")
+
+
+def annotation_type(node: ast.expr) -> str:
+    """The class an annotation names: `Foo`, `m.Foo`, `Optional[Foo]`, `Foo | None`, `"Foo"`,
+    `list[Foo]` (-> list); "" for anything else."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        try:
+            return annotation_type(ast.parse(node.value, mode="eval").body)
+        except (SyntaxError, ValueError, RecursionError):
+            return ""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        sides = [s for s in (node.left, node.right) if not (isinstance(s, ast.Constant) and s.value is None)]
+        return annotation_type(sides[0]) if len(sides) == 1 else ""
+    if isinstance(node, ast.Subscript):
+        head = _dotted_text(node.value)
+        if head.rpartition(".")[2] in WRAPPERS and head.rpartition(".")[2] != "Type":
+            inner = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) and node.slice.elts else node.slice
+            return annotation_type(inner)
+        return head.rpartition(".")[2].lower() if head.rpartition(".")[2] in ("List", "Dict", "Set", "Tuple") else head
+    written = _dotted_text(node)
+    return {"List": "list", "Dict": "dict", "Set": "set", "Tuple": "tuple"}.get(written, written)
 
 
 def _dotted_text(node: ast.expr) -> str:

@@ -15,6 +15,7 @@ is `imports.py`; `receivers.py` decides what a receiver is.
 from __future__ import annotations
 
 import ast
+import copy
 import os
 import sys
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ class ModuleIndex:
     def __init__(self, search_path: Sequence[str | Path] | None = None, exclude: Path | None = None):
         self.search_path = [Path(p) for p in (sys.path if search_path is None else search_path) if p]
         self.exclude = exclude  # a file never read (`heed eval`'s file under evaluation)
-        self._read: dict[Path, tuple[float, Module]] = {}
+        self._read: dict[Path, tuple[int, Module]] = {}  # path -> (its mtime_ns, what it binds)
         self._classes: dict[tuple[int, str, Path | None], tuple[Module, dict[str, str]]] = {}
 
     def find(self, dotted: str, level: int = 0, origin: Path | None = None, depth: int = 0) -> Module | None:
@@ -137,7 +138,7 @@ class ModuleIndex:
             if self._excluded(path):
                 return None
             cached = self._read.get(path)
-            if cached is not None and cached[0] == stat.st_mtime:
+            if cached is not None and cached[0] == stat.st_mtime_ns:
                 return cached[1]
             if stat.st_size > MAX_MODULE_BYTES:
                 return None
@@ -145,11 +146,21 @@ class ModuleIndex:
         except (OSError, SyntaxError, ValueError, RecursionError):
             return None
         module = Module(name, path)
-        self._read[path] = (stat.st_mtime, module)  # before reading on: a cycle of `*` imports ends here
+        collect(tree.body, module)
+        module.stars = star_sources(tree.body)
+        return self._complete(path, stat.st_mtime_ns, module, depth)
+
+    def adopt(self, path: Path, mtime_ns: int, module: Module) -> None:
+        """Take a module read elsewhere (the workspace index reads the project's files in the
+        background), so that no request parses it; it is completed as a module read here is."""
+        self._complete(path, mtime_ns, copy.deepcopy(module), 0)
+
+    def _complete(self, path: Path, mtime_ns: int, module: Module, depth: int) -> Module:
+        """Add a package's submodules and what its `from m import *` bring to a collected module."""
+        self._read[path] = (mtime_ns, module)  # before reading on: a cycle of `*` imports ends here
         if path.stem == "__init__":
             module.names.update(_submodules(path.parent))
-        collect(tree.body, module)
-        for level, dotted in star_sources(tree.body):
+        for level, dotted in module.stars:
             source = self.find(dotted, level, path, depth + 1) if depth < STAR_DEPTH else None
             if source is None:
                 continue

@@ -32,6 +32,7 @@ from heed.model.runtime.syntax_check import leaves_valid_code
 from heed.model.text import detok
 from heed.model.text.cursor import is_after_dot, typed_prefix
 from heed.model.text.stream import TokenStream
+from heed.model.workspace.index import WorkspaceIndex
 
 POPUP_POOL = 400  # model candidates considered before filtering by prefix
 # A quick request far from every cached state (a document just opened, a jump to a part not yet
@@ -74,12 +75,14 @@ class InlineSuggestion:
 class Completer:
     """The model side of one open document (`path`: its file, for its relative imports)."""
 
-    def __init__(self, predictor: Predictor | None, path: Path | None = None, modules: ModuleIndex | None = None):
+    def __init__(self, predictor: Predictor | None, path: Path | None = None, modules: ModuleIndex | None = None,
+                 workspace: WorkspaceIndex | None = None):
         self.predictor = predictor
         self.encoder = DocEncoder(predictor.vocab) if predictor else None
         self.states = StateCache()
         self.path = path
         self.modules = modules or SHARED
+        self.workspace = workspace  # the project's index (`model/workspace`), as far as it is built
 
     def _receiver(self, stream: TokenStream, dot_end: int, ctx: CursorContext) -> ReceiverNames | None:
         """After a dot, what other code says can follow (`lookup/receivers.py`). Each name takes

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from heed.model.text.stream import TokenStream
 from heed.model.text.vocab import KIND_CODES, KIND_ID, TOKENIZER_VERSION, Vocab, token_key
 from heed.model.training.dedupe import file_fingerprint, near_duplicates
+from heed.model.workspace.cache import user_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ SKIP_DIRS = frozenset({"__pycache__", "site-packages", "dist-packages", ".git", 
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("HEED_CACHE", Path.home() / ".cache" / "heed")) / "tokens"
+    return user_cache_dir() / "tokens"
 
 
 @dataclass(frozen=True)
