@@ -179,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "its module, its class, self's bases (ablation)")
     p.add_argument("--no-syntax-check", action="store_true", help="with --projects: ghost text shown even when it "
                    "is not code (ablation)")
+    p.add_argument("--no-index", action="store_true", help="with --projects: without the workspace index of the "
+                   "project's other files (ablation)")
     p.add_argument("--min-confidence", type=float, default=None, metavar="P",
                    help="with --projects: ghost text shown at this confidence (default: the model's calibrated threshold)")
     p.set_defaults(func=cmd_eval)

@@ -99,7 +99,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from heed.model.training.evaluate import evaluate
 
     features = Features(ngrams=not args.no_cache, members=not args.no_members, modules=not args.no_modules,
-                        pointer=not args.no_pointer, far=not args.no_far, syntax_check=not args.no_syntax_check)
+                        pointer=not args.no_pointer, far=not args.no_far, syntax_check=not args.no_syntax_check,
+                        workspace=not args.no_index)
     if args.projects:
         return _eval_projects(args, features)
     report = evaluate(args.model, args.corpus, line_points=args.line_points, features=features,

@@ -39,6 +39,13 @@ class Adjuster:
     reranker: Reranker | None
     dot: int = -1  # the vocabulary id of `.`: after it the n-grams weigh less (ngram.AFTER_DOT)
     receiver: ReceiverNames | None = None  # what code outside the context says follows its final dot
+    project: ngram.ProjectGrams | None = None  # the project's n-grams (the workspace index)
+
+    def __post_init__(self) -> None:
+        self._identities = ngram.identities(self.context.ids, self.context.ext)
+        self._first: ngram.NgramGuess | None = None
+        if self.project is not None:  # now: the names it brings take identities before the distribution is made
+            self._first = self.project.guess(self._identities)
 
     def adjust(self, probs: torch.Tensor, allowed: torch.Tensor, tail: list[int] | None = None) -> Adjusted:
         """`probs` [n_ext] with the n-grams mixed in and, after a dot, re-ranked: the one way the
@@ -52,6 +59,9 @@ class Adjuster:
             ) -> tuple[torch.Tensor, ngram.NgramGuess]:
         """`probs` [n_ext] with the document's n-grams mixed in, and their guess."""
         guess = self.ngrams.guess(len(self.context), tail or []) if self.ngrams is not None else ngram.NgramGuess.none()
+        if self.project is not None:
+            project = self._first if not tail and self._first is not None else self.project.guess(self._identities, tail or [])
+            guess = ngram.combine(guess, project)
         last = tail[-1] if tail else int(self.context.ids[-1]) if len(self.context.ids) else -1
         if last == self.dot >= 0:
             guess = guess.scaled(ngram.AFTER_DOT)
@@ -73,4 +83,4 @@ class Adjuster:
         one = Encoded(np.array([ext_id if ext_id < vocab_size else unk]), np.array([UNKNOWN]), np.array([ext_id]), np.array([UNKNOWN]))
         context = Encoded.concat([self.context, one])
         grams = ngram.Ngrams(ngram.identities(context.ids, context.ext)) if self.ngrams is not None else None
-        return Adjuster(context, grams, self.reranker, self.dot)
+        return Adjuster(context, grams, self.reranker, self.dot, project=self.project)

@@ -26,6 +26,7 @@ from heed.model.runtime.candidates import Candidate, Popup, finish_popup
 from heed.model.runtime.confidence import FEATURES, Cut, features, line_context, longest_sure
 from heed.model.runtime.context import CursorContext, cursor_context, short_cut
 from heed.model.runtime.encoding import DocEncoder, Encoded
+from heed.model.runtime.ngram import ProjectGrams
 from heed.model.runtime.predictor import Prediction, Predictor
 from heed.model.runtime.state_cache import StateCache
 from heed.model.runtime.syntax_check import leaves_valid_code
@@ -94,6 +95,13 @@ class Completer:
                       self.modules, self.path, lambda name: stream_binding(stream, name, dot_end), self.encoder.ext_of_text)
         return receiver_names(look)
 
+    def _project(self) -> ProjectGrams | None:
+        """The project's n-grams in this document's identities, once the workspace index has them."""
+        ws = self.workspace
+        if ws is None or ws.ngrams is None or self.encoder is None:
+            return None
+        return ProjectGrams(ws.ngrams, ws.key_numbers, self.encoder, str(ws.leave_out) if ws.leave_out else None)
+
     def forget(self) -> None:
         """Drop the cached model states (to bound memory); they are recomputed when needed."""
         self.states = StateCache()
@@ -137,7 +145,7 @@ class Completer:
         out, inputs, cut = self._run(ctx, cancelled, quick)
         dot_end = offset - len(ctx.prefix)
         receiver = self._receiver(stream, dot_end, ctx) if is_after_dot(stream.text, dot_end) else None
-        pred = self.predictor.prediction(out, self.encoder, inputs, receiver)
+        pred = self.predictor.prediction(out, self.encoder, inputs, receiver, self._project())
         pred.key_pos = np.where(pred.key_pos >= 0, pred.key_pos + cut, -1)
         pred.ngrams.last = np.where(pred.ngrams.last >= 0, pred.ngrams.last + cut, -1)
         return ctx, pred
@@ -221,7 +229,8 @@ class Completer:
         out, inputs, _ = self._run(ctx, cancelled, short)
         prefix = ctx.prefix
         dot_end = offset - len(prefix)
-        adjuster = self.predictor.adjuster(inputs, self._receiver(stream, dot_end, ctx) if is_after_dot(stream.text, dot_end) else None)
+        adjuster = self.predictor.adjuster(inputs, self._receiver(stream, dot_end, ctx) if is_after_dot(stream.text, dot_end) else None,
+                                           project=self._project())
         given: list[str] = []  # the typed name, when the model cannot produce it
         first: Callable[[str], bool] | None
         if selected is not None:

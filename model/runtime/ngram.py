@@ -13,11 +13,14 @@ validation split of the training corpus, never on the evaluation set (docs/MODEL
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from heed.model.runtime.encoding import DocEncoder
+from heed.model.workspace.ngrams import ProjectNgrams
 
 ORDER = 4  # longest context matched, in tokens
 ORDER_WEIGHT = 3.0  # a context one token longer counts this many times more
@@ -26,6 +29,11 @@ MIX_COUNT = 0.5  # ... times n / (n + MIX_COUNT), n: how often that context occu
 # ... times this after a dot, where the re-ranking (runtime/rerank.py) already weighs what the
 # document put after the same receiver; tuned with the stage-9 network (0.5 and 0.35 did as well).
 AFTER_DOT = 0.25
+# The project's n-grams (its other files) are mixed in after the document's, by the longest context
+# they matched, times n / (n + PROJECT_COUNT): a single token of context says little across a
+# whole project. Tuned on the validation projects (docs/MODEL_CARD.md).
+PROJECT_WEIGHT = (0.0, 0.1, 0.2, 0.3)
+PROJECT_COUNT = 1.0
 
 
 @dataclass
@@ -99,6 +107,56 @@ class Ngrams:
             at += len(nexts)
         weight = MIX_WEIGHT[longest - 1] * seen / (seen + MIX_COUNT)
         return NgramGuess(cands, probs.astype(np.float32), weight, last)
+
+
+class ProjectGrams:
+    """The project's n-grams (`workspace/ngrams.py`, over token keys) in one document's identities:
+    a name the document has not seen gets an identity of its own (`DocEncoder.ext_of_text`), so
+    that the popup and beam search can offer it."""
+
+    def __init__(self, ngrams: ProjectNgrams, numbers: Callable[[Sequence[str]], list[int]], encoder: DocEncoder,
+                 leave_out: str | None = None):
+        self.ngrams, self.numbers, self.encoder, self.leave_out = ngrams, numbers, encoder, leave_out
+
+    def guess(self, context: np.ndarray, tail: Sequence[int] = ()) -> NgramGuess:
+        """The next token after `context` (the document's identities, `identities()`) and `tail`."""
+        texts = [self.encoder.text_of(int(t)) if t >= 0 else "" for t in [*context[-ORDER:].tolist(), *tail][-ORDER:]]
+        found = self.ngrams.continuations(self.numbers(texts), self.leave_out, ORDER_WEIGHT)
+        if found.longest == 0 or PROJECT_WEIGHT[found.longest - 1] <= 0:
+            return NgramGuess.none()
+        vocab, answerable = self.encoder.vocab.index, self.encoder.answerable
+        tokens, probs = [], []
+        for key, p in zip(found.keys, found.probs):
+            vid = vocab.get(key)
+            if vid is not None:
+                if answerable[vid]:
+                    tokens.append(vid)
+                    probs.append(p)
+            elif key.isidentifier():
+                tokens.append(self.encoder.ext_of_text(key))
+                probs.append(p)
+        if not tokens:
+            return NgramGuess.none()
+        total = float(sum(probs))
+        weight = PROJECT_WEIGHT[found.longest - 1] * found.seen / (found.seen + PROJECT_COUNT)
+        return NgramGuess(np.array(tokens, np.int64), np.array(probs, np.float32) / total, weight,
+                          np.full(len(tokens), -1, np.int64))
+
+
+def combine(doc: NgramGuess, project: NgramGuess) -> NgramGuess:
+    """One guess from the document's and the project's, as if mixed in one after the other."""
+    if project.weight <= 0:
+        return doc
+    if doc.weight <= 0:
+        return project
+    weight = 1 - (1 - doc.weight) * (1 - project.weight)
+    tokens, inverse = np.unique(np.concatenate([doc.tokens, project.tokens]), return_inverse=True)
+    probs = np.zeros(len(tokens), np.float64)
+    np.add.at(probs, inverse[: len(doc.tokens)], doc.probs * doc.weight * (1 - project.weight) / weight)
+    np.add.at(probs, inverse[len(doc.tokens) :], project.probs * project.weight / weight)
+    last = np.full(len(tokens), -1, np.int64)
+    np.maximum.at(last, inverse[: len(doc.tokens)], doc.last)
+    return NgramGuess(tokens, probs.astype(np.float32), weight, last)
 
 
 def mix(probs: torch.Tensor, guess: NgramGuess, allowed: torch.Tensor) -> torch.Tensor:

@@ -46,6 +46,7 @@ class Features:
     pointer: bool = True  # the network's pointer (`--no-pointer`)
     far: bool = True  # the pointer's far memory (`--no-far`)
     syntax_check: bool = True  # ghost text shown only if it is code (`--no-syntax-check`)
+    workspace: bool = True  # the project's index: its n-grams, names and types (`--no-index`)
 
 
 ALL_FEATURES = Features()
@@ -130,14 +131,16 @@ class Predictor:
             out, (h, c) = self.model.recur(torch.from_numpy(inputs.ids[a:b])[None], torch.from_numpy(inputs.roles[a:b])[None], h, c)
             keep(b, out[0].half(), h, c)
 
-    def prediction(self, out: Output, encoder: DocEncoder, context: Encoded, receiver: ReceiverNames | None = None) -> Prediction:
+    def prediction(self, out: Output, encoder: DocEncoder, context: Encoded, receiver: ReceiverNames | None = None,
+                   project: ngram.ProjectGrams | None = None) -> Prediction:
         """The next-token prediction after the last token of `context` (`out` is the model's output
-        there). `receiver`: after a dot, the names other code says the receiver has."""
+        there). `receiver`: after a dot, the names other code says the receiver has; `project`:
+        the project's n-grams."""
         n, K, F = len(context), self.model.config.window, self.model.config.far
         window = np.arange(n - K, n)
         far = far_positions(context, n, K, F)
         key_pos = np.concatenate([np.full(F - len(far), -1), far, np.where(window >= 0, window, -1)])
-        adjuster = self.adjuster(context, receiver)
+        adjuster = self.adjuster(context, receiver, project=project)
         adjusted = adjuster.adjust(mixture(out, encoder.n_ext, self.answerable)[0, -1], self.answerable)
         rerank = adjusted.rerank
         return Prediction(
@@ -154,14 +157,14 @@ class Predictor:
         )
 
     def adjuster(self, context: Encoded, receiver: ReceiverNames | None = None,
-                 ngrams: ngram.Ngrams | None = None) -> Adjuster:
-        """What the document and the corpus add to the network after `context`, as this
-        predictor's features allow. `ngrams`: of a longer run that `context` starts (`heed
+                 ngrams: ngram.Ngrams | None = None, project: ngram.ProjectGrams | None = None) -> Adjuster:
+        """What the document, the project and the corpus add to the network after `context`, as
+        this predictor's features allow. `ngrams`: of a longer run that `context` starts (`heed
         eval` indexes a whole file once), else of `context`."""
         if self.features.ngrams and ngrams is None:
             ngrams = ngram.Ngrams(ngram.identities(context.ids, context.ext))
         return Adjuster(context, ngrams if self.features.ngrams else None, self.reranker, self.vocab.index.get(".", -1),
-                        receiver if self.features.modules else None)
+                        receiver if self.features.modules else None, project if self.features.workspace else None)
 
     @torch.no_grad()
     def feed(self, state: State, ext_ids: list[int], roles: list[int] | None = None) -> Output:

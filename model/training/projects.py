@@ -5,8 +5,9 @@ Each file is read as its author's editor holds it while they type: at every samp
 from place to place, appended to one token stream as typing does, and between places the
 model's states are warmed over what is there, as the server does once typing pauses. The
 answers come from `Completer`, the very object the server asks, with the server's defaults:
-the popup's 20 items in its order (ties included), the ghost text with its time budget. The
-module look-up never reads the file under evaluation from disk (it holds the whole file there).
+the popup's 20 items in its order (ties included), the ghost text with its time budget. Neither
+the module look-up nor the workspace index (the project's files, read as the server reads its
+workspace) sees the file under evaluation on disk (it holds the whole file there).
 
 Scores per project and pooled over projects, each with a 95% bootstrap interval over files
 (files resampled within each project): popup top-1, top-5 and MRR (0 past rank 10; a name not
@@ -40,6 +41,7 @@ from heed.model.text.stream import TokenStream
 from heed.model.text.vocab import token_key
 from heed.model.training.metrics import MRR_CUTOFF, accepted_chars, accepts, similarity
 from heed.model.training.positions import Place, places, project_files, read_source, sample
+from heed.model.workspace.index import WorkspaceIndex
 
 PER_FILE = {"attribute": 8, "identifier": 8, "line": 4}  # places drawn from each file
 MAX_FILES = 60  # files drawn from each project (seeded; all of a smaller project)
@@ -94,11 +96,14 @@ class FileScore:
         self.chars = [accepted_chars(p.expected, g) for g, p in zip(got, self.lines)]
 
 
-def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place], index: ModuleIndex) -> FileScore:
+def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place], index: ModuleIndex,
+               workspace: WorkspaceIndex | None = None) -> FileScore:
     """Type the file forward to each place and ask there as the server would."""
     started = time.monotonic()
     index.exclude = path  # the file on disk is whole: the look-up must not read the answer there
-    completer = Completer(predictor, path, index)
+    if workspace is not None:
+        workspace.leave_out = path  # nor the project's index: it holds the project's other files
+    completer = Completer(predictor, path, index, workspace)
     stream = TokenStream("")
     score = FileScore()
     keys = {t.offset: token_key(t.kind, t.text) for t in lexer.lex(text)}  # the token at each place (no roles needed)
@@ -160,6 +165,7 @@ def score_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX
     scores: dict[str, list[FileScore]] = {}
     for root in roots:
         index = ModuleIndex()
+        workspace = WorkspaceIndex([root], index, use_cache=False).build() if predictor.features.workspace else None
         files = project_files(root, max_files, seed)
         scores[root.name] = []
         for path in tqdm(files, desc=root.name, unit="file", disable=not progress, leave=False):
@@ -168,7 +174,7 @@ def score_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX
                 continue
             chosen = sample(places(text), per_file, f"{seed}:{path.relative_to(root)}")
             if chosen:
-                scores[root.name].append(score_file(predictor, path, text, chosen, index))
+                scores[root.name].append(score_file(predictor, path, text, chosen, index, workspace))
     return scores
 
 

@@ -220,7 +220,7 @@ class WorkspaceIndex:
     def names(self, prefix: str, limit: int = 200) -> list[ProjectName]:
         """The project's top-level names that start with `prefix` (not the left-out file's)."""
         lo = bisect.bisect_left(self._sorted_names, prefix)
-        out = []
+        out: list[ProjectName] = []
         for n in self._names[lo:]:
             if not n.name.startswith(prefix) or len(out) >= limit:
                 break
