@@ -81,19 +81,37 @@ def dotted_name(keys: Sequence[str], j: int) -> tuple[str, int]:
 
 
 def receiver_chain(keys: Sequence[str]) -> list[str]:
-    """The dotted names before a context's final `.`: `os.path.` -> ["os", "path"]; [] if none."""
+    """The dotted names before a context's final `.`: `os.path.` -> ["os", "path"]; a call is
+    kept with its parentheses: `make().x.` -> ["make()", "x"]; [] if the chain starts with
+    anything else (`f()[0].`, `"".`)."""
     if not keys or keys[-1] != ".":
         return []
     chain: list[str] = []
     j = len(keys) - 2
     while True:
+        called = j >= 0 and keys[j] == ")"
+        if called:
+            j = _opening(keys, j) - 1
         if j < 0 or not keys[j].isidentifier():
-            return []  # `f().x.`: the chain starts at something that is not a name
-        chain.append(keys[j])
+            return []
+        chain.append(keys[j] + "()" * called)
         if j < 1 or keys[j - 1] != ".":
             break
         j -= 2
     return chain[::-1]
+
+
+def _opening(keys: Sequence[str], j: int) -> int:
+    """The index of the `(` that the `)` at `j` closes (-1: none)."""
+    depth = 0
+    for i in range(j, -1, -1):
+        if keys[i] in (")", "]", "}"):
+            depth += 1
+        elif keys[i] in ("(", "[", "{"):
+            depth -= 1
+            if depth == 0:
+                return i if keys[i] == "(" else -1
+    return -1
 
 
 def resolve_chain(index: ModuleIndex, chain: Sequence[str], level: int, dotted: str, origin: Path | None) -> Module | None:

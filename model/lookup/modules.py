@@ -15,7 +15,9 @@ is `imports.py`; `receivers.py` decides what a receiver is.
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
+import inspect
 import os
 import sys
 from collections.abc import Sequence
@@ -93,6 +95,14 @@ class ModuleIndex:
 
     def find_class(self, module: Module, dotted: str, hops: int = 0) -> tuple[Module, ClassInfo] | None:
         """(the module that defines it, the class) for a name as written in `module`."""
+        found = self.defining(module, dotted, hops)
+        if found is None or found[1] not in found[0].classes:
+            return None
+        return found[0], found[0].classes[found[1]]
+
+    def defining(self, module: Module, dotted: str, hops: int = 0) -> tuple[Module, str] | None:
+        """(the module that defines it, its name there) for a name as written in `module`,
+        following imports; None if no module heed can read defines it."""
         head, _, last = dotted.rpartition(".")
         if hops > CLASS_DEPTH:
             return None
@@ -100,16 +110,55 @@ class ModuleIndex:
             where: Module | None = module
             for part in head.split("."):
                 where = self.member_module(where, part) if where is not None else None
-            return self.find_class(where, last, hops + 1) if where is not None else None
-        if last in module.classes:
-            return module, module.classes[last]
+            return self.defining(where, last, hops + 1) if where is not None else None
+        if last in module.classes or last in module.returns or (last in module.names and last not in module.refs):
+            return module, last
         ref = module.refs.get(last)
         if ref is None:
             return None
         level, target = ref
         parent_name, _, name = target.rpartition(".")
         parent = self.find(parent_name, level, module.path) if parent_name or level else None
-        return self.find_class(parent, name, hops + 1) if parent is not None and parent is not module else None
+        return self.defining(parent, name, hops + 1) if parent is not None and parent is not module else None
+
+    def instance_names(self, module: Module, written: str) -> dict[str, str]:
+        """The names a value of the type `written` in `module` has (`module_source.type_written`):
+        `Foo` or `Foo()`: an instance of the class; `make()`: the type its return annotation
+        names; `list`: a builtin's. Empty where heed cannot tell."""
+        found = self.instance_class(module, written)
+        if found is not None:
+            return self.class_names(*found)
+        dotted = written.removesuffix("()")
+        return builtin_names(dotted) if "." not in dotted and dotted not in module.names else {}
+
+    def instance_class(self, module: Module, written: str, depth: int = 0) -> tuple[Module, str] | None:
+        """(the module that defines it, its name) of the class a value of type `written` is an
+        instance of, as `instance_names` reads it; None where it is not a class heed can read."""
+        called = written.endswith("()")
+        dotted = written[:-2] if called else written
+        found = self.defining(module, dotted) if dotted and depth <= CLASS_DEPTH else None
+        if found is None:
+            return None
+        where, name = found
+        if name in where.classes:
+            return where, name
+        returns = where.returns.get(name)
+        return self.instance_class(where, returns, depth + 1) if called and returns else None
+
+    def attribute_type(self, module: Module, class_dotted: str, attr: str, depth: int = 0) -> tuple[Module, str] | None:
+        """(the module to read it in, the type as written) of what `attr` holds on instances of
+        class `class_dotted` (as written in `module`), its bases searched in order."""
+        found = self.find_class(module, class_dotted) if depth <= CLASS_DEPTH else None
+        if found is None:
+            return None
+        where, info = found
+        if attr in info.types:
+            return where, info.types[attr]
+        for base in info.bases:
+            got = self.attribute_type(where, base, attr, depth + 1)
+            if got is not None:
+                return got
+        return None
 
     def _under(self, roots: Sequence[Path], parts: list[str], depth: int) -> Module | None:
         namespace = None  # a folder without `__init__.py`: used only if no root has a real module
@@ -186,6 +235,14 @@ def module_kind(index: ModuleIndex, module: Module, name: str, depth: int = 0) -
     head, _, last = dotted.rpartition(".")
     parent = index.find(head, level, module.path) if head or level else None
     return module_kind(index, parent, last, depth + 1) if parent is not None and parent is not module else ""
+
+
+def builtin_names(name: str) -> dict[str, str]:
+    """The names of a builtin class (`str`, `dict`), with their kinds; empty for anything else."""
+    value = getattr(builtins, name, None)
+    if not inspect.isclass(value):
+        return {}
+    return {n: "method" if callable(getattr(value, n, None)) else "field" for n in dir(value) if not n.startswith("__")}
 
 
 def project_roots(origin: Path | None) -> list[Path]:

@@ -14,8 +14,6 @@ module; a builtin one (`str`, `dict`) from the interpreter. Everything else: no 
 
 from __future__ import annotations
 
-import builtins
-import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +23,11 @@ import numpy as np
 from heed.model.lookup.classes import SELF_NAMES, ClassTokens, body_members, class_body, enclosing_class
 from heed.model.lookup.imports import dotted_name, receiver_chain, resolve_chain
 from heed.model.lookup.module_source import Module
-from heed.model.lookup.modules import CLASS_DEPTH, ModuleIndex
+from heed.model.lookup.modules import CLASS_DEPTH, ModuleIndex, builtin_names
 from heed.model.text.roles import ROLE_ID
 
-IMPORT, PARAMETER, TARGET, CLASS_NAME, DEF_NAME = (ROLE_ID[r] for r in ("import", "parameter", "target", "class_name", "def_name"))
+IMPORT, PARAMETER, TARGET, CLASS_NAME, DEF_NAME, ATTRIBUTE_TARGET = (
+    ROLE_ID[r] for r in ("import", "parameter", "target", "class_name", "def_name", "attribute_target"))
 BINDING = frozenset({IMPORT, PARAMETER, TARGET, CLASS_NAME, DEF_NAME})
 SCAN = 20_000  # tokens looked back for a name's binding
 
@@ -62,29 +61,43 @@ class Lookup:
 
 def receiver_names(look: Lookup) -> ReceiverNames | None:
     """The names the receiver before the context's final `.` has, as far as the code says."""
-    chain = receiver_chain(look.texts[max(len(look.texts) - 24, 0) :])
+    chain = receiver_chain(look.texts[max(len(look.texts) - 200, 0) :])
     if not chain:
         return None
-    if chain[0] in SELF_NAMES and len(chain) == 1:
-        return inherited(look)
+    if chain[0].endswith("()"):  # `make().`: what the function or class it names gives
+        first = chain[0][:-2]
+        at = last_binding(look, first)
+        value = value_of(look, chain[0], None) if at is None or int(look.roles[at]) in (IMPORT, DEF_NAME, CLASS_NAME) else None
+        value = follow(value, chain[1:])
+        return _names(look, value.names, value.ids, "type") if value is not None else None
+    if chain[0] in SELF_NAMES:
+        if len(chain) == 1:
+            return inherited(look)
+        found = enclosing_class(look.tokens, look.ids)
+        value = document_value(look, found[0], 0) if found is not None else None
+        return _names(look, value.names, value.ids, "type") if (value := follow(value, chain[1:])) is not None else None
     at = last_binding(look, chain[0])
     role = int(look.roles[at]) if at is not None else IMPORT  # none in the context: maybe an import before it
     if role == IMPORT:
         bound = look.binding_of(chain[0])
-        module = resolve_chain(look.index, chain, *bound, look.origin) if bound is not None else None
-        if module is None or module.dynamic:
+        module = resolve_chain(look.index, chain, *bound, look.origin) if bound is not None and not any(
+            c.endswith("()") for c in chain) else None
+        if module is not None and not module.dynamic:
+            found_names = _names(look, module.names, np.zeros(0, np.int64), "module")
+            found_names.source = module
+            return found_names
+        if bound is None or len(chain) == 1:
             return None
-        found = _names(look, module.names, np.zeros(0, np.int64), "module")
-        found.source = module
-        return found
-    if len(chain) > 1:
-        return None  # `node.value.` : what an attribute holds is not followed
+        # `from m import Class` then `Class.attr.`: not a module; read on as a value below
     if role == CLASS_NAME and at is not None:
-        found_cls = _document_class(look, at, 0)
+        value = document_value(look, at - 1, 0)
+    elif role == IMPORT:
+        value = value_of(look, chain[0], at)
     else:
         type_at = type_of(look, at) if at is not None else None
-        found_cls = class_names_at(look, type_at, at) if type_at else None
-    return _names(look, *found_cls, "type") if found_cls is not None else None
+        value = value_of(look, type_at, at) if type_at else None
+    value = follow(value, chain[1:])
+    return _names(look, value.names, value.ids, "type") if value is not None else None
 
 
 def _names(look: Lookup, names: dict[str, str], extra: np.ndarray, why: str) -> ReceiverNames:
@@ -105,12 +118,14 @@ def last_binding(look: Lookup, name: str, before: int | None = None) -> int | No
 
 
 def type_of(look: Lookup, at: int) -> str | None:
-    """The class a parameter or assignment target at `at` holds an instance of, as written:
-    `x: T`, `x: Optional[T]`, `x: T | None`, `x: "T"`, `x = T(...)`. None if it does not show."""
+    """The type a parameter or assignment target at `at` holds, as written: `x: T`,
+    `x: Optional[T]`, `x: T | None`, `x: "T"` -> "T"; `x = T(...)` -> "T()" (an instance of a
+    class, or what a function returns: `value_of` decides); `x = []`, `{}`, `""` -> a builtin's
+    name; `self.x = ...` alike. None if it does not show."""
     texts = look.texts
     if at + 2 >= len(texts) or (at > 0 and texts[at - 1] in ("as", ",", "for", "*", "**")):
         return None
-    if texts[at + 1] == ":" and look.roles[at] in (PARAMETER, TARGET):
+    if texts[at + 1] == ":" and look.roles[at] in (PARAMETER, TARGET, ATTRIBUTE_TARGET):
         j = at + 2
         if texts[j] in ("Optional", "Final", "ClassVar") and j + 2 < len(texts) and texts[j + 1] == "[":
             j += 2
@@ -119,11 +134,19 @@ def type_of(look: Lookup, at: int) -> str | None:
             inner = written[1:-1].split("[")[0].strip()
             return inner if all(p.isidentifier() for p in inner.split(".")) else None
         found, _ = dotted_name(texts, j)
-        return found or None
-    if texts[at + 1] == "=" and look.roles[at] == TARGET:
+        return {"List": "list", "Dict": "dict", "Set": "set", "Tuple": "tuple"}.get(found, found) or None
+    if texts[at + 1] == "=" and look.roles[at] in (TARGET, ATTRIBUTE_TARGET):
+        first = texts[at + 2]
+        if first in LITERAL_STARTS:
+            return LITERAL_STARTS[first]
+        if first.lstrip("rRbBuUfF")[:1] in ("'", '"'):
+            return "bytes" if "b" in first.split(first.lstrip("rRbBuUfF")[:1])[0].lower() else "str"
         found, k = dotted_name(texts, at + 2)
-        return found if found and k < len(texts) and texts[k] == "(" else None
+        return f"{found}()" if found and k < len(texts) and texts[k] == "(" else None
     return None
+
+
+LITERAL_STARTS = {"[": "list", "{": "dict"}
 
 
 def class_names_at(look: Lookup, dotted: str, at: int | None, depth: int = 0) -> tuple[dict[str, str], np.ndarray] | None:
@@ -139,7 +162,8 @@ def class_names_at(look: Lookup, dotted: str, at: int | None, depth: int = 0) ->
         return None
     bound = look.binding_of(parts[0])
     if bound is None:
-        return _builtin_class(parts[0]) if len(parts) == 1 and where is None else None
+        names = builtin_names(parts[0]) if len(parts) == 1 and where is None else {}
+        return (names, np.zeros(0, np.int64)) if names else None
     level, target = bound
     if len(parts) == 1:
         head, _, last = target.rpartition(".")
@@ -165,14 +189,6 @@ def _document_class(look: Lookup, name_at: int, depth: int) -> tuple[dict[str, s
                 names = {**got[0], **names}
                 parts.append(got[1])
     return names, np.unique(np.concatenate([np.zeros(0, np.int64), *parts]))
-
-
-def _builtin_class(name: str) -> tuple[dict[str, str], np.ndarray] | None:
-    value = getattr(builtins, name, None)
-    if not inspect.isclass(value):
-        return None
-    names = {n: "method" if callable(getattr(value, n, None)) else "field" for n in dir(value) if not n.startswith("__")}
-    return names, np.zeros(0, np.int64)
 
 
 def inherited(look: Lookup) -> ReceiverNames | None:
@@ -221,3 +237,138 @@ def header_bases(texts: Sequence[str], k: int) -> list[str]:
         if dotted:
             bases.append(dotted)
     return bases
+
+
+@dataclass
+class Value:
+    """What a receiver holds, as far as the code shows: the names it has (with kinds), identities
+    read off a class body the document has, and what one of its attributes holds (`attribute`)."""
+
+    names: dict[str, str]
+    ids: np.ndarray
+    attribute: Callable[[str], Value | None]
+
+
+def follow(value: Value | None, attributes: Sequence[str]) -> Value | None:
+    """What `value.a.b` holds, for attributes [a, b]."""
+    for name in attributes:
+        value = value.attribute(name) if value is not None else None
+    return value
+
+
+def value_of(look: Lookup, written: str, at: int | None, depth: int = 0) -> Value | None:
+    """What a value of the type `written` (`type_of`) holds, the names in it as bound in the
+    document before `at`: a class the document defines, one from a module (or what a function
+    there returns), a builtin's."""
+    called = written.endswith("()")
+    parts = written.removesuffix("()").split(".")
+    if depth > CLASS_DEPTH or not all(p.isidentifier() for p in parts):
+        return None
+    where = last_binding(look, parts[0], at)
+    role = int(look.roles[where]) if where is not None else IMPORT
+    if where is not None and len(parts) == 1 and role == CLASS_NAME:
+        return document_value(look, where - 1, depth + 1)
+    if where is not None and len(parts) == 1 and role == DEF_NAME:
+        returns = return_annotation(look.texts, where) if called else ""
+        return value_of(look, returns, where, depth + 1) if returns else None
+    if role != IMPORT:
+        return None
+    bound = look.binding_of(parts[0])
+    if bound is None:
+        names = builtin_names(parts[0]) if len(parts) == 1 and where is None else {}
+        return Value(names, np.zeros(0, np.int64), lambda _: None) if names else None
+    level, target = bound
+    if len(parts) == 1:
+        head, _, last = target.rpartition(".")
+        module = look.index.find(head, level, look.origin) if head or level else None
+    else:
+        module, last = resolve_chain(look.index, parts[:-1], level, target, look.origin), parts[-1]
+    return module_value(look.index, module, last + "()" * called) if module is not None else None
+
+
+def module_value(index: ModuleIndex, module: Module, written: str) -> Value | None:
+    """A value of the type `written` in a module heed reads: an instance of a class it can find."""
+    found = index.instance_class(module, written)
+    if found is None:
+        return None
+    where, name = found
+
+    names = index.class_names(where, name)
+
+    def attribute(attr: str) -> Value | None:
+        called = attr.endswith("()")
+        if (names.get(attr.removesuffix("()")) == "method") != called:
+            return None  # a method's type is what it returns: only once called
+        held = index.attribute_type(where, name, attr.removesuffix("()"))
+        return module_value(index, *held) if held is not None else None
+
+    return Value(names, np.zeros(0, np.int64), attribute)
+
+
+def document_value(look: Lookup, k: int, depth: int) -> Value | None:
+    """An instance of the class whose `class` keyword is at `k` in the document."""
+    got = _document_class(look, k + 1, depth) if k >= 0 and look.ids[k] == look.tokens.class_id else None
+    if got is None:
+        return None
+
+    def attribute(attr: str) -> Value | None:
+        for i in attribute_bindings(look, k, attr):
+            written = (return_annotation(look.texts, i) if attr.endswith("()") else "") if look.roles[i] == DEF_NAME \
+                else type_of(look, i) if not attr.endswith("()") else ""
+            value = value_of(look, written, i, depth + 1) if written else None
+            if value is not None:
+                return value
+        for base in header_bases(look.texts, k):
+            value = value_of(look, base, k, depth + 1)
+            held = value.attribute(attr) if value is not None else None
+            if held is not None:
+                return held
+        return None
+
+    return Value(got[0], got[1], attribute)
+
+
+def attribute_bindings(look: Lookup, k: int, attr: str) -> list[int]:
+    """Where the class at `k` binds `attr`: `attr = ...` / `attr: ...` / `def attr` in its body
+    (`attr()`: its methods only), `self.attr = ...` anywhere in it (token indices, in order)."""
+    body = class_body(look.tokens, look.ids, k)
+    if body is None:
+        return []
+    b, end = body
+    ids, texts, roles = look.ids, look.texts, look.roles
+    depth = np.cumsum((ids[b:end] == look.tokens.indent).astype(np.int32) - (ids[b:end] == look.tokens.dedent))
+    out = []
+    called = attr.endswith("()")
+    attr = attr.removesuffix("()")
+    for i in range(b, end):
+        if texts[i] != attr:
+            continue
+        in_body = depth[i - b] == 1 and (roles[i] == DEF_NAME or not called and roles[i] == TARGET)
+        on_self = not called and roles[i] == ATTRIBUTE_TARGET and i >= 2 and texts[i - 1] == "." and texts[i - 2] in SELF_NAMES
+        if in_body or on_self:
+            out.append(i)
+    return out
+
+
+def return_annotation(texts: Sequence[str], name_at: int) -> str:
+    """The class a `def` (its name at `name_at`) says it returns: `def f(...) -> T:` -> "T"."""
+    depth = 0
+    for j in range(name_at + 1, min(name_at + 400, len(texts))):
+        t = texts[j]
+        if t in ("(", "[", "{"):
+            depth += 1
+        elif t in (")", "]", "}"):
+            depth -= 1
+        elif depth == 0 and t == ":":
+            return ""
+        elif depth == 0 and t == "->":
+            j += 1
+            if j + 1 < len(texts) and texts[j] in ("Optional",) and texts[j + 1] == "[":
+                j += 2
+            written = texts[j] if j < len(texts) else ""
+            if len(written) > 2 and written[0] in "'\"" and written[-1] == written[0]:
+                inner = written[1:-1].split("[")[0].strip()
+                return inner if all(p.isidentifier() for p in inner.split(".")) else ""
+            found, _ = dotted_name(texts, j)
+            return found
+    return ""

@@ -8,7 +8,7 @@ torch, so that the popup without a model (`fallback.py`) uses it too.
 from __future__ import annotations
 
 import keyword
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from heed.model.lookup.module_source import Module
@@ -17,6 +17,7 @@ from heed.model.lookup.scope import Scope, attributes_of
 from heed.model.text.cursor import receiver_before
 from heed.model.text.roles import ROLES
 from heed.model.text.stream import TokenStream
+from heed.model.workspace.index import ProjectName
 
 # What kind of thing a name is, from the role it plays where the document binds or uses it.
 KIND_OF_ROLE = {
@@ -39,7 +40,9 @@ class Candidate:
     text: str
     prob: float  # the model's probability (0: offered by scope alone)
     kind: str  # function, method, class, module, variable, field, keyword, builtin, text
-    source: str  # "vocabulary", "pointer", "file" (the n-grams), "defined" (by the receiver's module or class) or "scope"
+    source: str  # "vocabulary", "pointer", "file" (the n-grams), "defined" (by the receiver's module or class),
+    # "scope" or "project" (a name another module of the project defines)
+    where: str = ""  # for a name of the project: the module and line that define it (`pkg.mod:12`)
 
 
 @dataclass
@@ -65,11 +68,13 @@ def finish_popup(
     stream: TokenStream, offset: int, prefix: str, after_dot: bool, scope: Scope,
     found: dict[str, Candidate], max_items: int, model_used: bool, module: Module | None = None,
     modules: ModuleIndex | None = None, defined: Mapping[str, str] | None = None,
+    project: Sequence[ProjectName] = (),
 ) -> Popup:
     """Add the names the model did not rank (after a `.`: attributes seen on the receiver, the
     names of `module` if it is one, and `defined`: what other code says it has, name -> kind
-    or "" (see `lookup/receivers.py`); else the names in scope), filtered by the typed prefix;
-    rank by model probability, then by how often the document uses the name."""
+    or "" (see `lookup/receivers.py`); else the names in scope, then `project`: the names the
+    project's other modules define), filtered by the typed prefix; rank by model probability,
+    then by how often the document uses the name."""
     defined = defined or {}
     if after_dot:
         receiver = receiver_before(stream.text, offset - len(prefix))
@@ -83,8 +88,18 @@ def finish_popup(
     for name, _count in sorted(extra.items(), key=lambda kv: -kv[1]):
         if name.startswith(prefix) and name not in found and name != prefix:
             found[name] = Candidate(name, 0.0, "", "scope")
+    elsewhere: dict[str, ProjectName] = {}
+    if not after_dot:
+        for p in project:
+            if p.name not in scope.names and p.name != prefix:
+                elsewhere.setdefault(p.name, p)  # the first by path, where several modules define it
+                found.setdefault(p.name, Candidate(p.name, 0.0, "", "project"))
     ranked = sorted(found.values(), key=lambda c: (-c.prob, -scope.counts.get(c.text, 0), c.text))[:max_items]
     for c in ranked:  # kinds for the items shown only: looking one up can scan the document
         kind = module_kind(modules, module, c.text) if module is not None and modules is not None else ""
-        c.kind = kind or defined.get(c.text, "") or kind_of(c.text, scope)
+        there = elsewhere.get(c.text)
+        if there is not None:
+            c.where = f"{there.module}:{there.line}"
+        c.kind = kind or defined.get(c.text, "") or (there.kind if there is not None and not scope.counts.get(c.text) else "") \
+            or kind_of(c.text, scope)
     return Popup(prefix, ranked, model_used)

@@ -43,8 +43,8 @@ def parse_pattern(line: str) -> Pattern | None:
     if line.startswith("\\"):
         line = line[1:]
     folders_only = line.endswith("/")
-    line = line.strip("/") if folders_only else line
-    anchored = "/" in line.rstrip("/") and not line.startswith("**/")
+    line = line.rstrip("/")
+    anchored = "/" in line and not line.startswith("**/")  # `/build/` too: a leading slash anchors
     line = line.lstrip("/")
     if not line:
         return None
@@ -154,12 +154,44 @@ def _folders(root: Path, rules: list[tuple[str, list[Pattern]]], skipped: Counte
             continue
         for e in subs:
             rel = f"{rel_folder}/{e.name}" if rel_folder else e.name
-            if e.name in NEVER or e.name.endswith((".egg-info", ".dist-info")) or os.path.isfile(os.path.join(e.path, "pyvenv.cfg")):
-                skipped["not the project's code"] += 1
-            elif ignored(rules, rel, True):
-                skipped["ignored"] += 1
+            why = _folder_skipped(Path(e.path), rel, rules)
+            if why:
+                skipped[why] += 1
             else:
                 stack.append((Path(e.path), rules))
+
+
+def _folder_skipped(folder: Path, rel: str, rules: Sequence[tuple[str, list[Pattern]]]) -> str:
+    """Why the walk does not go into `folder` (`rel` to the root), or ""."""
+    name = folder.name
+    if name in NEVER or name.endswith((".egg-info", ".dist-info")) or (folder / "pyvenv.cfg").is_file():
+        return "not the project's code"
+    return "ignored" if ignored(rules, rel, True) else ""
+
+
+def in_project(root: Path, path: Path, exclude: Sequence[str] = ()) -> bool:
+    """Whether a walk from `root` would take the Python file `path` (saved or created after the
+    walk): under the root, in no folder it leaves out, not ignored. Its content is not checked."""
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return False
+    if not parts or not parts[-1].endswith(".py"):
+        return False
+    user = [p for p in map(parse_pattern, exclude) if p is not None]
+    rules: list[tuple[str, list[Pattern]]] = [("", user)] if user else []
+    folder = root
+    for depth, name in enumerate(parts[:-1]):
+        own = read_ignore(folder / ".gitignore")
+        if own:
+            rules.append(("/".join(parts[:depth]), own))
+        folder = folder / name
+        if folder.is_symlink() or _folder_skipped(folder, "/".join(parts[: depth + 1]), rules):
+            return False
+    own = read_ignore(folder / ".gitignore")
+    if own:
+        rules.append(("/".join(parts[:-1]), own))
+    return not ignored(rules, "/".join(parts), False)
 
 
 def readable_source(path: Path, max_bytes: int = MAX_BYTES) -> tuple[str | None, str]:
