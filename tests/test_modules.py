@@ -120,7 +120,10 @@ def test_import_bindings(code: str, expected: dict[str, str]) -> None:
 def test_receiver_chain() -> None:
     assert receiver_chain(["x", "=", "os", ".", "path", "."]) == ["os", "path"]
     assert receiver_chain(["os", "."]) == ["os"]
-    assert receiver_chain(["f", "(", ")", ".", "x", "."]) == []
+    assert receiver_chain(["f", "(", "a", ",", "g", "(", ")", ")", ".", "x", "."]) == ["f()", "x"]
+    assert receiver_chain(["a", ".", "m", "(", ")", "."]) == ["a", "m()"]
+    assert receiver_chain(["f", "(", ")", "[", "0", "]", "."]) == []
+    assert receiver_chain(["x", "=", ")", "."]) == []
     assert receiver_chain(["os"]) == []
 
 
