@@ -1,18 +1,18 @@
 """The workspace index on disk, so that a restart does not read the project again.
 
-One JSON file per workspace folder under the user's cache directory (`$HEED_CACHE` or
-`~/.cache/heed`, then `index/`), named by a hash of the folder's path. Each file's summary is
-kept with the size and modification time it was read at; on load, a summary whose file has
-changed since is read again. A cache that cannot be read, is not JSON, or is from another
-version of the index is dropped (the index is rebuilt, and the log says so); writes go to a
-temporary file first, so that a crash never leaves half a cache.
+One folder per workspace folder under the user's cache directory (`$HEED_CACHE` or
+`~/.cache/heed`, then `index/`), named by a hash of the folder's path, and in it one small JSON
+file per source file, named by a hash of its path: the index loads and writes them one at a
+time, in its slices, never the whole project at once. Each summary is kept with the size and
+modification time its file was read at; one whose file has changed since, that cannot be read,
+is not JSON or is from another version of the index is read again from the source (and the
+count is logged). Writes go to a temporary file first, so that a crash never leaves half an entry.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import tempfile
 from pathlib import Path
@@ -20,8 +20,7 @@ from pathlib import Path
 from heed.model.text.vocab import TOKENIZER_VERSION
 from heed.model.workspace.summary import FileSummary
 
-log = logging.getLogger(__name__)
-FORMAT = f"heed-index-1/{TOKENIZER_VERSION}"
+FORMAT = f"heed-index-2/{TOKENIZER_VERSION}"
 
 
 def user_cache_dir() -> Path:
@@ -29,46 +28,65 @@ def user_cache_dir() -> Path:
     return Path(os.environ.get("HEED_CACHE", Path.home() / ".cache" / "heed"))
 
 
+def _hash(path: Path) -> str:
+    return hashlib.sha1(str(path).encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
 class IndexCache:
     def __init__(self, root: Path, folder: Path | None = None):
         self.root = root
-        key = hashlib.sha1(str(root.resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        self.path = (folder or user_cache_dir() / "index") / f"{key}.json"
+        self.folder = (folder or user_cache_dir() / "index") / _hash(root.resolve())
+        self.dropped = 0  # entries that could not be used (corrupt, another version): read again
+        self.failed = ""  # why the last write failed ("" if it did not)
 
-    def load(self) -> tuple[dict[Path, FileSummary], str]:
-        """(the summaries saved, by path; "" or why the cache was dropped)."""
+    def entry(self, path: Path) -> Path:
+        return self.folder / f"{_hash(path)}.json"
+
+    def load(self, path: Path, size: int, mtime_ns: int) -> FileSummary | None:
+        """The summary saved for the file at `path` if it was read at this size and time."""
         try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            raw = json.loads(self.entry(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {}, ""
-        except (OSError, ValueError) as exc:
-            return {}, f"the index cache {self.path} could not be read ({type(exc).__name__}); it is rebuilt"
-        if not isinstance(raw, dict) or raw.get("format") != FORMAT or raw.get("root") != str(self.root):
-            return {}, f"the index cache {self.path} is from another version; it is rebuilt"
-        out: dict[Path, FileSummary] = {}
-        bad = 0
-        for item in raw.get("files", []):
-            try:
-                summary = FileSummary.from_json(item)
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-                bad += 1
-                continue
-            out[summary.path] = summary
-        return out, f"{bad} malformed entries in the index cache {self.path} are read again" if bad else ""
-
-    def save(self, summaries: list[FileSummary]) -> str:
-        """Write the summaries; "" or why it could not (a read-only or full disk: the index still works)."""
-        payload = {"format": FORMAT, "root": str(self.root), "files": [s.to_json() for s in summaries]}
+            return None
+        except (OSError, ValueError):
+            self.dropped += 1
+            return None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.stem, suffix=".tmp")
+            if raw["format"] != FORMAT:
+                self.dropped += 1
+                return None
+            summary = FileSummary.from_json(raw["summary"])
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            self.dropped += 1
+            return None
+        fresh = summary.path == path and summary.size == size and summary.mtime_ns == mtime_ns
+        return summary if fresh else None
+
+    def save(self, summary: FileSummary) -> bool:
+        """Write one file's summary; False (with `failed` saying why) on a read-only or full disk:
+        the index works without its cache."""
+        payload = json.dumps({"format": FORMAT, "summary": summary.to_json()}, separators=(",", ":"))
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(json.dumps(payload, separators=(",", ":")))  # dumps: the C encoder, 10x json.dump
-                os.replace(tmp, self.path)
+                    f.write(payload)
+                os.replace(tmp, self.entry(summary.path))
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            return f"the index cache could not be written to {self.path}: {exc}"
-        return ""
+            self.failed = f"the index cache could not be written to {self.folder}: {exc}"
+            return False
+        return True
+
+    def prune(self, keep: set[Path]) -> None:
+        """Remove the entries of files no longer in the workspace (and leftover temporary files)."""
+        wanted = {self.entry(p).name for p in keep}
+        try:
+            for e in os.scandir(self.folder):
+                if e.name not in wanted:
+                    Path(e.path).unlink(missing_ok=True)
+        except OSError:
+            pass

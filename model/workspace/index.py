@@ -53,14 +53,12 @@ class WorkspaceIndex:
         self.files: dict[Path, FileSummary] = {}
         self.skipped: Counter[str] = Counter()
         self.leave_out: Path | None = None
-        self._cached: dict[Path, FileSummary] = {}
         self._walks: Iterator[Path] | None = None
         self._todo: list[Path] = []
         self._reading: Reader | None = None  # a file part read
         self._found: set[Path] = set()
         self._walked = False
         self._dirty = True  # names and n-grams to rebuild
-        self._unsaved = False
         self._names: list[ProjectName] = []
         self._sorted_names: list[str] = []
         self._ngrams: ProjectNgrams | None = None
@@ -71,8 +69,8 @@ class WorkspaceIndex:
     # -- building ---------------------------------------------------------------------------------
     @property
     def ready(self) -> bool:
-        """Everything found has been read, the names and n-grams are up to date, the cache written."""
-        return self._walked and not self._todo and self._reading is None and not self._dirty and not self._unsaved
+        """Everything found has been read, and the names and n-grams are up to date."""
+        return self._walked and not self._todo and self._reading is None and not self._dirty
 
     def progress(self) -> tuple[int, int]:
         """(files read, files found so far)."""
@@ -92,8 +90,6 @@ class WorkspaceIndex:
                 self._walk_some(deadline)
             elif self._dirty:
                 self._rebuild()
-            elif self._unsaved:
-                self.save()
             else:
                 return True
         return self.ready
@@ -115,22 +111,7 @@ class WorkspaceIndex:
         else:
             self._drop(path)
 
-    def save(self) -> None:
-        """Write the cache (after a build, and at shutdown); failures are logged, never raised."""
-        if not self._unsaved or not self._walked:
-            return
-        for root, cache in self.caches.items():
-            why = cache.save([s for p, s in self.files.items() if p.is_relative_to(root)])
-            if why:
-                log.warning("%s", why)
-        self._unsaved = False
-
     def _start(self) -> None:
-        for cache in self.caches.values():
-            found, why = cache.load()
-            if why:
-                log.warning("%s", why)
-            self._cached.update(found)
         self._walks = (p for r in self.roots for p in python_files(r, self.exclude, self.skipped, self.max_files))
 
     def _walk_some(self, deadline: float) -> None:
@@ -143,8 +124,9 @@ class WorkspaceIndex:
         self._walked = True
         self._todo.reverse()  # read in the walk's order
         for path in self.files.keys() - self._found:  # gone while the walk ran (a refresh removes the rest)
-            del self.files[path]
-            self._numbers.pop(path, None)
+            self._drop(path)
+        for root, cache in self.caches.items():
+            cache.prune({p for p in self._found if p.is_relative_to(root)})
 
     def _read(self, path: Path, deadline: float) -> None:
         try:
@@ -152,9 +134,13 @@ class WorkspaceIndex:
         except OSError:
             self._drop(path)
             return
-        known = self.files.get(path) or self._cached.get(path)
+        known = self.files.get(path)
         if known is not None and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
-            self._take(known)
+            return
+        cache = self._cache_of(path)
+        saved = cache.load(path, stat.st_size, stat.st_mtime_ns) if cache is not None else None
+        if saved is not None:
+            self._take(saved)
             return
         text, why = readable_source(path)
         if text is None:
@@ -169,15 +155,22 @@ class WorkspaceIndex:
         summary = self._reading.advance(deadline)
         if summary is not None:
             self._reading = None
-            self._unsaved = True
             self._take(summary)
+            cache = self._cache_of(summary.path)
+            if cache is not None and not cache.save(summary) and cache.failed:
+                log.warning("%s", cache.failed)
+                cache.failed = ""
+                self.caches.pop(cache.root, None)  # no use trying each file: the index works without it
+
+    def _cache_of(self, path: Path) -> IndexCache | None:
+        return next((c for r, c in self.caches.items() if path.is_relative_to(r)), None)
 
     def _drop(self, path: Path) -> bool:
         """Forget a file that is gone or no longer readable; whether it was known."""
         self._numbers.pop(path, None)
         if self.files.pop(path, None) is None:
             return False
-        self._dirty = self._unsaved = True
+        self._dirty = True
         return True
 
     def _take(self, summary: FileSummary) -> None:
@@ -203,7 +196,6 @@ class WorkspaceIndex:
             parts.append(np.append(ids, np.int32(-1)))
             spans[str(path)] = (at, at + len(ids))
             at += len(ids) + 1
-        self._cached.clear()  # every file found has been read (from it or again)
         names.sort(key=lambda n: (n.name, str(n.path)))
         self._names, self._sorted_names = names, [n.name for n in names]
         self._ngrams = ProjectNgrams(np.concatenate(parts) if parts else np.zeros(0, np.int32), self.key_texts, spans)
@@ -238,7 +230,8 @@ class WorkspaceIndex:
 
     def stats(self) -> dict[str, object]:
         return {"files": len(self.files), "tokens": len(self._ngrams) if self._ngrams is not None else 0,
-                "names": len(self._names), "skipped": dict(self.skipped)}
+                "names": len(self._names), "skipped": dict(self.skipped),
+                "cache_entries_dropped": sum(c.dropped for c in self.caches.values())}
 
 
 def dotted_name(path: Path) -> str:
