@@ -17,7 +17,8 @@ ITEM_KIND = {
     "builtin": types.CompletionItemKind.Function,
     "text": types.CompletionItemKind.Text,
 }
-SOURCE_LABEL = {"vocabulary": "model", "pointer": "copied", "file": "repeated", "defined": "defined there", "scope": "in scope"}
+SOURCE_LABEL = {"vocabulary": "model", "pointer": "copied", "file": "repeated", "defined": "defined there", "scope": "in scope",
+                "project": "in the project"}
 
 
 def completion_item(candidate: Candidate, rank: int, edit_range: types.Range, data: dict) -> types.CompletionItem:
@@ -27,7 +28,8 @@ def completion_item(candidate: Candidate, rank: int, edit_range: types.Range, da
         label=candidate.text,
         kind=ITEM_KIND.get(candidate.kind, types.CompletionItemKind.Text),
         label_details=types.CompletionItemLabelDetails(description=" ".join(filter(None, [prob, SOURCE_LABEL[candidate.source]]))),
-        detail=f"heed: {candidate.prob:.1%} ({candidate.kind}, {SOURCE_LABEL[candidate.source]})",
+        detail=f"heed: {candidate.prob:.1%} ({candidate.kind}, {SOURCE_LABEL[candidate.source]})"
+        + (f", defined in {candidate.where}" if candidate.where else ""),
         sort_text=f"{rank:04d}",
         filter_text=candidate.text,
         text_edit=types.TextEdit(range=edit_range, new_text=candidate.text),
