@@ -25,7 +25,7 @@ FORMAT = f"heed-index-2/{TOKENIZER_VERSION}"
 
 def user_cache_dir() -> Path:
     """heed's cache folder: `$HEED_CACHE`, else `~/.cache/heed`."""
-    return Path(os.environ.get("HEED_CACHE", Path.home() / ".cache" / "heed"))
+    return Path(os.environ.get("HEED_CACHE") or Path.home() / ".cache" / "heed")  # set but empty: not the working folder
 
 
 def _hash(path: Path) -> str:
@@ -48,7 +48,7 @@ class IndexCache:
             raw = json.loads(self.entry(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested past the parser's limit
             self.dropped += 1
             return None
         try:
@@ -56,7 +56,7 @@ class IndexCache:
                 self.dropped += 1
                 return None
             summary = FileSummary.from_json(raw["summary"])
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError):
             self.dropped += 1
             return None
         fresh = summary.path == path and summary.size == size and summary.mtime_ns == mtime_ns

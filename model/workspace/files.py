@@ -1,10 +1,10 @@
 """The project's Python files, as a user expects an editor to see them.
 
 A walk from each workspace folder that honours `.gitignore` files (at every level, with `!`
-negation, `**`, anchored and folder-only patterns) and the user's exclusions (glob patterns in
-the same syntax); leaves out folders that are never the user's code (`.git`, virtual
-environments, caches, `node_modules`); never follows a symlinked folder (no loops); and stops
-at MAX_FILES. A file is skipped when it is huge, binary, not UTF-8 or generated: each skip is
+negation, `**`, anchored and folder-only patterns) and the user's exclusions (patterns in the
+same syntax, relative to each workspace folder, which no .gitignore takes back); leaves out
+folders that are never the user's code (`.git`, virtual environments, caches, `node_modules`);
+never follows a symlinked folder (no loops); and stops at MAX_FILES. A file is skipped when it is huge, binary, not UTF-8 or generated: each skip is
 counted by reason for the log.
 """
 
@@ -111,9 +111,9 @@ def walk(root: Path, exclude: Sequence[str] = (), max_files: int = MAX_FILES) ->
 
 def python_files(root: Path, exclude: Sequence[str], skipped: Counter[str], max_files: int = MAX_FILES) -> Iterator[Path]:
     """`walk` a file at a time (the index reads each as it comes, in slices), counting what it skips."""
-    user = [p for p in map(parse_pattern, exclude) if p is not None]
+    user = _user_rules(exclude)
     count = 0
-    for folder, rules in _folders(root, [("", user)] if user else [], skipped):
+    for folder, rules in _folders(root, user, skipped):
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
@@ -123,7 +123,7 @@ def python_files(root: Path, exclude: Sequence[str], skipped: Counter[str], max_
             if not entry.name.endswith(".py"):
                 continue
             rel = Path(entry.path).relative_to(root).as_posix()
-            if ignored(rules, rel, False):
+            if _left_out(user, rules, rel, False):
                 skipped["ignored"] += 1
                 continue
             try:
@@ -138,9 +138,22 @@ def python_files(root: Path, exclude: Sequence[str], skipped: Counter[str], max_
             yield Path(entry.path)
 
 
-def _folders(root: Path, rules: list[tuple[str, list[Pattern]]], skipped: Counter[str]) -> Iterator[tuple[Path, list[tuple[str, list[Pattern]]]]]:
-    """Each folder to look in, with the ignore rules that apply there (depth first, sorted)."""
-    stack = [(root, rules)]
+Rules = list[tuple[str, list[Pattern]]]  # (the folder a .gitignore is in, relative to the root; its patterns)
+
+
+def _user_rules(exclude: Sequence[str]) -> Rules:
+    return [("", [p for p in map(parse_pattern, exclude) if p is not None])]
+
+
+def _left_out(user: Rules, rules: Rules, rel: str, is_dir: bool) -> bool:
+    """Ignored by the user's exclusions or by the .gitignore files. Apart, so that a `!` line in a
+    .gitignore never takes back what the user excluded (nor the other way round)."""
+    return ignored(user, rel, is_dir) or ignored(rules, rel, is_dir)
+
+
+def _folders(root: Path, user: Rules, skipped: Counter[str]) -> Iterator[tuple[Path, Rules]]:
+    """Each folder to look in, with the .gitignore rules that apply there (depth first, sorted)."""
+    stack: list[tuple[Path, Rules]] = [(root, [])]
     while stack:
         folder, rules = stack.pop()
         rel_folder = "" if folder == root else folder.relative_to(root).as_posix()
@@ -154,19 +167,19 @@ def _folders(root: Path, rules: list[tuple[str, list[Pattern]]], skipped: Counte
             continue
         for e in subs:
             rel = f"{rel_folder}/{e.name}" if rel_folder else e.name
-            why = _folder_skipped(Path(e.path), rel, rules)
+            why = _folder_skipped(Path(e.path), rel, user, rules)
             if why:
                 skipped[why] += 1
             else:
                 stack.append((Path(e.path), rules))
 
 
-def _folder_skipped(folder: Path, rel: str, rules: Sequence[tuple[str, list[Pattern]]]) -> str:
+def _folder_skipped(folder: Path, rel: str, user: Rules, rules: Rules) -> str:
     """Why the walk does not go into `folder` (`rel` to the root), or ""."""
     name = folder.name
     if name in NEVER or name.endswith((".egg-info", ".dist-info")) or (folder / "pyvenv.cfg").is_file():
         return "not the project's code"
-    return "ignored" if ignored(rules, rel, True) else ""
+    return "ignored" if _left_out(user, rules, rel, True) else ""
 
 
 def in_project(root: Path, path: Path, exclude: Sequence[str] = ()) -> bool:
@@ -178,20 +191,19 @@ def in_project(root: Path, path: Path, exclude: Sequence[str] = ()) -> bool:
         return False
     if not parts or not parts[-1].endswith(".py"):
         return False
-    user = [p for p in map(parse_pattern, exclude) if p is not None]
-    rules: list[tuple[str, list[Pattern]]] = [("", user)] if user else []
+    user, rules = _user_rules(exclude), []
     folder = root
     for depth, name in enumerate(parts[:-1]):
         own = read_ignore(folder / ".gitignore")
         if own:
             rules.append(("/".join(parts[:depth]), own))
         folder = folder / name
-        if folder.is_symlink() or _folder_skipped(folder, "/".join(parts[: depth + 1]), rules):
+        if folder.is_symlink() or _folder_skipped(folder, "/".join(parts[: depth + 1]), user, rules):
             return False
     own = read_ignore(folder / ".gitignore")
     if own:
         rules.append(("/".join(parts[:-1]), own))
-    return not ignored(rules, "/".join(parts), False)
+    return not _left_out(user, rules, "/".join(parts), False)
 
 
 def readable_source(path: Path, max_bytes: int = MAX_BYTES) -> tuple[str | None, str]:
