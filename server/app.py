@@ -10,12 +10,10 @@ The path of a completion request:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,13 +28,16 @@ from heed.model.runtime.fallback import fallback_popup
 from heed.server import convert
 from heed.server.documents import Document, Documents
 from heed.server.engine import Engine
+from heed.server.progress import ClientProgress
 from heed.server.protocol import BoundedStdin, HeedProtocol
 from heed.server.settings import Settings, parse_settings
+from heed.server.workspace import Indexer, folder_path, workspace_roots
 
 log = logging.getLogger("heed.server")
 T = TypeVar("T")
 STATUS_NOTIFICATION = "heed/status"
 DEBUG_DOCUMENT = "heed/debugDocument"  # only with HEED_DEBUG=1: see debug_document() below
+DEBUG_INDEX = "heed/debugIndex"  # only with HEED_DEBUG=1: what the workspace index holds
 WARM_AFTER_OPEN = 0.05  # seconds before warming a document's model states after it opens
 WARM_AFTER_EDIT = 0.5  # ... and after an edit: once typing pauses, not between keystrokes
 
@@ -51,6 +52,7 @@ class HeedServer(LanguageServer):
         self.settings = Settings()
         self.setting_errors: list[str] = []
         self.loaded: tuple[str, int] | None = None  # (model path, threads) last loaded
+        self.indexer = Indexer(self, self.engine)  # the workspace index (server/workspace.py)
 
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
         super().start_io(BoundedStdin(stdin or sys.stdin.buffer), stdout)  # see server/protocol.py
@@ -84,10 +86,11 @@ class HeedServer(LanguageServer):
             return None
         if request:
             doc.active = time.monotonic()
-        if doc.completer is None or doc.completer.predictor is not predictor:
+        workspace = self.indexer.index
+        if doc.completer is None or doc.completer.predictor is not predictor or doc.completer.workspace is not workspace:
             from heed.model.runtime.completer import Completer  # torch: only once a model has loaded
 
-            doc.completer = Completer(predictor, doc.path)
+            doc.completer = Completer(predictor, doc.path, workspace=workspace)
         self.documents.touch(doc)
         return doc.completer
 
@@ -115,19 +118,10 @@ class HeedServer(LanguageServer):
         self.loaded = wanted
         self.engine.status.state = "loading"
         self.notify_status()
-        token = str(uuid.uuid4())
-        progress = bool(
-            self.client_capabilities.window and self.client_capabilities.window.work_done_progress
-        )
-        if progress:
-            try:
-                await asyncio.wait_for(self.work_done_progress.create_async(token), 5)
-                self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title="heed", message="loading the model"))
-            except Exception:  # a client that refuses progress still gets completions
-                progress = False
+        progress = ClientProgress(self, "heed")
+        await progress.begin("loading the model")
         status = await self.engine.load_off_loop(*wanted)
-        if progress:
-            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=status.message))
+        progress.end(status.message)
         self.notify_status()
         if status.state == "ready":
             log.info("%s", status.message)
@@ -152,19 +146,41 @@ class HeedServer(LanguageServer):
 # -- lifecycle and settings ------------------------------------------------------------------------
 def initialize(ls: HeedServer, params: types.InitializeParams) -> None:
     ls.apply_settings(params.initialization_options or {})
+    ls.indexer.configure(ls.settings.index, workspace_roots(params))
 
 
 async def initialized(ls: HeedServer, params: types.InitializedParams) -> None:
+    ls.indexer.build()  # in the worker's idle time, while the model loads
     await ls.load_model()
 
 
 async def did_change_configuration(ls: HeedServer, params: types.DidChangeConfigurationParams) -> None:
     ls.apply_settings(params.settings or {})
+    if ls.indexer.configure(ls.settings.index):
+        ls.indexer.build()
     await ls.load_model()
 
 
-def shutdown(ls: HeedServer, params: None) -> None:
+async def shutdown(ls: HeedServer, params: None) -> None:
+    await ls.indexer.close()
     ls.engine.close()
+
+
+# -- the workspace ---------------------------------------------------------------------------------
+def did_save(ls: HeedServer, params: types.DidSaveTextDocumentParams) -> None:
+    ls.indexer.file_changed(params.text_document.uri)
+
+
+def did_change_watched_files(ls: HeedServer, params: types.DidChangeWatchedFilesParams) -> None:
+    for change in params.changes:
+        ls.indexer.file_changed(change.uri)
+
+
+def did_change_workspace_folders(ls: HeedServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+    removed = {folder_path(f.uri) for f in params.event.removed}
+    added = [p for f in params.event.added if (p := folder_path(f.uri))]
+    if ls.indexer.configure(ls.settings.index, [f for f in ls.indexer.folders if f not in removed] + added):
+        ls.indexer.build()
 
 
 # -- documents -------------------------------------------------------------------------------------
@@ -271,7 +287,14 @@ async def debug_document(ls: HeedServer, params: Any) -> dict | None:
     stream, text, version = await ls.engine.call(doc.snapshot)
     base = doc.completer.states.base if doc.completer is not None else None
     return {"text": text, "version": version, "streamText": stream.source(),
-            "warmTokens": len(base.inputs) if base is not None else 0}
+            "warmTokens": len(base.inputs) if base is not None else 0,
+            "workspace": doc.completer is not None and doc.completer.workspace is not None}
+
+
+async def debug_index(ls: HeedServer, params: Any) -> dict:
+    """Only with HEED_DEBUG=1, for tests (tests/test_workspace_server.py): the index's roots, whether
+    it is ready, its `stats()` and the files it holds."""
+    return await ls.indexer.debug_state()
 
 
 FEATURES: list[tuple[str, Any, Callable[..., Any]]] = [  # (LSP method, its options, handler)
@@ -279,6 +302,9 @@ FEATURES: list[tuple[str, Any, Callable[..., Any]]] = [  # (LSP method, its opti
     (types.INITIALIZED, None, initialized),
     (types.WORKSPACE_DID_CHANGE_CONFIGURATION, None, did_change_configuration),
     (types.SHUTDOWN, None, shutdown),
+    (types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False), did_save),
+    (types.WORKSPACE_DID_CHANGE_WATCHED_FILES, None, did_change_watched_files),
+    (types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS, None, did_change_workspace_folders),
     (types.TEXT_DOCUMENT_DID_OPEN, None, did_open),
     (types.TEXT_DOCUMENT_DID_CHANGE, None, did_change),
     (types.TEXT_DOCUMENT_DID_CLOSE, None, did_close),
@@ -295,4 +321,5 @@ def create_server() -> HeedServer:
         server.feature(method, options)(handler)
     if os.environ.get("HEED_DEBUG") == "1":
         server.feature(DEBUG_DOCUMENT)(debug_document)
+        server.feature(DEBUG_INDEX)(debug_index)
     return server

@@ -158,8 +158,13 @@ class Engine:
             log.error("background job %s failed", key, exc_info=exc)
 
     async def call(self, fn: Callable[[], T]) -> T:
-        """Run `fn` on the worker (for work that must not race the model jobs)."""
-        return await asyncio.get_running_loop().run_in_executor(self.worker, fn)
+        """Run `fn` on the worker (for work that must not race the model jobs); like a request, it
+        stops the background job running there at its next check."""
+        self.busy += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.worker, fn)
+        finally:
+            self.busy -= 1
 
     def close(self) -> None:
         for timer in self.timers.values():

@@ -32,10 +32,17 @@ class CompletionSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class IndexSettings:
+    enabled: bool = True  # index the workspace's Python files (server/workspace.py)
+    exclude: tuple[str, ...] = ()  # patterns in .gitignore syntax, beside the .gitignore files
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     model_path: str = ""  # a model folder; empty: the model bundled with heed
     inline: InlineSettings = field(default_factory=InlineSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
     torch_threads: int = 0  # CPU threads for the model; 0: let torch decide (at most 4)
     log_level: str = "info"  # error, warning, info, debug
 
@@ -69,6 +76,9 @@ def _check(name: str, default: Any, value: Any) -> str | None:
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             return f"expected a whole number from {low} to {high}"
         return None
+    if isinstance(default, tuple):
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return None if ok else "expected a list of strings"
     if name == "log_level":
         return None if value in LOG_LEVELS else f"expected one of {', '.join(LOG_LEVELS)}"
     return None if isinstance(value, str) else "expected a string"
@@ -79,7 +89,8 @@ def _parse(cls: type, raw: Any, prefix: str, errors: list[str]) -> Any:
     if raw is None:
         return defaults
     if not isinstance(raw, dict):
-        errors.append(f"{prefix or 'settings'}: expected an object, got {type(raw).__name__}")
+        where = f"heed.{prefix.rstrip('.')}" if prefix else "settings"
+        errors.append(f"{where}: expected an object, got {type(raw).__name__}")
         return defaults
     values = {}
     for f in fields(cls):
@@ -93,9 +104,10 @@ def _parse(cls: type, raw: Any, prefix: str, errors: list[str]) -> Any:
             continue
         problem = _check(f.name, default, raw[key])
         if problem:
-            errors.append(f"heed.{path} = {raw[key]!r}: {problem}; using {default!r}")
+            shown = list(default) if isinstance(default, tuple) else default  # as the client writes it
+            errors.append(f"heed.{path} = {raw[key]!r}: {problem}; using {shown!r}")
         else:
-            values[f.name] = float(raw[key]) if isinstance(default, float) else raw[key]
+            values[f.name] = float(raw[key]) if isinstance(default, float) else tuple(raw[key]) if isinstance(default, tuple) else raw[key]
     return replace(defaults, **values)
 
 
