@@ -31,6 +31,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
         XDG_CONFIG_HOME=str(tmp_path / "config"),  # no user config or plugins
         XDG_DATA_HOME=str(tmp_path / "data"),
         XDG_STATE_HOME=str(tmp_path / "state"),
+        HEED_CACHE=str(tmp_path / "cache"),  # the workspace index of tmp_path: not in the user's cache
         **extra,
     )
     return env

@@ -4,6 +4,7 @@ export interface ServerSettings {
   modelPath: string;
   inline: { enabled: boolean; beamWidth: number; maxTokens: number; alternatives: number; minConfidence: number };
   completion: { maxItems: number };
+  index: { enabled: boolean; exclude: string[] };
   torchThreads: number;
   logLevel: string;
 }
@@ -18,6 +19,7 @@ export const DEFAULTS: ServerSettings = {
   modelPath: "",
   inline: { enabled: true, beamWidth: 4, maxTokens: 16, alternatives: 3, minConfidence: -1 },
   completion: { maxItems: 20 },
+  index: { enabled: true, exclude: [] },
   torchThreads: 0,
   logLevel: "info",
 };
@@ -70,6 +72,7 @@ export function readSettings(get: Getter, ctx: PathContext): ExtensionSettings {
         minConfidence: num(get("inline.minConfidence", d.inline.minConfidence), d.inline.minConfidence, -1, 1),
       },
       completion: { maxItems: int(get("completion.maxItems", d.completion.maxItems), d.completion.maxItems, 1, 200) },
+      index: { enabled: get("index.enabled", d.index.enabled) !== false, exclude: strings(get<unknown>("index.exclude", [])) },
       torchThreads: int(get("torchThreads", d.torchThreads), d.torchThreads, 0, 64),
       logLevel: String(get("logLevel", d.logLevel)),
     },

@@ -25,6 +25,8 @@ test("flat VS Code keys become nested keys", () => {
       "inline.alternatives": 1,
       "inline.minConfidence": 0.4,
       "completion.maxItems": 5,
+      "index.enabled": false,
+      "index.exclude": ["build/", "", 3, "/scripts/*.py"],
       torchThreads: 2,
       logLevel: "debug",
       interpreter: ["~/venv/bin/python"],
@@ -36,6 +38,7 @@ test("flat VS Code keys become nested keys", () => {
     modelPath: "/ws/runs/ft",
     inline: { enabled: false, beamWidth: 2, maxTokens: 8, alternatives: 1, minConfidence: 0.4 },
     completion: { maxItems: 5 },
+    index: { enabled: false, exclude: ["build/", "/scripts/*.py"] },
     torchThreads: 2,
     logLevel: "debug",
   });
@@ -68,6 +71,7 @@ test("model and interpreter changes restart; inline/popup settings are sent live
   assert.equal(changeAction(affects(["heed.interpreter"])), "restart");
   assert.equal(changeAction(affects(["heed.inline.enabled"])), "notify");
   assert.equal(changeAction(affects(["heed.completion.maxItems"])), "notify");
+  assert.equal(changeAction(affects(["heed.index.exclude"])), "notify"); // the server makes a new index itself
 });
 
 test("server command", () => {

@@ -14,6 +14,8 @@ M.defaults = {
     modelPath = '',
     inline = { enabled = true, beamWidth = 4, maxTokens = 16, alternatives = 3, minConfidence = -1 },
     completion = { maxItems = 20 },
+    -- The workspace index (the project's classes, names and n-grams); exclude: .gitignore patterns.
+    index = { enabled = true, exclude = {} },
     torchThreads = 0,
     logLevel = 'info',
   },
