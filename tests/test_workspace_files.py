@@ -130,10 +130,21 @@ def test_unreadable_folders_are_skipped_and_counted(tmp_path: Path, monkeypatch:
     assert result.skipped["unreadable folder"] == 1
 
 
-def test_the_file_limit_stops_the_index_and_counts_the_rest(tmp_path: Path) -> None:
-    root = tree(tmp_path, {f"m{i:02}.py": "" for i in range(12)})
+def test_the_file_limit_stops_the_walk_and_counts_the_rest_of_its_folder(tmp_path: Path) -> None:
+    root = tree(tmp_path, {f"a/m{i:02}.py": "" for i in range(12)} | {"b/later.py": ""})
     result = walk(root, max_files=5)
-    assert len(result.files) == 5 and result.skipped["past the file limit"] == 7
+    assert [p.name for p in result.files] == [f"m{i:02}.py" for i in range(5)]
+    assert result.skipped == Counter({"past the file limit": 7, "walk stopped at the file limit": 1})  # b/ not walked
+    result = walk(root, max_files=12)  # reached at the end of a/
+    assert len(result.files) == 12 and result.skipped == Counter({"walk stopped at the file limit": 1})
+    assert len(walk(root, max_files=13).files) == 13 and not walk(root, max_files=13).skipped
+
+
+def test_the_paced_walk_says_when_it_moves_to_the_next_folder(tmp_path: Path) -> None:
+    """Folders with no Python file in them still give a slice's caller a chance to stop."""
+    root = tree(tmp_path, {f"data{i}/x.json": "" for i in range(5)} | {"z/mod.py": ""})
+    paced = list(files.paced_python_files(root, (), Counter()))
+    assert paced == [None] * 7 + [root / "z" / "mod.py"]  # the root, 5 data folders, z
 
 
 @pytest.mark.parametrize(("content", "why"), [

@@ -4,8 +4,8 @@ A walk from each workspace folder that honours `.gitignore` files (at every leve
 negation, `**`, anchored and folder-only patterns) and the user's exclusions (patterns in the
 same syntax, relative to each workspace folder, which no .gitignore takes back); leaves out
 folders that are never the user's code (`.git`, virtual environments, caches, `node_modules`);
-never follows a symlinked folder (no loops); and stops at MAX_FILES. A file is skipped when it is huge, binary, not UTF-8 or generated: each skip is
-counted by reason for the log.
+never follows a symlinked folder (no loops); and stops at MAX_FILES. A file is skipped when it
+is huge, binary, not UTF-8 or generated: each skip is counted by reason for the log.
 """
 
 from __future__ import annotations
@@ -111,9 +111,22 @@ def walk(root: Path, exclude: Sequence[str] = (), max_files: int = MAX_FILES) ->
 
 def python_files(root: Path, exclude: Sequence[str], skipped: Counter[str], max_files: int = MAX_FILES) -> Iterator[Path]:
     """`walk` a file at a time (the index reads each as it comes, in slices), counting what it skips."""
+    return (p for p in paced_python_files(root, exclude, skipped, max_files) if p is not None)
+
+
+def paced_python_files(root: Path, exclude: Sequence[str], skipped: Counter[str],
+                       max_files: int = MAX_FILES) -> Iterator[Path | None]:
+    """`python_files` with a None after each folder looked in: a caller that works in time slices
+    can check its clock there, where thousands of folders hold no Python file it would take.
+    At `max_files` the walk stops at the end of its folder (the files after the limit there
+    counted): a home folder taken for a project is not walked to its end."""
     user = _user_rules(exclude)
     count = 0
     for folder, rules in _folders(root, user, skipped):
+        if count >= max_files:
+            skipped["walk stopped at the file limit"] += 1  # with folders left
+            return
+        yield None
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
