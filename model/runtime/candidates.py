@@ -42,7 +42,8 @@ class Candidate:
     kind: str  # function, method, class, module, variable, field, keyword, builtin, text
     source: str  # "vocabulary", "pointer", "file" (the n-grams), "defined" (by the receiver's module or class),
     # "scope" or "project" (a name another module of the project defines)
-    where: str = ""  # for a name of the project: the module and line that define it (`pkg.mod:12`)
+    where: str = ""  # for a name of the project: the module and line that define it (`pkg.mod:12`) ...
+    import_from: str = ""  # ... and the module to import it from, where it is not in scope
 
 
 @dataclass
@@ -99,7 +100,7 @@ def finish_popup(
         kind = module_kind(modules, module, c.text) if module is not None and modules is not None else ""
         there = elsewhere.get(c.text)
         if there is not None:
-            c.where = f"{there.module}:{there.line}"
+            c.where, c.import_from = f"{there.module}:{there.line}", there.module
         c.kind = kind or defined.get(c.text, "") or (there.kind if there is not None and not scope.counts.get(c.text) else "") \
             or kind_of(c.text, scope)
     return Popup(prefix, ranked, model_used)

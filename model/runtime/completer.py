@@ -181,7 +181,8 @@ class Completer:
             for ids in (known.module, known.inherited):
                 defined.update((text, known.kinds.get(text, "")) for text in map(self.encoder.text_of, (ids if ids is not None else ())))
         module = known.source if known is not None else None  # for the kinds of its names
-        project = self.workspace.names(prefix) if self.workspace is not None and prefix and not after_dot \
+        project = [n for n in self.workspace.names(prefix) if n.path != self.path] \
+            if self.workspace is not None and prefix and not after_dot \
             and (self.predictor is None or self.predictor.features.workspace) else []
         return finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None, module,
                             self.modules, defined, project)
