@@ -81,7 +81,7 @@ class WorkspaceIndex:
         deadline = time.monotonic() + budget_s
         if self._walks is None and not self._walked:
             self._start()
-        while time.monotonic() < deadline and not (stop and stop()):
+        while not (stop and stop()):  # at least one unit of work (a few lines of a file), however small the budget
             if self._reading is not None:
                 self._read_some(deadline)
             elif self._todo:
@@ -92,6 +92,8 @@ class WorkspaceIndex:
                 self._rebuild()
             else:
                 return True
+            if time.monotonic() >= deadline:
+                break
         return self.ready
 
     def build(self) -> WorkspaceIndex:
