@@ -38,7 +38,8 @@ What it does (both servers get the same points, the same client code and the sam
   replay and in a separate fresh session with 20 real files open (one completion in each).
 
 jedi-language-server runs with its default options; it does not do inline completion (n/a). The
-workspace root is an empty temporary folder for both (documents keep their real paths).
+workspace root is an empty temporary folder for both (documents keep their real paths), or the
+folder `--workspace` names (the typing file's project: heed indexes it in the background).
 Targets are printed beside the measured values with a check mark; nothing is asserted.
 """
 
@@ -284,7 +285,7 @@ async def main_async(args: argparse.Namespace) -> int:
     # The workspace root is an empty folder: documents keep their real paths (so jedi resolves
     # relative imports), but no server indexes or puts on sys.path a folder of unrelated code
     # (with site-packages as the root, jedi's start-up alone took 7-27 s here).
-    root = Path(tempfile.mkdtemp(prefix="lsp-bench-"))
+    root = Path(args.workspace).resolve() if args.workspace else Path(tempfile.mkdtemp(prefix="lsp-bench-"))
     points, texts = sample_points(files, args.points, args.seed)
     typing_path = Path(args.typing_file) if args.typing_file else PROJECTS / TYPING_FILE
     typing_text = read_source(typing_path)
@@ -328,7 +329,8 @@ async def main_async(args: argparse.Namespace) -> int:
             run["memory"] = await run_memory_session(server, memory_files, root, args.seed)
         runs[server.name] = run
         print(f"{server.name}: done in {time.perf_counter() - t_all:.0f} s", file=sys.stderr)
-    shutil.rmtree(root, ignore_errors=True)
+    if not args.workspace:
+        shutil.rmtree(root, ignore_errors=True)
     if mirror is not None:
         shutil.rmtree(mirror.root, ignore_errors=True)
 
@@ -393,6 +395,8 @@ def main() -> int:
                         help="seconds between opening the large file (and a first request) and typing in it (default 3)")
     parser.add_argument("--open-files", type=int, default=20, help="files open in the memory run (0: skip it)")
     parser.add_argument("--max-items", type=int, default=20, help="heed's completion.maxItems (its default: 20)")
+    parser.add_argument("--workspace", help="the workspace root both servers are given (default: an empty folder); "
+                        "a project folder makes heed index it while the run goes on")
     parser.add_argument("--no-jedi", action="store_true", help="heed alone")
     parser.add_argument("--no-warm", action="store_true", help="skip the second (warm) request at each point")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
