@@ -217,7 +217,13 @@ async def test_a_completion_is_answered_while_the_index_builds(start: Start, tmp
     assert state["ready"] and state["stats"]["files"] == COPIES * len(sources)
 
 
-async def test_settings_exclude_and_disable_the_index(start: Start, tmp_path: Path) -> None:
+def folders_changed(added: list[Path], removed: list[Path]) -> types.DidChangeWorkspaceFoldersParams:
+    return types.DidChangeWorkspaceFoldersParams(event=types.WorkspaceFoldersChangeEvent(
+        added=[types.WorkspaceFolder(uri=f.as_uri(), name=f.name) for f in added],
+        removed=[types.WorkspaceFolder(uri=f.as_uri(), name=f.name) for f in removed]))
+
+
+async def test_settings_and_workspace_folders_make_a_new_index(start: Start, tmp_path: Path) -> None:
     root = make_workspace(tmp_path / "project")
     client = await start(root, options={"index": {"exclude": ["core.py"]}})
     state = await wait_index(client)
@@ -226,6 +232,15 @@ async def test_settings_exclude_and_disable_the_index(start: Start, tmp_path: Pa
         settings={"heed": {"modelPath": str(tmp_path / "no-model"), "index": {"exclude": ["/pkg/util.py"]}}}))
     state = await wait_index(client, lambda s: s["ready"] and "pkg/core.py" in indexed(s, root))
     assert indexed(state, root) == {"pkg/__init__.py", "pkg/core.py"}
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "tool.py").write_text("def tool():\n    pass\n")
+    client.workspace_did_change_workspace_folders(folders_changed([other], []))
+    state = await wait_index(client, lambda s: s["ready"] and str(other / "tool.py") in s["files"])
+    assert state["roots"] == [str(root), str(other)] and state["stats"]["files"] == 3
+    client.workspace_did_change_workspace_folders(folders_changed([], [root]))
+    state = await wait_index(client, lambda s: s["ready"] and s["roots"] == [str(other)])
+    assert state["files"] == [str(other / "tool.py")]
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
         settings={"heed": {"modelPath": str(tmp_path / "no-model"), "index": {"enabled": False, "exclude": "core.py"}}}))
     state = await wait_index(client, lambda s: not s["enabled"])
