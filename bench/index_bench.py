@@ -53,7 +53,8 @@ def main() -> None:
         for root in args.projects:
             for when in ("from nothing", "from the cache"):
                 r = build(root, Path(cache) / "timed", args.slice, traced=False)  # timed without tracing, which slows Python ~5x
-                memory = build(root, Path(cache) / "traced", args.slice, traced=True) if when == "from nothing" else memory
+                if when == "from nothing":  # the memory held is the same either way
+                    memory = build(root, Path(cache) / "traced", args.slice, traced=True)
                 r["held_mb"], r["peak_mb"] = memory["held_mb"], memory["peak_mb"]
                 print(f"{root.name:12} {when:15} {r['lines']:8.0f} lines {r['files']:5.0f} files {r['tokens']:8.0f} tokens "
                       f"{r['names']:6.0f} names: {r['seconds']:6.2f} s, longest slice {r['longest_slice_ms']:5.1f} ms, "
