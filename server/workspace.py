@@ -29,7 +29,6 @@ from pygls import uris
 from pygls.lsp.server import LanguageServer
 
 from heed.model.lookup.modules import SHARED
-from heed.model.workspace.files import in_project
 from heed.model.workspace.index import WorkspaceIndex
 from heed.server.engine import Engine
 from heed.server.progress import ClientProgress
@@ -192,7 +191,7 @@ class Indexer:
         try:
             while self._current(index) and not stop() and time.monotonic() < turn_ends:
                 while self.changed:
-                    self._refresh(index, self.changed.popleft())
+                    index.refresh(self.changed.popleft())  # it leaves out what its walk would, forgets what is gone
                 ready = index.step(SLICE_S, stop)
                 if ready and not self.changed:
                     break
@@ -208,15 +207,6 @@ class Indexer:
     def _current(self, index: WorkspaceIndex) -> bool:
         """Whether `index` is still the one wanted (not replaced by new settings, nor shut down)."""
         return index is self.index
-
-    def _refresh(self, index: WorkspaceIndex, path: Path) -> None:
-        if path.suffix != ".py" and not path.exists():  # a folder deleted: the files under it
-            for known in [p for p in index.files if p.is_relative_to(path)]:
-                index.refresh(known)
-            return
-        if path.exists() and not any(in_project(root, path, self.settings.exclude) for root in index.roots):
-            return  # a file the walk leaves out (.gitignore, exclusions, a virtual environment)
-        index.refresh(path)
 
     def _summary(self, index: WorkspaceIndex) -> str:
         stats = index.stats()

@@ -204,6 +204,11 @@ class ModuleIndex:
         background), so that no request parses it; it is completed as a module read here is."""
         self._complete(path, mtime_ns, copy.deepcopy(module), 0)
 
+    def forget(self, path: Path) -> None:
+        """Drop what was read of the module at `path` (deleted, or left out of the workspace)."""
+        if self._read.pop(path, None) is not None:
+            self._classes.clear()  # what its classes' names were may have come from it
+
     def _complete(self, path: Path, mtime_ns: int, module: Module, depth: int) -> Module:
         """Add a package's submodules and what its `from m import *` bring to a collected module."""
         self._read[path] = (mtime_ns, module)  # before reading on: a cycle of `*` imports ends here

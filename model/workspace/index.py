@@ -25,7 +25,7 @@ import numpy as np
 
 from heed.model.lookup.modules import ModuleIndex
 from heed.model.workspace.cache import IndexCache
-from heed.model.workspace.files import MAX_FILES, python_files, readable_source
+from heed.model.workspace.files import MAX_FILES, in_project, paced_python_files, readable_source
 from heed.model.workspace.ngrams import ProjectNgrams
 from heed.model.workspace.summary import FileSummary, Reader
 
@@ -53,7 +53,7 @@ class WorkspaceIndex:
         self.files: dict[Path, FileSummary] = {}
         self.skipped: Counter[str] = Counter()
         self.leave_out: Path | None = None
-        self._walks: Iterator[Path] | None = None
+        self._walks: Iterator[Path | None] | None = None
         self._todo: list[Path] = []
         self._reading: Reader | None = None  # a file part read
         self._found: set[Path] = set()
@@ -103,22 +103,27 @@ class WorkspaceIndex:
         return self
 
     def refresh(self, path: Path) -> None:
-        """`path` was saved, created, changed or deleted: read it again (or forget it) soon."""
+        """`path` (a file or a folder) was saved, created, changed or deleted: read it again, or
+        forget it and what was under it, soon. A file the walk would leave out (`.gitignore`, the
+        exclusions, a virtual environment) stays out."""
         path = Path(path)
-        if not any(path.is_relative_to(r) for r in self.roots) or path.suffix != ".py":
+        if not path.exists():
+            for known in [p for p in self.files if p == path or p.is_relative_to(path)]:
+                self._drop(known)
             return
-        if path.is_file():
-            if path not in self._todo:
-                self._todo.append(path)
-        else:
-            self._drop(path)
+        if path.is_file() and any(in_project(r, path, self.exclude) for r in self.roots) and path not in self._todo:
+            self._todo.append(path)
 
     def _start(self) -> None:
-        self._walks = (p for r in self.roots for p in python_files(r, self.exclude, self.skipped, self.max_files))
+        self._walks = (p for r in self.roots for p in paced_python_files(r, self.exclude, self.skipped, self.max_files))
 
     def _walk_some(self, deadline: float) -> None:
         assert self._walks is not None
         for path in self._walks:
+            if path is None:  # a folder looked in: a place to check the clock
+                if time.monotonic() >= deadline:
+                    return
+                continue
             self._found.add(path)
             self._todo.append(path)
             if time.monotonic() >= deadline:
@@ -170,6 +175,8 @@ class WorkspaceIndex:
     def _drop(self, path: Path) -> bool:
         """Forget a file that is gone or no longer readable; whether it was known."""
         self._numbers.pop(path, None)
+        if self.modules is not None:
+            self.modules.forget(path)
         if self.files.pop(path, None) is None:
             return False
         self._dirty = True
