@@ -22,6 +22,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from heed import __version__
+from heed.model.lookup.auto_import import import_edit
 from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.candidates import Popup
 from heed.model.runtime.fallback import fallback_popup
@@ -213,20 +214,24 @@ async def completion(ls: HeedServer, params: types.CompletionParams) -> types.Co
         return empty
     offset, version, max_items = doc.offset(params.position), doc.version, ls.settings.completion.max_items
 
-    def job(cancelled: Cancelled) -> Popup | None:
-        stream, _, _ = doc.snapshot()
+    def job(cancelled: Cancelled) -> tuple[Popup, dict[str, tuple[int, str]]]:
+        stream, text, _ = doc.snapshot()
         completer = ls.completer_for(doc)
         if completer is None:
-            return fallback_popup(stream, offset, max_items, doc.path)
-        return completer.popup(stream, offset, max_items, cancelled, quick=True)
+            popup = fallback_popup(stream, offset, max_items, doc.path, ls.indexer.index)
+        else:
+            popup = completer.popup(stream, offset, max_items, cancelled, quick=True)
+        imports = {c.text: edit for c in popup.candidates if c.import_from and (edit := import_edit(text, c.import_from, c.text))}
+        return popup, imports
 
-    popup = await ls.answer(doc, "completion", job, version, None)
-    if popup is None:
+    answer = await ls.answer(doc, "completion", job, version, None)
+    if answer is None:
         return empty
+    popup, imports = answer
     start = doc.position(offset - len(popup.prefix))
     edit_range = types.Range(start, doc.position(offset))
     data = {"uri": doc.uri, "offset": offset, "version": version}
-    items = [convert.completion_item(c, i, edit_range, data) for i, c in enumerate(popup.candidates)]
+    items = [convert.completion_item(c, i, edit_range, data, imports.get(c.text)) for i, c in enumerate(popup.candidates)]
     return types.CompletionList(is_incomplete=True, items=items)
 
 

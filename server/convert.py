@@ -21,18 +21,27 @@ SOURCE_LABEL = {"vocabulary": "model", "pointer": "copied", "file": "repeated", 
                 "project": "in the project"}
 
 
-def completion_item(candidate: Candidate, rank: int, edit_range: types.Range, data: dict) -> types.CompletionItem:
-    """One popup item. `sortText` keeps the model's order in clients that sort by it."""
+def completion_item(candidate: Candidate, rank: int, edit_range: types.Range, data: dict,
+                    import_line: tuple[int, str] | None = None) -> types.CompletionItem:
+    """One popup item. `sortText` keeps the model's order in clients that sort by it.
+    `import_line`: (line, text) of the import a name from another module needs, added with it."""
     prob = f"{candidate.prob:.0%}" if candidate.prob >= 0.005 else ""
+    imports = None
+    if import_line is not None:
+        at = types.Position(import_line[0], 0)
+        imports = [types.TextEdit(range=types.Range(at, at), new_text=import_line[1])]
     return types.CompletionItem(
         label=candidate.text,
         kind=ITEM_KIND.get(candidate.kind, types.CompletionItemKind.Text),
-        label_details=types.CompletionItemLabelDetails(description=" ".join(filter(None, [prob, SOURCE_LABEL[candidate.source]]))),
+        label_details=types.CompletionItemLabelDetails(
+            description=" ".join(filter(None, [prob, SOURCE_LABEL[candidate.source]])),
+            detail=f" from {candidate.import_from}" if import_line is not None else None),
         detail=f"heed: {candidate.prob:.1%} ({candidate.kind}, {SOURCE_LABEL[candidate.source]})"
         + (f", defined in {candidate.where}" if candidate.where else ""),
         sort_text=f"{rank:04d}",
         filter_text=candidate.text,
         text_edit=types.TextEdit(range=edit_range, new_text=candidate.text),
+        additional_text_edits=imports,
         data=data,
     )
 

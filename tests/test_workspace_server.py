@@ -367,3 +367,26 @@ def test_a_replaced_index_stops_and_changes_reach_the_current_one(tmp_path: Path
     indexer._build_slices(new, lambda: False)
     assert sorted(p.name for p in new.files) == ["__init__.py", "core.py", "more.py"]
     assert indexer.configure(IndexSettings(enabled=False)) and indexer.index is None
+
+
+async def test_a_project_name_comes_with_where_it_is_defined_and_its_import(start: Start, tmp_path: Path) -> None:
+    root = make_workspace(tmp_path / "project")
+    client = await start(root)  # no model: the fallback popup offers the project's names too
+    await wait_index(client)
+    uri = (root / "main.py").as_uri()
+    text = '"""A script."""\nimport os\n\n\ndef run():\n    return hel'
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=uri, language_id="python", version=1, text=text)))
+    result = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri), position=types.Position(5, 14)))
+    item = next(i for i in result.items if i.label == "helper")
+    assert item.kind == types.CompletionItemKind.Function and "defined in pkg.util:1" in (item.detail or "")
+    assert [(e.range.start.line, e.new_text) for e in item.additional_text_edits or []] == [(2, "from pkg.util import helper\n")]
+    text = "from pkg.util import helper\nhel"  # imported already: no edit
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
+    result = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri), position=types.Position(1, 3)))
+    item = next(i for i in result.items if i.label == "helper")
+    assert not item.additional_text_edits

@@ -10,6 +10,7 @@ from __future__ import annotations
 import keyword
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from heed.model.lookup.module_source import Module
 from heed.model.lookup.modules import ModuleIndex, module_kind
@@ -17,7 +18,7 @@ from heed.model.lookup.scope import Scope, attributes_of
 from heed.model.text.cursor import receiver_before
 from heed.model.text.roles import ROLES
 from heed.model.text.stream import TokenStream
-from heed.model.workspace.index import ProjectName
+from heed.model.workspace.index import ProjectName, WorkspaceIndex
 
 # What kind of thing a name is, from the role it plays where the document binds or uses it.
 KIND_OF_ROLE = {
@@ -63,6 +64,14 @@ def kind_of(text: str, scope: Scope) -> str:
     if role is None:
         role = scope.role_of(text)
     return KIND_OF_ROLE.get(ROLES[role], "variable") if role is not None and role >= 0 else "text"
+
+
+def project_names(workspace: WorkspaceIndex | None, prefix: str, after_dot: bool, path: Path | None) -> list[ProjectName]:
+    """The names the project's other modules define that start with `prefix`: offered at a
+    name's start once something is typed (with nothing typed, thousands of them are noise)."""
+    if workspace is None or not prefix or after_dot:
+        return []
+    return [n for n in workspace.names(prefix) if n.path != path]
 
 
 def finish_popup(

@@ -22,7 +22,7 @@ from heed.model.lookup.scope import scope_at
 from heed.model.nn.network import Output, mixture
 from heed.model.runtime.beam import beam_search
 from heed.model.runtime.cancel import Cancelled
-from heed.model.runtime.candidates import Candidate, Popup, finish_popup
+from heed.model.runtime.candidates import Candidate, Popup, finish_popup, project_names
 from heed.model.runtime.confidence import FEATURES, Cut, features, line_context, longest_sure
 from heed.model.runtime.context import CursorContext, cursor_context, short_cut
 from heed.model.runtime.encoding import DocEncoder, Encoded
@@ -181,9 +181,8 @@ class Completer:
             for ids in (known.module, known.inherited):
                 defined.update((text, known.kinds.get(text, "")) for text in map(self.encoder.text_of, (ids if ids is not None else ())))
         module = known.source if known is not None else None  # for the kinds of its names
-        project = [n for n in self.workspace.names(prefix) if n.path != self.path] \
-            if self.workspace is not None and prefix and not after_dot \
-            and (self.predictor is None or self.predictor.features.workspace) else []
+        workspace = self.workspace if self.predictor is None or self.predictor.features.workspace else None
+        project = project_names(workspace, prefix, after_dot, self.path)
         return finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None, module,
                             self.modules, defined, project)
 
