@@ -60,7 +60,8 @@ def cmd_complete(args: argparse.Namespace) -> int:
     from heed.server.offline import complete_at
 
     path, line, col = _parse_location(args.location)
-    result = complete_at(path, line, col, inline=args.inline, model=args.model, max_items=args.max_items)
+    result = complete_at(path, line, col, inline=args.inline, model=args.model, max_items=args.max_items,
+                         workspace=args.workspace)
     if args.json:
         json.dump(result["lsp"], sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -206,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the LSP response as JSON")
     p.add_argument("--model", default=None, help="model folder (default: the bundled model)")
     p.add_argument("--max-items", type=int, default=10)
+    p.add_argument("--workspace", metavar="DIR", help="index this project first, as the server indexes its workspace "
+                   "(cached: the next time is quick)")
     p.set_defaults(func=cmd_complete)
 
     p = sub.add_parser("explain", parents=[verbose], help="show where the model looked at FILE:LINE:COL (1-based)")

@@ -11,17 +11,21 @@ from typing import Any
 
 from lsprotocol import converters, types
 
+from heed.model.lookup.auto_import import import_edit
+from heed.model.lookup.modules import SHARED
 from heed.model.nn.store import ModelError
 from heed.model.runtime.completer import Completer
 from heed.model.runtime.predictor import Predictor, load_predictor
 from heed.model.text.stream import TokenStream
+from heed.model.workspace.index import WorkspaceIndex
 from heed.server import convert
 from heed.server.documents import line_starts, offset_at, position_at
 
 
 def complete_at(path: str, line: int, col: int, inline: bool = False, model: str | None = None,
-                max_items: int = 10) -> dict[str, Any]:
-    """{"lsp": the LSP result as JSON, "text": a readable rendering}. `line` and `col` are 1-based."""
+                max_items: int = 10, workspace: str | None = None) -> dict[str, Any]:
+    """{"lsp": the LSP result as JSON, "text": a readable rendering}. `line` and `col` are 1-based.
+    `workspace`: a project folder to index first (with the server's cache)."""
     text = Path(path).read_bytes().decode("utf-8", errors="replace")
     starts = line_starts(text)
     offset = offset_at(text, starts, types.Position(max(line - 1, 0), max(col - 1, 0)))
@@ -30,7 +34,8 @@ def complete_at(path: str, line: int, col: int, inline: bool = False, model: str
         note = ""
     except ModelError as exc:
         predictor, note = None, f"(no model: {exc}; names in scope only)\n"
-    completer = Completer(predictor)
+    index = WorkspaceIndex([Path(workspace).resolve()], SHARED).build() if workspace else None
+    completer = Completer(predictor, Path(path).resolve(), workspace=index)
     stream = TokenStream(text)
     convert_json = converters.get_converter().unstructure
     if inline:
@@ -44,6 +49,8 @@ def complete_at(path: str, line: int, col: int, inline: bool = False, model: str
     popup = completer.popup(stream, offset, max_items, quick=True)
     edit = types.Range(position_at(text, starts, offset - len(popup.prefix)), position_at(text, starts, offset))
     data = {"uri": Path(path).resolve().as_uri(), "offset": offset, "version": 0}
-    items = [convert.completion_item(c, i, edit, data) for i, c in enumerate(popup.candidates)]
-    rows = [f"{i + 1:>3}. {c.text:<28} {c.prob:7.2%}  {c.kind:<9} {c.source}" for i, c in enumerate(popup.candidates)]
+    imports = {c.text: e for c in popup.candidates if c.import_from and (e := import_edit(text, c.import_from, c.text))}
+    items = [convert.completion_item(c, i, edit, data, imports.get(c.text)) for i, c in enumerate(popup.candidates)]
+    rows = [f"{i + 1:>3}. {c.text:<28} {c.prob:7.2%}  {c.kind:<9} {c.source}" + (f" ({c.where})" if c.where else "")
+            for i, c in enumerate(popup.candidates)]
     return {"lsp": convert_json(types.CompletionList(is_incomplete=True, items=items)), "text": note + "\n".join(rows)}

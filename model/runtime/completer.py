@@ -100,7 +100,9 @@ class Completer:
         ws = self.workspace
         if ws is None or ws.ngrams is None or self.encoder is None:
             return None
-        return ProjectGrams(ws.ngrams, ws.key_numbers, self.encoder, str(ws.leave_out) if ws.leave_out else None)
+        # The document's own file on disk is left out: its buffer is what counts (its own n-grams).
+        mine = self.path or ws.leave_out
+        return ProjectGrams(ws.ngrams, ws.key_numbers, self.encoder, str(mine) if mine else None)
 
     def forget(self) -> None:
         """Drop the cached model states (to bound memory); they are recomputed when needed."""
