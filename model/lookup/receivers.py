@@ -149,31 +149,6 @@ def type_of(look: Lookup, at: int) -> str | None:
 LITERAL_STARTS = {"[": "list", "{": "dict"}
 
 
-def class_names_at(look: Lookup, dotted: str, at: int | None, depth: int = 0) -> tuple[dict[str, str], np.ndarray] | None:
-    """(names with their kinds, identities) of the class `dotted` names in the document before
-    `at`: names from other modules or the interpreter, identities read off a class body the
-    document has."""
-    parts = dotted.split(".")
-    where = last_binding(look, parts[0], at)
-    role = int(look.roles[where]) if where is not None else IMPORT
-    if role == CLASS_NAME and where is not None and len(parts) == 1:
-        return _document_class(look, where, depth)
-    if role != IMPORT:
-        return None
-    bound = look.binding_of(parts[0])
-    if bound is None:
-        names = builtin_names(parts[0]) if len(parts) == 1 and where is None else {}
-        return (names, np.zeros(0, np.int64)) if names else None
-    level, target = bound
-    if len(parts) == 1:
-        head, _, last = target.rpartition(".")
-        module = look.index.find(head, level, look.origin) if head or level else None
-    else:
-        module, last = resolve_chain(look.index, parts[:-1], level, target, look.origin), parts[-1]
-    names = look.index.class_names(module, last) if module is not None else {}
-    return (names, np.zeros(0, np.int64)) if names else None
-
-
 def _document_class(look: Lookup, name_at: int, depth: int) -> tuple[dict[str, str], np.ndarray] | None:
     """A class the document defines (its name at `name_at`): its body's names and its bases'."""
     k = name_at - 1
@@ -184,10 +159,10 @@ def _document_class(look: Lookup, name_at: int, depth: int) -> tuple[dict[str, s
     parts = [body_members(look.tokens, look.ids, look.roles, look.ext, *body)] if body is not None else []
     if depth < CLASS_DEPTH:
         for base in header_bases(look.texts, k):
-            got = class_names_at(look, base, k, depth + 1)
+            got = value_of(look, base, k, depth + 1)
             if got is not None:
-                names = {**got[0], **names}
-                parts.append(got[1])
+                names = {**got.names, **names}
+                parts.append(got.ids)
     return names, np.unique(np.concatenate([np.zeros(0, np.int64), *parts]))
 
 
@@ -199,10 +174,10 @@ def inherited(look: Lookup) -> ReceiverNames | None:
     names: dict[str, str] = {}
     parts: list[np.ndarray] = []
     for base in header_bases(look.texts, found[0]):
-        got = class_names_at(look, base, found[0])
+        got = value_of(look, base, found[0])
         if got is not None:
-            names = {**got[0], **names}
-            parts.append(got[1])
+            names = {**got.names, **names}
+            parts.append(got.ids)
     if not names and not parts:
         return None
     ids = np.array([look.id_of(n) for n in sorted(names)], np.int64)
