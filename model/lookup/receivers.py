@@ -3,13 +3,17 @@
 The network ranks attribute names by what usually follows; this module looks the receiver up.
 Its first name's last binding before the dot, read off the libcst roles, says what it is:
 - an import (`cst.`, `os.path.`): a module, whose names `modules.py` reads;
-- a parameter or an assignment whose type shows (`node: cst.Name`, `parser = Parser(...)`):
-  an instance, with its class's names, its bases' included;
+- a parameter or an assignment whose type shows (`node: cst.Name`, `parser = Parser(...)`,
+  `parser = make()` with `def make() -> Parser`, `x = []`): an instance, with its class's names,
+  its bases' included (`value_of`);
 - a class the document defines (`Color.`): that class's names;
 - `self` or `cls`: the bases of the class around define names too (its own members are
   `classes.class_members`).
-A class defined earlier in the document is read off its tokens; an imported one from its
-module; a builtin one (`str`, `dict`) from the interpreter. Everything else: no answer.
+A chain (`self.engine.wheel.`, `make().gearbox().`) is followed attribute by attribute through
+the types the code shows for them (`Value.attribute`: `self.engine = Engine()`, `wheel: Wheel`,
+a method's return annotation once called). A class defined earlier in the document is read off
+its tokens; an imported one from its module; a builtin one (`str`, `dict`) from the
+interpreter. Everything else: no answer.
 """
 
 from __future__ import annotations
