@@ -16,6 +16,8 @@ import numpy as np
 
 ORDER = 4  # longest context matched, in tokens
 MAX_MATCHES = 5_000  # occurrences of a context weighed (the most recent ones, in file order)
+TOP = 64  # continuations kept (the most likely; the rest share a few per cent at most)
+CACHED = 4_096  # contexts remembered: beam search asks the same ones for each hypothesis
 
 
 @dataclass
@@ -35,6 +37,7 @@ class ProjectNgrams:
         self.spans = spans  # file path -> (start, end) in `tokens`
         self.by_token = np.argsort(self.tokens, kind="stable").astype(np.int32)
         self.sorted = self.tokens[self.by_token]
+        self._cache: dict[tuple[tuple[int, ...], str | None, float], Continuations] = {}
 
     def __len__(self) -> int:
         return int((self.tokens >= 0).sum())
@@ -43,8 +46,17 @@ class ProjectNgrams:
         return self.tokens.nbytes + self.by_token.nbytes + self.sorted.nbytes
 
     def continuations(self, context: Sequence[int], leave_out: str | None = None, order_weight: float = 3.0) -> Continuations:
-        """What followed `context` (key numbers, oldest first; -1: a key the project never has)."""
-        context = list(context)[-ORDER:]
+        """What followed `context` (key numbers, oldest first; -1: a key the project never has):
+        the TOP most likely next keys."""
+        key = (tuple(context[-ORDER:]), leave_out, order_weight)
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) >= CACHED:
+                self._cache.clear()
+            found = self._cache[key] = self._continuations(list(key[0]), leave_out, order_weight)
+        return found
+
+    def _continuations(self, context: list[int], leave_out: str | None, order_weight: float) -> Continuations:
         if not context or context[-1] < 0:
             return Continuations([], np.zeros(0), 0, 0)
         lo, hi = np.searchsorted(self.sorted, context[-1], "left"), np.searchsorted(self.sorted, context[-1], "right")
@@ -77,4 +89,7 @@ class ProjectNgrams:
         for nexts, w in zip(parts, weights):
             np.add.at(probs, inverse[at : at + len(nexts)], w / total / len(nexts))
             at += len(nexts)
+        if len(cands) > TOP:
+            keep = np.argpartition(-probs, TOP)[:TOP]
+            cands, probs = cands[keep], probs[keep] / probs[keep].sum()
         return Continuations([self.texts[int(c)] for c in cands], probs, longest, seen)
