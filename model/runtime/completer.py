@@ -100,8 +100,9 @@ class Completer:
         ws = self.workspace
         if ws is None or ws.ngrams is None or self.encoder is None:
             return None
-        # The document's own file on disk is left out: its buffer is what counts (its own n-grams).
-        mine = self.path or ws.leave_out
+        # The file `heed eval` evaluates, or else the document's own file on disk, is left out: its
+        # buffer is what counts (its own n-grams).
+        mine = ws.leave_out or self.path
         return ProjectGrams(ws.ngrams, ws.key_numbers, self.encoder, str(mine) if mine else None)
 
     def forget(self) -> None:
