@@ -167,3 +167,15 @@ def test_no_import_where_the_document_has_it() -> None:
 def test_a_workspace_of_nothing_and_a_missing_root_are_empty(tmp_path: Path) -> None:
     assert built(tmp_path).stats()["files"] == 0
     assert WorkspaceIndex([tmp_path / "gone"], use_cache=False).build().stats()["files"] == 0
+
+
+def test_a_file_outside_the_project_does_not_use_its_index(garage: Path, tmp_path_factory, tiny_predictor) -> None:  # type: ignore[no-untyped-def]
+    _, index = completer(garage, tiny_predictor)
+    outside = tmp_path_factory.mktemp("library") / "lib.py"
+    text = "from garage.engine import "
+    inside = Completer(tiny_predictor, garage / "garage/new.py", ModuleIndex([garage]), index)
+    elsewhere = Completer(tiny_predictor, outside, ModuleIndex([garage]), index)
+    assert inside.in_project and not elsewhere.in_project and index.holds(garage / "garage" / ".." / "garage/x.py")
+    assert "Engine" in {c.text for c in inside.popup(TokenStream(text), len(text), 400).candidates if c.prob > 0}
+    assert "Engine" not in {c.text for c in elsewhere.popup(TokenStream(text), len(text), 400).candidates if c.prob > 0}
+    assert not elsewhere.popup(TokenStream("make_"), 5).candidates

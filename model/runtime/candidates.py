@@ -68,8 +68,9 @@ def kind_of(text: str, scope: Scope) -> str:
 
 def project_names(workspace: WorkspaceIndex | None, prefix: str, after_dot: bool, path: Path | None) -> list[ProjectName]:
     """The names the project's other modules define that start with `prefix`: offered at a
-    name's start once something is typed (with nothing typed, thousands of them are noise)."""
-    if workspace is None or not prefix or after_dot:
+    name's start once something is typed (with nothing typed, thousands of them are noise), in
+    a document of the project (`path` in the index's folders, or not saved yet)."""
+    if workspace is None or not prefix or after_dot or (path is not None and not workspace.holds(path)):
         return []
     return [n for n in workspace.names(prefix) if n.path != path]
 

@@ -83,7 +83,10 @@ class Completer:
         self.states = StateCache()
         self.path = path
         self.modules = modules or SHARED
-        self.workspace = workspace  # the project's index (`model/workspace`), as far as it is built
+        self.workspace = workspace  # the project's index (`model/workspace`), as far as it is built ...
+        # ... which a file outside the project (a library's, opened to read it) does not use: the
+        # project's idioms are not its own.
+        self.in_project = workspace is not None and (path is None or workspace.holds(path))
 
     def _receiver(self, stream: TokenStream, dot_end: int, ctx: CursorContext) -> ReceiverNames | None:
         """After a dot, what other code says can follow (`lookup/receivers.py`). Each name takes
@@ -97,7 +100,7 @@ class Completer:
 
     def _project(self) -> ProjectGrams | None:
         """The project's n-grams in this document's identities, once the workspace index has them."""
-        ws = self.workspace
+        ws = self.workspace if self.in_project else None
         if ws is None or ws.ngrams is None or self.encoder is None:
             return None
         # The file `heed eval` evaluates, or else the document's own file on disk, is left out: its
@@ -184,7 +187,7 @@ class Completer:
             for ids in (known.module, known.inherited):
                 defined.update((text, known.kinds.get(text, "")) for text in map(self.encoder.text_of, (ids if ids is not None else ())))
         module = known.source if known is not None else None  # for the kinds of its names
-        workspace = self.workspace if self.predictor is None or self.predictor.features.workspace else None
+        workspace = self.workspace if self.in_project and (self.predictor is None or self.predictor.features.workspace) else None
         project = project_names(workspace, prefix, after_dot, self.path)
         return finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None, module,
                             self.modules, defined, project)

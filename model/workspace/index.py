@@ -218,6 +218,16 @@ class WorkspaceIndex:
         return found
 
     # -- answering --------------------------------------------------------------------------------
+    def holds(self, path: Path) -> bool:
+        """Whether `path` lies in one of the index's folders (as given, or both resolved)."""
+        if any(path.is_relative_to(r) for r in self.roots):
+            return True
+        try:
+            real = path.resolve()
+            return any(real.is_relative_to(r.resolve()) for r in self.roots)
+        except (OSError, RuntimeError):
+            return False
+
     def names(self, prefix: str, limit: int = 200) -> list[ProjectName]:
         """The project's top-level names that start with `prefix` (not the left-out file's)."""
         lo = bisect.bisect_left(self._sorted_names, prefix)
