@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from heed import __version__
-from heed.model_commands import cmd_calibrate, cmd_corpus_build, cmd_eval, cmd_train
+from heed.model_commands import cmd_adapt, cmd_calibrate, cmd_corpus_build, cmd_eval, cmd_train
 
 
 def _read_source(name: str) -> str:
@@ -182,9 +182,24 @@ def build_parser() -> argparse.ArgumentParser:
                    "is not code (ablation)")
     p.add_argument("--no-index", action="store_true", help="with --projects: without the workspace index of the "
                    "project's other files (ablation)")
+    p.add_argument("--fifth", action="store_true", help="with --projects: only each project's evaluation fifth of files "
+                   "(all of them; the ones `heed adapt --leave-out-fifth` never trains on)")
     p.add_argument("--min-confidence", type=float, default=None, metavar="P",
                    help="with --projects: ghost text shown at this confidence (default: the model's calibrated threshold)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("adapt", parents=[verbose], help="fine-tune the model on a workspace's own code, on the CPU; "
+                       "the result goes into the user's cache (keyed by the workspace) or --out")
+    p.add_argument("workspace", nargs="?", default=".", help="the project folder (default: the current one)")
+    p.add_argument("--out", help="model folder to write (default: ~/.cache/heed/adapted/<hash of the workspace>)")
+    p.add_argument("--max-minutes", type=float, default=3.0, help="time budget of the fine-tuning (default 3)")
+    p.add_argument("--model", default=None, help="the model to start from (default: the bundled one)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1: the editor keeps the rest)")
+    p.add_argument("--lr", type=float, default=3e-4, help="peak learning rate (default 3e-4)")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="files left out, as heed.index.exclude")
+    p.add_argument("--leave-out-fifth", action="store_true", help="never train on the files `heed eval --projects "
+                   "--fifth` evaluates on (the honest measure of adaptation)")
+    p.set_defaults(func=cmd_adapt)
 
     p = sub.add_parser("calibrate", parents=[verbose],
                        help="fit the ghost text's confidence on validation projects; writes calibration.json to the model")

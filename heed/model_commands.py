@@ -135,7 +135,7 @@ def _eval_projects(args: argparse.Namespace, features: Any) -> int:
         print(f"heed: {exc}", file=sys.stderr)
         return 1
     report = evaluate_projects(predictor, roots, args.files_per_project, args.seed, progress=not args.json,
-                               min_confidence=args.min_confidence)
+                               min_confidence=args.min_confidence, fifth=args.fifth)
     report["model"] = str(args.model or "default")
     if args.json:
         _print_json(report)
@@ -173,4 +173,25 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     for r in report["curve"]:
         print(f"  at >= {r['threshold']:.2f}: shown {r['shown']:6.1%}, among shown exact {r['exact']:6.1%}, "
               f"right {r['right']:6.1%}, similarity {r['similarity']:6.1%}, {r['chars']:.1f} chars")
+    return 0
+
+
+def cmd_adapt(args: argparse.Namespace) -> int:
+    from heed.model.nn.store import ModelError
+    from heed.model.training.adapt import adapt
+    from heed.model.training.projects import in_fifth
+
+    root = Path(args.workspace).resolve()
+    if not root.is_dir():
+        print(f"heed: {args.workspace} is not a folder", file=sys.stderr)
+        return 1
+    leave_out = (lambda p: in_fifth(root, p)) if args.leave_out_fifth else None
+    try:
+        done = adapt(root, Path(args.out) if args.out else None, args.max_minutes, Path(_bundled(args.model)) if args.model else None,
+                     args.threads, args.lr, args.exclude, leave_out, progress=True)
+    except (ValueError, ModelError, OSError) as exc:
+        print(f"heed: {exc}", file=sys.stderr)
+        return 1
+    print(f"adapted on {done.files['train']} files ({done.tokens['train']:,} tokens), validated on {done.files['valid']} "
+          f"({done.tokens['valid']:,} tokens): {done.model}")
     return 0

@@ -23,6 +23,7 @@ shown; and, pooled, the same at other thresholds (`curve`).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -159,14 +160,23 @@ def next_token_rank(completer: Completer, stream: TokenStream, at: int, key: str
     return int((pred.probs >= p).sum()) if p > 0 else 0
 
 
+def in_fifth(root: Path, path: Path) -> bool:
+    """Whether a project's file is in its evaluation fifth (by a hash of its path in the project):
+    `--fifth` evaluates only these, and `heed adapt --leave-out-fifth` never trains on them."""
+    return int(hashlib.sha1(path.relative_to(root).as_posix().encode()).hexdigest()[:8], 16) % 5 == 0
+
+
 def score_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX_FILES, seed: int = 0,
-                   progress: bool = True, per_file: dict[str, int] = PER_FILE) -> dict[str, list[FileScore]]:
-    """Each project's files scored at `per_file` places of each kind (seeded)."""
+                   progress: bool = True, per_file: dict[str, int] = PER_FILE, fifth: bool = False) -> dict[str, list[FileScore]]:
+    """Each project's files scored at `per_file` places of each kind (seeded); `fifth`: only its
+    evaluation fifth's (`in_fifth`)."""
     scores: dict[str, list[FileScore]] = {}
     for root in roots:
         index = ModuleIndex()
         workspace = WorkspaceIndex([root], index, use_cache=False).build() if predictor.features.workspace else None
-        files = project_files(root, max_files, seed)
+        files = project_files(root, 0 if fifth else max_files, seed)
+        if fifth:
+            files = [p for p in files if in_fifth(root, p)]
         scores[root.name] = []
         for path in tqdm(files, desc=root.name, unit="file", disable=not progress, leave=False):
             text = read_source(path)
@@ -179,11 +189,11 @@ def score_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX
 
 
 def evaluate_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX_FILES, seed: int = 0,
-                      progress: bool = True, min_confidence: float | None = None) -> dict[str, Any]:
+                      progress: bool = True, min_confidence: float | None = None, fifth: bool = False) -> dict[str, Any]:
     """The report: per project and pooled, each figure with its 95% interval, the ghost text as
     shown at `min_confidence` (None: the model's calibrated default, or everything without one);
     and the pooled ghost text at other thresholds (`curve`)."""
-    scores = score_projects(predictor, roots, max_files, seed, progress)
+    scores = score_projects(predictor, roots, max_files, seed, progress, fifth=fifth)
     every = [f for files in scores.values() for f in files]
     calibration = predictor.calibration
     threshold = (calibration.threshold if calibration else 0.0) if min_confidence is None else min_confidence

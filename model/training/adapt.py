@@ -1,0 +1,109 @@
+"""`heed adapt`: the model fine-tuned on the project the user works in, on the CPU, in minutes.
+
+The workspace's Python files, as the workspace index finds them (`model/workspace/files.py`:
+`.gitignore` and exclusions honoured, virtual environments, huge and generated files left out),
+are tokenized with the model's own vocabulary (names outside it stay reachable through the
+pointer) into a corpus of two splits: a tenth of the files, chosen by a hash of their path,
+held back to validate. The model is then fine-tuned on the rest for a time budget (one thread
+by default, so that the editor keeps the other core), keeping the weights with the best
+validation loss, and its member table gets the workspace's attribute counts added. The result
+is a model folder like the bundled one, written into the user's cache directory under a hash
+of the workspace's path (or where `--out` says).
+
+`leave_out` keeps files out of the corpus altogether: `heed eval --projects --fifth` evaluates
+on a fifth of each project's files, and adapting on the other four fifths is the honest measure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from heed.model.nn.store import default_model_dir, load_model
+from heed.model.runtime.confidence import CALIBRATION
+from heed.model.text.vocab import TOKENIZER_VERSION
+from heed.model.training.config import TrainConfig
+from heed.model.training.corpus import SourceFile, default_cache_dir, encode_file, tokenize_files, write_split
+from heed.model.workspace.cache import user_cache_dir
+from heed.model.workspace.files import python_files
+
+VALID_SHARE = 10  # percent of the workspace's files held back to validate
+MIN_TRAIN_TOKENS = 2_000  # below this there is nothing to learn from
+
+
+@dataclass
+class Adapted:
+    model: Path  # the adapted model's folder
+    files: dict[str, int]  # split -> files
+    tokens: dict[str, int]  # split -> tokens
+
+
+def adapted_dir(workspace: Path) -> Path:
+    """Where the adapted model of a workspace lives: the user's cache, by a hash of its path."""
+    key = hashlib.sha1(str(workspace.resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    return user_cache_dir() / "adapted" / key
+
+
+def split_of(rel: str) -> str:
+    """"valid" for VALID_SHARE percent of the workspace's files (by a hash of their path), else "train"."""
+    return "valid" if int(hashlib.sha1(rel.encode()).hexdigest()[:8], 16) % 100 < VALID_SHARE else "train"
+
+
+def workspace_corpus(root: Path, out: Path, model: Path, exclude: list[str], leave_out: Callable[[Path], bool] | None,
+                     progress: bool) -> tuple[dict[str, int], dict[str, int]]:
+    """Write the workspace's corpus (train and valid splits, the model's vocabulary) into `out`."""
+    _, vocab, _ = load_model(model)
+    files = [SourceFile(p, f"{root.name}/{p.relative_to(root).as_posix()}", False)
+             for p in python_files(root, exclude, Counter())
+             if leave_out is None or not leave_out(p)]
+    encoded: dict[str, list] = {"train": [], "valid": [], "test": []}
+    manifest_files = []
+    for file, _status, sha, tokens in tokenize_files(files, default_cache_dir(), jobs=1, progress=progress):
+        if tokens is None:
+            continue
+        split = split_of(file.label)
+        encoded[split].append(encode_file(tokens, vocab))
+        manifest_files.append({"path": file.label, "sha": sha, "split": split, "tokens": len(tokens.keys)})
+    out.mkdir(parents=True, exist_ok=True)
+    vocab.save(out / "vocab.json")
+    counts = {split: write_split(out / f"{split}.npz", arrays) for split, arrays in encoded.items()}
+    manifest = {"tokenizer_version": TOKENIZER_VERSION, "sources": [{"root": str(root), "label": root.name, "holdout": False}],
+                "files": manifest_files, "tokens": counts}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return {s: len(a) for s, a in encoded.items() if s != "test"}, {s: n for s, n in counts.items() if s != "test"}
+
+
+def adapt(workspace: Path, out: Path | None = None, minutes: float = 3.0, model: Path | None = None, threads: int = 1,
+          lr: float = 3e-4, exclude: list[str] | None = None, leave_out: Callable[[Path], bool] | None = None,
+          progress: bool = True) -> Adapted:
+    """Fine-tune `model` (the bundled one by default) on `workspace`; raises ValueError when the
+    workspace has too little Python to learn from."""
+    from heed.model.training.train import train  # torch: only once there is something to train
+
+    base = model or default_model_dir()
+    target = out or adapted_dir(workspace)
+    with tempfile.TemporaryDirectory(prefix="heed-adapt-") as tmp:
+        corpus = Path(tmp) / "corpus"
+        files, tokens = workspace_corpus(workspace, corpus, base, exclude or [], leave_out, progress)
+        if tokens["train"] < MIN_TRAIN_TOKENS or not tokens["valid"]:
+            raise ValueError(f"{workspace} has too little Python to adapt to ({tokens['train']} tokens to train on, "
+                             f"{tokens['valid']} to validate)")
+        staging = Path(tmp) / "model"  # written whole, then moved: a reader never sees half a model
+        cfg = TrainConfig(corpus=str(corpus), out=str(staging), init_from=str(base), lr=lr, warmup=10, batch=16,
+                          bptt=128, epochs=1000, max_minutes=minutes, eval_every=20, eval_tokens=tokens["valid"],
+                          patience=4, threads=threads, device="cpu", far=load_model(base)[0].config.far)
+        train(cfg)
+        shutil.rmtree(staging / "checkpoint", ignore_errors=True)
+        if (base / CALIBRATION).is_file():  # the base's ghost-text confidence, until `heed calibrate` fits one
+            shutil.copyfile(base / CALIBRATION, staging / CALIBRATION)
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(staging, target)
+    return Adapted(target, files, tokens)
