@@ -102,8 +102,14 @@ def adapt(workspace: Path, out: Path | None = None, minutes: float = 3.0, model:
         shutil.rmtree(staging / "checkpoint", ignore_errors=True)
         if (base / CALIBRATION).is_file():  # the base's ghost-text confidence, until `heed calibrate` fits one
             shutil.copyfile(base / CALIBRATION, staging / CALIBRATION)
-        if target.exists():
-            shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(staging, target)
+        incoming = target.with_name(f".{target.name}.incoming")  # beside it: the rename below is atomic
+        shutil.rmtree(incoming, ignore_errors=True)
+        try:
+            shutil.copytree(staging, incoming)  # a full disk stops here, with the old model in place
+            if target.exists():
+                shutil.rmtree(target)
+            incoming.rename(target)
+        finally:
+            shutil.rmtree(incoming, ignore_errors=True)
     return Adapted(target, files, tokens)
