@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -186,6 +188,8 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         print(f"heed: {args.workspace} is not a folder", file=sys.stderr)
         return 1
     leave_out = (lambda p: in_fifth(root, p)) if args.leave_out_fifth else None
+    with contextlib.suppress(OSError, AttributeError):  # a background job: the editor's requests come first
+        os.nice(10)
     try:
         done = adapt(root, Path(args.out) if args.out else None, args.max_minutes, Path(_bundled(args.model)) if args.model else None,
                      args.threads, args.lr, args.exclude, leave_out, progress=True)
