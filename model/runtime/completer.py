@@ -42,6 +42,9 @@ POPUP_POOL = 400  # model candidates considered before filtering by prefix
 # about 10,000 tokens a second here: ghost text, which must keep up with typing, reads 512 (and
 # runs a beam search after), the popup, whose ranking gains more from a long context, 2,048.
 QUICK_INLINE, QUICK_POPUP = 512, 2048
+# A logical line longer than this before the cursor is data (a generated table, a megabyte of
+# brackets), not a line to finish: no ghost text there, whose checks read the whole line.
+MAX_LINE_TOKENS = 2_000
 
 
 @dataclass
@@ -232,7 +235,7 @@ class Completer:
             return []
         short = QUICK_INLINE if quick else 0
         ctx = self._context(stream, offset, short)
-        if ctx.inside or len(ctx.inputs) == 0:
+        if ctx.inside or len(ctx.inputs) == 0 or len(ctx.line_before) > MAX_LINE_TOKENS:
             return []
         out, inputs, _ = self._run(ctx, cancelled, short)
         prefix = ctx.prefix
