@@ -121,19 +121,10 @@ class ModuleIndex:
         parent = self.find(parent_name, level, module.path) if parent_name or level else None
         return self.defining(parent, name, hops + 1) if parent is not None and parent is not module else None
 
-    def instance_names(self, module: Module, written: str) -> dict[str, str]:
-        """The names a value of the type `written` in `module` has (`module_source.type_written`):
-        `Foo` or `Foo()`: an instance of the class; `make()`: the type its return annotation
-        names; `list`: a builtin's. Empty where heed cannot tell."""
-        found = self.instance_class(module, written)
-        if found is not None:
-            return self.class_names(*found)
-        dotted = written.removesuffix("()")
-        return builtin_names(dotted) if "." not in dotted and dotted not in module.names else {}
-
     def instance_class(self, module: Module, written: str, depth: int = 0) -> tuple[Module, str] | None:
-        """(the module that defines it, its name) of the class a value of type `written` is an
-        instance of, as `instance_names` reads it; None where it is not a class heed can read."""
+        """(the module that defines it, its name) of the class a value of the type `written` in
+        `module` is an instance of (`module_source.type_written`): `Foo` or `Foo()`, the class;
+        `make()`, the class its return annotation names. None where it is not a class heed can read."""
         called = written.endswith("()")
         dotted = written[:-2] if called else written
         found = self.defining(module, dotted) if dotted and depth <= CLASS_DEPTH else None

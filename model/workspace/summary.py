@@ -80,13 +80,6 @@ class Reader:
         return FileSummary(self.path, self.size, self.mtime_ns, module, top_level_lines(tree.body), self.keys)
 
 
-def summarize(path: Path, text: str, dotted: str, size: int, mtime_ns: int) -> FileSummary:
-    """Read `text` (the file at `path`, module `dotted`) at once: never raises on bad code."""
-    summary = Reader(path, text, dotted, size, mtime_ns).advance(float("inf"))
-    assert summary is not None
-    return summary
-
-
 def top_level_lines(body: list[ast.stmt]) -> dict[str, int]:
     """The line of each name the module's top level defines (first definition wins), under
     `if`/`try` too, as `module_source.collect` reads them."""
