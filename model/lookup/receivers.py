@@ -130,14 +130,7 @@ def type_of(look: Lookup, at: int) -> str | None:
     if at + 2 >= len(texts) or (at > 0 and texts[at - 1] in ("as", ",", "for", "*", "**")):
         return None
     if texts[at + 1] == ":" and look.roles[at] in (PARAMETER, TARGET, ATTRIBUTE_TARGET):
-        j = at + 2
-        if texts[j] in ("Optional", "Final", "ClassVar") and j + 2 < len(texts) and texts[j + 1] == "[":
-            j += 2
-        written = texts[j]
-        if len(written) > 2 and written[0] in "'\"" and written[-1] == written[0]:
-            inner = written[1:-1].split("[")[0].strip()
-            return inner if all(p.isidentifier() for p in inner.split(".")) else None
-        found, _ = dotted_name(texts, j)
+        found = annotation_at(texts, at + 2)
         return {"List": "list", "Dict": "dict", "Set": "set", "Tuple": "tuple"}.get(found, found) or None
     if texts[at + 1] == "=" and look.roles[at] in (TARGET, ATTRIBUTE_TARGET):
         first = texts[at + 2]
@@ -341,13 +334,17 @@ def return_annotation(texts: Sequence[str], name_at: int) -> str:
         elif depth == 0 and t == ":":
             return ""
         elif depth == 0 and t == "->":
-            j += 1
-            if j + 1 < len(texts) and texts[j] in ("Optional",) and texts[j + 1] == "[":
-                j += 2
-            written = texts[j] if j < len(texts) else ""
-            if len(written) > 2 and written[0] in "'\"" and written[-1] == written[0]:
-                inner = written[1:-1].split("[")[0].strip()
-                return inner if all(p.isidentifier() for p in inner.split(".")) else ""
-            found, _ = dotted_name(texts, j)
-            return found
+            return annotation_at(texts, j + 1)
     return ""
+
+
+def annotation_at(texts: Sequence[str], j: int) -> str:
+    """The class the annotation starting at `texts[j]` names, as written: `T`, `m.T`,
+    `Optional[T]` (or `Final[T]`, `ClassVar[T]`), `"T"`; "" for anything else."""
+    if j + 1 < len(texts) and texts[j] in ("Optional", "Final", "ClassVar") and texts[j + 1] == "[":
+        j += 2
+    written = texts[j] if j < len(texts) else ""
+    if len(written) > 2 and written[0] in "'\"" and written[-1] == written[0]:
+        inner = written[1:-1].split("[")[0].strip()
+        return inner if all(p.isidentifier() for p in inner.split(".")) else ""
+    return dotted_name(texts, j)[0]

@@ -42,9 +42,10 @@ class Adjuster:
     project: ngram.ProjectGrams | None = None  # the project's n-grams (the workspace index)
 
     def __post_init__(self) -> None:
-        self._identities = ngram.identities(self.context.ids, self.context.ext)
+        self._identities = np.zeros(0, np.int64)  # the context's, for the project's n-grams
         self._first: ngram.NgramGuess | None = None
         if self.project is not None:  # now: the names it brings take identities before the distribution is made
+            self._identities = ngram.identities(self.context.ids, self.context.ext)
             self._first = self.project.guess(self._identities)
 
     def adjust(self, probs: torch.Tensor, allowed: torch.Tensor, tail: list[int] | None = None) -> Adjusted:

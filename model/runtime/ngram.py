@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from heed.model.runtime.encoding import DocEncoder
-from heed.model.workspace.ngrams import ProjectNgrams
+from heed.model.workspace.ngrams import ProjectNgrams, longer_contexts, weigh
 
 ORDER = 4  # longest context matched, in tokens
 ORDER_WEIGHT = 3.0  # a context one token longer counts this many times more
@@ -80,31 +80,21 @@ class Ngrams:
         lo, hi = np.searchsorted(self.sorted, context[-1], "left"), np.searchsorted(self.sorted, context[-1], "right")
         block = self.by_token[lo:hi]
         matches = block[: np.searchsorted(block, end - 1)]  # occurrences followed by a token before `end`
-        parts, places, weights, longest, seen = [], [], [], 0, 0
-        for n in range(1, len(context) + 1):
-            if n > 1:
-                before = matches - (n - 1)
-                ok = before >= 0
-                matches = matches[ok][self.tokens[before[ok]] == context[-n]]
-            if not len(matches):
-                break
-            parts.append(self.tokens[matches + 1])
-            places.append(matches + 1)
+        parts, weights, longest, seen = [], [], 0, 0
+        for n, found in longer_contexts(self.tokens, context, matches):
+            parts.append(found + 1)  # where each continuation stands
             weights.append(ORDER_WEIGHT ** (n - 1))
-            longest, seen = n, len(matches)
+            longest, seen = n, len(found)
         if not parts:
             return NgramGuess.none()
-        total = sum(weights)
-        cands, inverse = np.unique(np.concatenate(parts), return_inverse=True)
-        probs = np.zeros(len(cands), np.float64)
+        cands, inverse, probs = weigh([self.tokens[where] for where in parts], weights)
         last = np.full(len(cands), -1, np.int64)
         at = 0
-        for nexts, where, w in zip(parts, places, weights):
-            np.add.at(probs, inverse[at : at + len(nexts)], w / total / len(nexts))
+        for where in parts:
             latest = np.full(len(cands), -1, np.int64)
-            np.maximum.at(latest, inverse[at : at + len(nexts)], where)
+            np.maximum.at(latest, inverse[at : at + len(where)], where)
             last = np.where(latest >= 0, latest, last)  # longer contexts come later and win
-            at += len(nexts)
+            at += len(where)
         weight = MIX_WEIGHT[longest - 1] * seen / (seen + MIX_COUNT)
         return NgramGuess(cands, probs.astype(np.float32), weight, last)
 

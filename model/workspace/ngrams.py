@@ -9,7 +9,7 @@ given as spans, so that one of them (the file being evaluated by `heed eval`) ca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,30 +66,48 @@ class ProjectNgrams:
             a, b = self.spans[leave_out]
             matches = matches[(matches < a) | (matches >= b)]
         parts, weights, longest, seen = [], [], 0, 0
-        for n in range(1, len(context) + 1):
-            if n > 1:
-                if context[-n] < 0:
-                    break
-                before = matches - (n - 1)
-                ok = before >= 0
-                matches = matches[ok][self.tokens[before[ok]] == context[-n]]
-            nexts = self.tokens[matches[-MAX_MATCHES:] + 1]
+        for n, found in longer_contexts(self.tokens, context, matches):
+            nexts = self.tokens[found[-MAX_MATCHES:] + 1]
             nexts = nexts[nexts >= 0]
             if not len(nexts):
                 break
             parts.append(nexts)
             weights.append(order_weight ** (n - 1))
-            longest, seen = n, len(matches)
+            longest, seen = n, len(found)
         if not parts:
             return Continuations([], np.zeros(0), 0, 0)
-        total = sum(weights)
-        cands, inverse = np.unique(np.concatenate(parts), return_inverse=True)
-        probs = np.zeros(len(cands), np.float64)
-        at = 0
-        for nexts, w in zip(parts, weights):
-            np.add.at(probs, inverse[at : at + len(nexts)], w / total / len(nexts))
-            at += len(nexts)
+        cands, _, probs = weigh(parts, weights)
         if len(cands) > TOP:
             keep = np.argpartition(-probs, TOP)[:TOP]
             cands, probs = cands[keep], probs[keep] / probs[keep].sum()
         return Continuations([self.texts[int(c)] for c in cands], probs, longest, seen)
+
+
+def longer_contexts(tokens: np.ndarray, context: Sequence[int], matches: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(n, the positions where the last n tokens of `context` end) for n = 1, 2, ... while they
+    occur in `tokens`: `matches` (where its last token does), narrowed one token further back each
+    time. A -1 in the context (a token `tokens` never has) ends it. The document's n-grams
+    (`runtime/ngram.py`) and the project's both read their contexts this way."""
+    for n in range(1, len(context) + 1):
+        if n > 1:
+            if context[-n] < 0:
+                return
+            before = matches - (n - 1)
+            ok = before >= 0
+            matches = matches[ok][tokens[before[ok]] == context[-n]]
+        if not len(matches):
+            return
+        yield n, matches
+
+
+def weigh(parts: list[np.ndarray], weights: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(candidates, each entry of `parts` as an index into them, their probabilities): what
+    followed each context (`parts`, shortest first), each context's share by `weights`."""
+    total = sum(weights)
+    cands, inverse = np.unique(np.concatenate(parts), return_inverse=True)
+    probs = np.zeros(len(cands), np.float64)
+    at = 0
+    for nexts, w in zip(parts, weights):
+        np.add.at(probs, inverse[at : at + len(nexts)], w / total / len(nexts))
+        at += len(nexts)
+    return cands, inverse, probs
