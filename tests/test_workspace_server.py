@@ -134,8 +134,9 @@ async def test_the_workspace_is_indexed_as_git_sees_it_and_followed(start: Start
     assert indexed(state, root) == {"pkg/__init__.py", "pkg/core.py", "pkg/util.py"}
     assert state["stats"]["skipped"] == {"ignored": 1, "not the project's code": 1}, state["stats"]
     assert state["stats"]["names"] >= 2  # Engine, helper
-    # $/progress: begun with its title, ended with what it indexed
-    await asyncio.sleep(0.2)
+    # $/progress: begun with its title, ended with what it indexed (the client's answer to the
+    # token's creation may come after the index is ready: wait for the end, not a fixed time)
+    await wait_progress_end(client, timeout=10)
     bars = [r for r in client.progress_reports.values() if r and getattr(r[0], "title", "") == "heed: indexing"]
     assert len(bars) == 1, client.progress_reports
     assert isinstance(bars[0][-1], types.WorkDoneProgressEnd) and bars[0][-1].message == "indexed 3 files"
