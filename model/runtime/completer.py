@@ -39,9 +39,9 @@ POPUP_POOL = 400  # model candidates considered before filtering by prefix
 # A quick request far from every cached state (a document just opened, a jump to a part not yet
 # warmed) reads only the last `quick` to 1.25 x `quick` tokens, from a fresh state, while the
 # server warms the whole document in the background for the requests after it. The LSTM reads
-# about 10,000 tokens a second here: ghost text, which must keep up with typing, reads 512 (and
-# runs a beam search after), the popup, whose ranking gains more from a long context, 2,048.
-QUICK_INLINE, QUICK_POPUP = 512, 2048
+# about 20,000 tokens a second here. The popup read 2,048 until bench/quick_context.py showed,
+# on the validation projects, the same top-1 and top-5 from 512 (within a point) at 40% of the p95.
+QUICK_INLINE, QUICK_POPUP = 512, 512
 # A logical line longer than this before the cursor is data (a generated table, a megabyte of
 # brackets), not a line to finish: no ghost text there, whose checks read the whole line.
 MAX_LINE_TOKENS = 2_000

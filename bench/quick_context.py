@@ -1,0 +1,74 @@
+"""How long a context the first popup on a just-opened document should read (`QUICK_POPUP`).
+
+A document the server has not run the model over yet is answered from its last tokens only,
+while the whole of it is warmed in the background. Fewer tokens answer sooner; more rank
+better. This measures both on the *validation* projects (the choice is tuned there, never on
+the held-out ones): at each sampled place the document is opened cut at the cursor and asked
+once, reading the last Q tokens, for each Q; "warm" is the answer after the whole document ran.
+
+    python bench/quick_context.py [--points 150] [--sizes 256 512 1024 2048]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from heed.model.lookup.modules import ModuleIndex
+from heed.model.nn.store import default_model_dir
+from heed.model.runtime import completer as completer_module
+from heed.model.runtime.completer import Completer
+from heed.model.runtime.predictor import load_predictor
+from heed.model.text.stream import TokenStream
+
+from lsp_points import held_out_files, sample_points
+
+VALIDATION = Path(__file__).resolve().parent.parent / "runs" / "projects" / "validation"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--points", type=int, default=150, help="points per kind (attribute, identifier)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048])
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    predictor = load_predictor(default_model_dir())
+    projects = sorted(p for p in VALIDATION.iterdir() if p.is_dir())
+    points, texts = sample_points(held_out_files(projects), args.points, args.seed)
+    points = [p for p in points if p.kind != "inline"]
+    configs = [str(q) for q in args.sizes] + ["warm"]
+    hits: dict[str, dict[str, list[int]]] = {c: {"attribute": [], "identifier": []} for c in configs}
+    ms: dict[str, list[float]] = {c: [] for c in configs}
+    for point in points:
+        text = texts[point.file][: point.offset]
+        for config in configs:
+            index = ModuleIndex()
+            index.exclude = Path(point.path)  # the file on disk is whole: the look-up must not read the answer
+            c = Completer(predictor, Path(point.path), index)
+            stream = TokenStream(text)
+            started = time.perf_counter()
+            if config == "warm":
+                c.warm(stream)
+                started = time.perf_counter()
+                labels = [x.text for x in c.popup(stream, len(text)).candidates]
+            else:
+                completer_module.QUICK_POPUP = int(config)
+                labels = [x.text for x in c.popup(stream, len(text), quick=True).candidates]
+            ms[config].append((time.perf_counter() - started) * 1000)
+            rank = labels.index(point.expected) + 1 if point.expected in labels else 0
+            hits[config][point.kind].append(rank)
+    print(f"{len(points)} points from {', '.join(p.name for p in projects)}")
+    print(f"{'context':>8} {'attr top1':>9} {'attr top5':>9} {'id top1':>8} {'id top5':>8} {'p50 ms':>7} {'p95 ms':>7}")
+    for config in configs:
+        row = [100 * statistics.mean([0 < r <= k for r in hits[config][kind]]) for kind in ("attribute", "identifier") for k in (1, 5)]
+        q = statistics.quantiles(ms[config], n=20)
+        print(f"{config:>8} {row[0]:9.1f} {row[1]:9.1f} {row[2]:8.1f} {row[3]:8.1f} {statistics.median(ms[config]):7.1f} {q[18]:7.1f}")
+
+
+if __name__ == "__main__":
+    main()
