@@ -36,8 +36,11 @@ lint: setup
 editors-setup: setup
 	PYTHON=$(BIN)/python bash editors/install_nvim_builds.sh
 
-vscode-test:
-	cd editors/vscode && npm ci --no-audit --no-fund && npm run typecheck && npm test && npm run build && npm run package
+# The .vsix ships heed's wheel (the extension installs it into a venv of its own): `npm run package`
+# builds it with the venv's `build`.
+vscode-test: setup
+	cd editors/vscode && npm ci --no-audit --no-fund && npm run typecheck && npm test && npm run build \
+		&& HEED_BUILD_PYTHON=$(abspath $(BIN))/python npm run package
 
 # heed as a user installs it (.ci/wheel_check.sh, about a minute): the sdist and the wheel, the
 # wheel in a fresh venv outside the checkout (CPU torch first), `heed check` and `heed complete`
@@ -48,9 +51,13 @@ wheel-check: setup vscode-test
 test: setup lint editors-setup vscode-test wheel-check
 	$(BIN)/python -m pytest -q
 
-# The heavy real-VS-Code test (code-server + Chromium, ~1 GB of tools in ~/.cache/heed-e2e).
+# The heavy real-VS-Code test (code-server + Chromium, ~1 GB of tools in ~/.cache/heed-e2e), twice:
+# with heed.interpreter set, then with heed nowhere, where the extension installs it (offline, from
+# a wheelhouse of the venv's versions; a few minutes).
 vscode-e2e: setup vscode-test
-	HEED_PYTHON=$(BIN)/python editors/vscode/test/e2e/run.sh out/vscode-e2e
+	HEED_PYTHON=$(BIN)/python HEED_VSIX=$(CURDIR)/editors/vscode/heed.vsix editors/vscode/test/e2e/run.sh out/vscode-e2e/configured
+	HEED_E2E_MODE=install HEED_PYTHON=$(BIN)/python HEED_VSIX=$(CURDIR)/editors/vscode/heed.vsix \
+		editors/vscode/test/e2e/run.sh out/vscode-e2e/install
 
 bench: setup
 	$(BIN)/python bench/stream_bench.py

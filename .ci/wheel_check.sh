@@ -2,7 +2,8 @@
 # CI: heed as a user installs it. Builds the sdist and, from it, the wheel; installs the wheel into
 # a fresh venv outside the checkout (the CPU build of torch first); runs `heed check` and a
 # `heed complete` there, from a folder outside the checkout, with the model the wheel ships; and
-# checks what the VS Code .vsix holds (built by `make vscode-test`). About a minute, most of it
+# checks what the VS Code .vsix holds (built by `make vscode-test`): the extension, and the same
+# heed wheel, which the extension installs into a venv of its own. About a minute, most of it
 # installing torch.
 #
 #   bash .ci/wheel_check.sh        # `make wheel-check` runs it with the Makefile's Python and torch
@@ -105,17 +106,33 @@ cd "$ROOT"
 
 step "what $VSIX holds"
 [ -f "$VSIX" ] || fail "$VSIX is missing: build it with make vscode-test"
-"$BUILD_PYTHON" - "$VSIX" <<'EOF'
-import sys, zipfile
+"$BUILD_PYTHON" - "$VSIX" "$wheel" <<'EOF'
+import io, os, sys, zipfile
 
-with zipfile.ZipFile(sys.argv[1]) as z:
-    names = z.namelist()
+# The extension installs heed from the wheel it ships (extension/wheels/): it must be the one this
+# checkout builds, and the rest of the .vsix stays small.
+vsix, built = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(vsix) as z:
+    infos = z.infolist()
+    names = [i.filename for i in infos]
+    shipped = [n for n in names if n.startswith("extension/wheels/")]
+    wheel_bytes = z.read(shipped[0]) if len(shipped) == 1 else b""
 problems = [f"lacks {n}" for n in ("extension/package.json", "extension/dist/extension.js") if n not in names]
 for name in names:
     rest = name.removeprefix("extension/")
     if rest.startswith(("node_modules/", "src/", "test/", "out/")) or name.endswith((".ts", ".map", ".tsbuildinfo")):
         problems.append(f"holds {name}")
-print(f"{sys.argv[1]}: {len(names)} files: {', '.join(sorted(names))}")
+expected = "extension/wheels/" + os.path.basename(built)
+if shipped != [expected]:
+    problems.append(f"ships the wheels {shipped}, not just {expected}")
+else:
+    with zipfile.ZipFile(io.BytesIO(wheel_bytes)) as w, zipfile.ZipFile(built) as b:
+        if sorted(w.namelist()) != sorted(b.namelist()):
+            problems.append(f"{expected} holds other files than {built}: rebuild the .vsix")
+rest_size = sum(i.file_size for i in infos if i.filename not in shipped)
+if rest_size > 2_000_000:
+    problems.append(f"holds {rest_size} bytes beside the wheel (more than 2 MB)")
+print(f"{vsix}: {len(names)} files ({rest_size} bytes beside the wheel): {', '.join(sorted(names))}")
 if problems:
     sys.exit("\n".join(problems))
 EOF

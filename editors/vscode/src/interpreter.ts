@@ -1,12 +1,13 @@
 // Finding a Python (>= 3.10) that can run heed. No vscode import: the editor-facing
 // sources of candidates are passed in, so this is unit-testable.
 import { execFile } from "node:child_process";
+import { compareVersions } from "./versions";
 
 export const MIN_PYTHON: [number, number] = [3, 10];
 
 export interface Candidate {
   command: string[]; // e.g. ["/venv/bin/python"] or ["py", "-3.11"]
-  source: "setting" | "python extension" | "PATH";
+  source: "setting" | "python extension" | "PATH" | "extension's venv";
 }
 
 export interface Probe {
@@ -94,14 +95,14 @@ export const runPython: Runner = (command, script) =>
 
 export type Resolution =
   | { kind: "ok"; candidate: Candidate; probe: Probe }
-  | { kind: "no-heed"; candidate: Candidate; probe: Probe }
+  | { kind: "no-heed"; candidate: Candidate; probe: Probe } // probe.heed: an older heed, or null
   | { kind: "none"; problems: string[] };
 
 /**
- * The first supported Python that has heed; else the first supported one (to offer an install);
- * else the reasons each candidate was refused.
+ * The first supported Python that has heed (`minHeed` or newer, when given); else the first
+ * supported one (to offer an install); else the reasons each candidate was refused.
  */
-export async function resolveInterpreter(list: Candidate[], run: Runner = runPython): Promise<Resolution> {
+export async function resolveInterpreter(list: Candidate[], run: Runner = runPython, minHeed?: string): Promise<Resolution> {
   const problems: string[] = [];
   let withoutHeed: { candidate: Candidate; probe: Probe } | undefined;
   for (const candidate of list) {
@@ -117,8 +118,11 @@ export async function resolveInterpreter(list: Candidate[], run: Runner = runPyt
       problems.push(`${label}: Python ${probe.version.join(".")} is too old, heed needs ${MIN_PYTHON.join(".")}+`);
       continue;
     }
-    if (probe.heed) {
+    if (probe.heed && (!minHeed || compareVersions(probe.heed, minHeed) >= 0)) {
       return { kind: "ok", candidate, probe };
+    }
+    if (probe.heed) {
+      problems.push(`${label}: heed ${probe.heed} is older than this extension's ${minHeed}`);
     }
     withoutHeed ??= { candidate, probe };
   }

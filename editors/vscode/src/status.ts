@@ -1,7 +1,7 @@
 // What the status bar shows for each `heed/status` notification. Pure: no vscode import.
 
 export interface StatusParams {
-  state: "starting" | "loading" | "ready" | "fallback" | "error" | "stopped";
+  state: "starting" | "loading" | "ready" | "fallback" | "error" | "stopped" | "installing"; // installing: the extension's own
   model?: string;
   message?: string;
 }
@@ -15,6 +15,7 @@ export interface StatusView {
 
 const ICONS: Record<StatusParams["state"], string> = {
   starting: "$(loading~spin)",
+  installing: "$(loading~spin)",
   loading: "$(loading~spin)",
   ready: "$(check)",
   fallback: "$(warning)",

@@ -1,4 +1,6 @@
 // Drives code-server in headless Chromium: popup after `os.`, ghost text after `os.pa`, Tab accepts.
+// With HEED_E2E_MODE=install it first clicks the extension's "Install heed" offer and waits for the
+// server it installs to be ready.
 // Usage: node driver.js URL OUT_DIR PROFILE_DIR (PLAYWRIGHT_CORE = path of playwright-core).
 const fs = require("node:fs");
 const path = require("node:path");
@@ -7,7 +9,9 @@ const { chromium } = require(process.env.PLAYWRIGHT_CORE);
 const [url, outDir, profile] = process.argv.slice(2);
 const POPUP = ".editor-widget.suggest-widget.visible .monaco-list-row .label-name";
 const GHOST = ".monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text";
-const result = { url };
+const TOAST = ".notifications-toasts .notification-list-item-message";
+const MODE = process.env.HEED_E2E_MODE || "configured";
+const result = { url, mode: MODE };
 
 async function poll(what, fn, timeoutMs) {
   const end = Date.now() + timeoutMs;
@@ -35,6 +39,40 @@ async function currentLine(page) {
   return lines.find((l) => l.startsWith("os."));
 }
 
+// The status bar item reads "heed" alone once the server is ready ("heed installing", "heed error"...).
+async function heedStatus(page) {
+  return (await texts(page, ".statusbar-item")).filter((t) => /^heed\b/.test(t));
+}
+
+// No heed anywhere: the extension offers "Install heed". Click it (or, if its toast is gone, run
+// the command), then wait until the server it installed is ready.
+async function installFromOffer(page) {
+  const button = page.locator(".notifications-toasts .monaco-button", { hasText: "Install heed" }).first();
+  const offered = await button.waitFor({ state: "visible", timeout: 60000 }).then(() => true, () => false);
+  result.offer = await texts(page, TOAST);
+  const started = Date.now();
+  if (offered) {
+    await page.screenshot({ path: path.join(outDir, "install-offer.png") });
+    await button.click();
+    result.installVia = "Install heed button";
+  } else {
+    await page.keyboard.press("F1");
+    await page.keyboard.type("heed: Install or Repair Server");
+    await page.waitForTimeout(500);
+    await page.keyboard.press("Enter");
+    result.installVia = "command";
+  }
+  await page.waitForTimeout(8000);
+  result.progress = await texts(page, TOAST);
+  await page.screenshot({ path: path.join(outDir, "install-progress.png") });
+  await poll("the installed server to be ready", async () => {
+    const failed = (await texts(page, TOAST)).find((t) => t.includes("could not install"));
+    if (failed) throw new Error(failed);
+    return (await heedStatus(page)).includes("heed");
+  }, 15 * 60000);
+  result.installSeconds = Math.round((Date.now() - started) / 1000);
+}
+
 async function main() {
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -54,6 +92,7 @@ async function main() {
     await page.waitForTimeout(1000);
     await page.keyboard.press("Enter");
     await page.waitForSelector(".monaco-editor .view-lines", { timeout: 30000 });
+    if (MODE === "install") await installFromOffer(page);
     await page.click(".monaco-editor .view-lines");
     await page.keyboard.press("Control+End");
 
@@ -81,7 +120,7 @@ async function main() {
     await page.waitForTimeout(500);
     await page.keyboard.press("Escape");
     result.after = await currentLine(page);
-    result.status = (await texts(page, ".statusbar-item")).filter((t) => t.includes("heed"));
+    result.status = await heedStatus(page);
   } catch (e) {
     result.error = String(e);
     await page.screenshot({ path: path.join(outDir, "failure.png") }).catch(() => {});
