@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+from lsp_points import held_out_files, sample_points
 
 from heed.model.lookup.modules import ModuleIndex
 from heed.model.nn.store import default_model_dir
@@ -24,8 +25,6 @@ from heed.model.runtime import completer as completer_module
 from heed.model.runtime.completer import Completer
 from heed.model.runtime.predictor import load_predictor
 from heed.model.text.stream import TokenStream
-
-from lsp_points import held_out_files, sample_points
 
 VALIDATION = Path(__file__).resolve().parent.parent / "runs" / "projects" / "validation"
 

@@ -104,7 +104,10 @@ class HeedServer(LanguageServer):
         def warm(stop):  # type: ignore[no-untyped-def]
             if self.documents.get(doc.uri) is not doc or not self.documents.among_active(doc):
                 return
-            stream, _, version = doc.snapshot()
+            found = doc.snapshot(stop=stop)
+            if found is None:
+                raise RequestCancelled  # stopped by a request: the engine tries again later
+            stream, _, version = found
             completer = self.completer_for(doc, request=False)
             if completer is not None:
                 completer.warm(stream, lambda: stop() or doc.version != version or self.documents.get(doc.uri) is not doc)
@@ -122,6 +125,8 @@ class HeedServer(LanguageServer):
         progress = ClientProgress(self, "heed")
         await progress.begin("loading the model")
         status = await self.engine.load_off_loop(*wanted)
+        if status.state == "ready":
+            await self.engine.call(self.engine.warm_up)
         progress.end(status.message)
         self.notify_status()
         if status.state == "ready":
@@ -215,7 +220,7 @@ async def completion(ls: HeedServer, params: types.CompletionParams) -> types.Co
     offset, version, max_items = doc.offset(params.position), doc.version, ls.settings.completion.max_items
 
     def job(cancelled: Cancelled) -> tuple[Popup, dict[str, tuple[int, str]]]:
-        stream, text, _ = doc.snapshot()
+        stream, text, _ = doc.snapshot(upto=offset)
         completer = ls.completer_for(doc)
         if completer is None:
             popup = fallback_popup(stream, offset, max_items, doc.path, ls.indexer.index)
@@ -243,7 +248,7 @@ async def resolve(ls: HeedServer, item: types.CompletionItem) -> types.Completio
     offset = data["offset"]
 
     def job(cancelled: Cancelled) -> Any:
-        stream, _, _ = doc.snapshot()
+        stream, _, _ = doc.snapshot(upto=offset)
         completer = ls.completer_for(doc)
         return completer.explain(stream, offset, item.label) if completer else None
 
@@ -262,7 +267,7 @@ async def inline_completion(ls: HeedServer, params: types.InlineCompletionParams
     selected = params.context.selected_completion_info if params.context else None
 
     def job(cancelled: Cancelled) -> list[Any]:
-        stream, _, _ = doc.snapshot()
+        stream, _, _ = doc.snapshot(upto=offset)
         completer = ls.completer_for(doc)
         if completer is None:
             return []

@@ -96,6 +96,22 @@ class Engine:
                                      "suggestions come from the names in scope")
             return self.status
 
+    def warm_up(self) -> None:
+        """A popup and a ghost text on a few lines (on the worker): torch's first runs on a thread
+        are several times slower, and the first request must not pay for them (nor miss its
+        ghost text: beam search has a time budget)."""
+        if self.predictor is None:
+            return
+        from heed.model.runtime.completer import Completer
+        from heed.model.text.stream import TokenStream
+
+        started = time.monotonic()
+        text = "import os\n\n\ndef main(path):\n    name = os.path.basename(path)\n    print(name.upper())\n    return os."
+        completer, stream = Completer(self.predictor), TokenStream(text)
+        completer.popup(stream, len(text), quick=True)
+        completer.inline(stream, len(text) - len("os."), quick=True)
+        log.debug("warmed up in %.2f s", time.monotonic() - started)
+
     # -- jobs -------------------------------------------------------------------------------------
     async def run(self, uri: str, kind: str, job: Callable[[Callable[[], bool]], T], is_stale: Callable[[], bool]) -> T:
         """Run `job(cancelled)` on the worker; raise RequestCancelled if it was made moot (before it

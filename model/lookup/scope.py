@@ -53,40 +53,45 @@ def piece_names(piece: Piece) -> PieceNames:
 
 
 class ScopeIndex:
-    """Document-wide name counts and module-level bindings, kept up to date piece by piece.
-
-    A request only pays for the pieces that changed since the last one (typing changes one),
-    not for the whole document. Pieces are held by reference, so their ids stay unique.
-    """
+    """Document-wide name counts, attributes and module-level bindings, kept up to date piece by
+    piece. A request only pays for the pieces that changed since the last one (typing changes
+    one, and re-lexes the one before it), not for the whole document. Pieces are held by
+    reference, so their ids stay unique."""
 
     def __init__(self) -> None:
         self.pieces: dict[int, Piece] = {}
         self.counts: Counter[str] = Counter()
         self.roles: dict[str, Counter[int]] = {}  # name -> pieces using it in each role
-        self.module: dict[str, int] = {}  # names bound by top-level statements
-        self.module_pieces: tuple[int, ...] = ()
+        self.attributes: dict[str, Counter[str]] = {}  # receiver -> pieces using each attribute on it
+        self.module: dict[str, int] = {}  # names bound by top-level statements (the first binding's role)
 
     def update(self, stream: TokenStream) -> None:
         current = {id(p): p for p in stream.pieces}
-        for key in self.pieces.keys() - current.keys():
-            summary = piece_names(self.pieces[key])
-            self.counts.subtract(summary.counts)
+        gone = [self.pieces[k] for k in self.pieces.keys() - current.keys()]
+        new = [current[k] for k in current.keys() - self.pieces.keys()]
+        for piece, sign in [(p, -1) for p in gone] + [(p, 1) for p in new]:
+            summary = piece_names(piece)
+            for name, n in summary.counts.items():
+                self.counts[name] += sign * n
             for name, role in summary.roles.items():
-                self.roles[name][role] -= 1
-        for key in current.keys() - self.pieces.keys():
-            summary = piece_names(current[key])
-            self.counts.update(summary.counts)
-            for name, role in summary.roles.items():
-                self.roles.setdefault(name, Counter())[role] += 1
+                self.roles.setdefault(name, Counter())[role] += sign
+            for receiver, attrs in summary.attributes.items():
+                seen = self.attributes.setdefault(receiver, Counter())
+                for attr in attrs:
+                    seen[attr] += sign
         self.pieces = current
-        module_pieces = tuple(id(p) for p in stream.pieces if p.depth == 0)
-        if module_pieces != self.module_pieces:
+        # The module's bindings are gathered again only when the top-level pieces that came and
+        # went bind different names: an edit in a function re-lexes its pieces, binding the same.
+        if _bindings(gone) != _bindings(new):
             self.module = {}
             for p in stream.pieces:
                 if p.depth == 0:
                     for name, role in piece_names(p).bound.items():
                         self.module.setdefault(name, role)
-            self.module_pieces = module_pieces
+
+
+def _bindings(pieces: list[Piece]) -> Counter[tuple[str, int]]:
+    return Counter(item for p in pieces if p.depth == 0 for item in piece_names(p).bound.items())
 
 
 @dataclass
@@ -107,10 +112,7 @@ class Scope:
 def scope_at(stream: TokenStream, offset: int) -> Scope:
     """Names visible at `offset`: module-level bindings, bindings in the enclosing top-level
     statement, and builtins."""
-    index = stream.derived.get("scope")
-    if index is None:
-        index = stream.derived["scope"] = ScopeIndex()
-    index.update(stream)
+    index = _updated_index(stream)
     names: dict[str, int] = {n: -1 for n in BUILTINS}
     names.update(index.module)
     starts = stream.starts()
@@ -124,10 +126,14 @@ def scope_at(stream: TokenStream, offset: int) -> Scope:
     return Scope(names, index.counts, index.roles)
 
 
+def _updated_index(stream: TokenStream) -> ScopeIndex:
+    index = stream.derived.get("scope")
+    if index is None:
+        index = stream.derived["scope"] = ScopeIndex()
+    index.update(stream)
+    return index
+
+
 def attributes_of(stream: TokenStream, receiver: str) -> Counter[str]:
-    """Attributes used on `receiver` anywhere in the document, with how often."""
-    found: Counter[str] = Counter()
-    for piece in stream.pieces:
-        for attr in piece_names(piece).attributes.get(receiver, ()):
-            found[attr] += 1
-    return found
+    """Attributes used on `receiver` anywhere in the document, with how many pieces use each."""
+    return +_updated_index(stream).attributes.get(receiver, Counter())

@@ -18,13 +18,13 @@ import torch
 from heed.model.lookup.imports import read_imports, stream_binding
 from heed.model.lookup.modules import SHARED, ModuleIndex
 from heed.model.lookup.receivers import Lookup, ReceiverNames, receiver_names
-from heed.model.lookup.scope import scope_at
+from heed.model.lookup.scope import piece_names, scope_at
 from heed.model.nn.network import Output, mixture
 from heed.model.runtime.beam import beam_search
-from heed.model.runtime.cancel import Cancelled
+from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.candidates import Candidate, Popup, finish_popup, project_names
 from heed.model.runtime.confidence import FEATURES, Cut, features, line_context, longest_sure
-from heed.model.runtime.context import CursorContext, cursor_context, short_cut
+from heed.model.runtime.context import CursorContext, cursor_context, encode_ahead, short_cut
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.runtime.ngram import ProjectGrams
 from heed.model.runtime.predictor import Prediction, Predictor
@@ -121,6 +121,11 @@ class Completer:
         if self.predictor is None or self.encoder is None:
             return
         read_imports(self.modules, stream, self.path)  # so that the first `module.` does not parse it
+        for piece in stream.pieces:  # one at a time, so that a request stops this between two
+            if cancelled is not None and cancelled():
+                raise RequestCancelled
+            piece_names(piece)  # the scope's summary of it (its roles parsed)
+        encode_ahead(stream, self.encoder, cancelled)
         ctx = cursor_context(stream, len(stream.text), self.encoder)
         if len(ctx.inputs):
             self.states.warm(self.predictor, ctx.inputs, ctx.origin, cancelled)

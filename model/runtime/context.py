@@ -9,11 +9,13 @@ cursor is not context but the *prefix* that candidates must start with.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.text import lexer
 from heed.model.text.causal_roles import causal_roles
@@ -103,6 +105,96 @@ def short_cut(n_tokens: int, short: int) -> int:
     return max(n_tokens - short, 0) // stride * stride
 
 
+class _Before:
+    """The encoded tokens of the pieces before the cursor's piece, kept on the stream and brought up
+    to date piece by piece: an edit replaces only the pieces it touches (and the one before them),
+    and gathering a 30,000-token context from all of them cost 7 ms a keystroke."""
+
+    def __init__(self, encoder: DocEncoder):
+        self.encoder = encoder
+        self.pieces: list[Piece] = []
+        self.tokens = [0]  # tokens before each piece, and after the last
+        self.lines = [0]  # line breaks likewise
+        # start -> (inputs, lines, columns, texts) of the tokens from there, and how many of
+        # them are still those of the current pieces
+        self.joined: dict[int, tuple[tuple[Encoded, np.ndarray, np.ndarray, list[str]], int]] = {}
+
+    @staticmethod
+    def of(stream: TokenStream, i: int, encoder: DocEncoder) -> _Before:
+        kept = stream.derived.get("before")
+        if kept is None or kept.encoder is not encoder:
+            kept = stream.derived["before"] = _Before(encoder)
+        kept.update(stream.pieces[:i])
+        return kept
+
+    @property
+    def n_tokens(self) -> int:
+        return self.tokens[-1]
+
+    @property
+    def piece_line(self) -> int:
+        """The 1-based line where the cursor's piece starts."""
+        return 1 + self.lines[-1]
+
+    def update(self, pieces: list[Piece]) -> None:
+        same = 0
+        for old, new in zip(self.pieces, pieces):
+            if old is not new:
+                break
+            same += 1
+        self.pieces = pieces
+        del self.tokens[same + 1 :], self.lines[same + 1 :]
+        for p in pieces[same:]:
+            self.tokens.append(self.tokens[-1] + len(p.tokens))
+            self.lines.append(self.lines[-1] + p.lines)
+        for start, (joined, valid) in list(self.joined.items()):
+            self.joined[start] = (joined, min(valid, self.tokens[same] - start))
+
+    def since(self, origin: int) -> tuple[Encoded, np.ndarray, np.ndarray, list[str]]:
+        """(inputs, lines, columns, texts) of the tokens from document index `origin` on."""
+        kept = self.joined.get(origin)
+        if kept is not None and kept[1] >= 0:
+            (enc, lines, cols, texts), valid = kept
+            at = origin + valid
+            enc, lines, cols, texts = enc.head(valid), lines[:valid], cols[:valid], texts[:valid]
+        else:
+            at = origin
+            enc, lines, cols, texts = Encoded.concat([]), np.zeros(0, np.int64), np.zeros(0, np.int64), []
+        parts, line_parts, col_parts, text_parts = [enc], [lines], [cols], [texts]
+        first = max(bisect.bisect_right(self.tokens, at) - 1, 0)  # the piece holding token `at`
+        for j in range(first, len(self.pieces)):
+            p = self.pieces[j]
+            enc = _encoded_piece(p, self.encoder)
+            rel, cols, texts = _piece_positions(p)
+            rel = rel + self.lines[j]
+            cut = at - self.tokens[j]
+            if cut > 0:
+                enc, rel, cols, texts = enc.tail(cut), rel[cut:], cols[cut:], texts[cut:]
+            parts.append(enc)
+            line_parts.append(rel)
+            col_parts.append(cols)
+            text_parts.append(texts)
+        joined = (Encoded.concat(parts), np.concatenate(line_parts), np.concatenate(col_parts),
+                  list(itertools.chain.from_iterable(text_parts)))
+        if origin not in self.joined and len(self.joined) >= 4:  # a few starts: the whole context's and a quick one's
+            self.joined.clear()
+        self.joined[origin] = (joined, self.n_tokens - origin)
+        return joined
+
+
+def encode_ahead(stream: TokenStream, encoder: DocEncoder, cancelled: Cancelled | None = None) -> None:
+    """Encode, and so parse, the pieces that a context at the document's end reads, one at a time:
+    in the background, which a request stops between two pieces (a 50,000-line file has 14,000)."""
+    origin = select_context(sum(len(p.tokens) for p in stream.pieces))
+    at = 0
+    for piece in stream.pieces:
+        at += len(piece.tokens)
+        if at > origin:
+            if cancelled is not None and cancelled():
+                raise RequestCancelled
+            _encoded_piece(piece, encoder)
+
+
 def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder, short: int = 0,
                    whole_if: Callable[[int], bool] | None = None) -> CursorContext:
     """The model's context at `offset` (in code points) of the stream's text. With `short`, only
@@ -112,7 +204,8 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder, short:
     starts = stream.starts()
     i = max(bisect.bisect_left(starts, offset) - 1, 0)  # a cursor at a piece boundary ends the piece before
     piece = stream.pieces[i] if stream.pieces else None
-    piece_line = 1 + sum(p.lines for p in stream.pieces[:i])
+    before = _Before.of(stream, i, encoder)
+    piece_line = before.piece_line
 
     # The cursor piece, re-lexed up to the cursor.
     cur_toks: list[Tok] = []
@@ -131,46 +224,20 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder, short:
     cur = encoder.encode([token_key(t.kind, t.text) for t in cur_toks], kinds,
                          causal_roles(kinds, [t.text for t in cur_toks]), _parsed_roles(piece, cur_toks))
 
-    # Earlier pieces, newest first, until the context is long enough.
-    before_counts = [len(p.tokens) for p in stream.pieces[:i]]
-    n_total = sum(before_counts) + len(cur)
+    # Earlier pieces, from the context's start.
+    n_total = before.n_tokens + len(cur)
     origin = select_context(n_total)
     if short and not (whole_if and whole_if(origin)):
         origin += short_cut(n_total - origin, short)
-    parts: list[Encoded] = []
-    line_parts: list[np.ndarray] = []
-    col_parts: list[np.ndarray] = []
-    text_parts: list[list[str]] = []
-    at = n_total - len(cur)
+    at = before.n_tokens
     # The cursor's own piece can hold more than MAX_CONTEXT tokens before the cursor (a 1 MB
     # line): then the model reads only its tail too. Before, it ran over all of them (250,000
     # tokens: 57 s and 1.6 GB for one popup).
     read_toks = cur_toks
     if origin > at:
         cur, read_toks = cur.tail(origin - at), cur_toks[origin - at :]
-    line_at = piece_line
-    for j in range(i - 1, -1, -1):
-        if at <= origin:
-            break
-        p = stream.pieces[j]
-        at -= len(p.tokens)
-        line_at -= p.lines
-        enc = _encoded_piece(p, encoder)
-        rel, cols, texts = _piece_positions(p)
-        rel = rel + (line_at - 1)
-        if at < origin:
-            cut = origin - at
-            enc, rel, cols, texts = enc.tail(cut), rel[cut:], cols[cut:], texts[cut:]
-        parts.append(enc)
-        line_parts.append(rel)
-        col_parts.append(cols)
-        text_parts.append(texts)
-    for part in (parts, line_parts, col_parts, text_parts):
-        part.reverse()
-    parts.append(cur)
-    line_parts.append(np.asarray([t.line + piece_line - 1 for t in read_toks], np.int64))
-    col_parts.append(np.asarray([t.col for t in read_toks], np.int64))
-    text_parts.append([t.text for t in read_toks])
+    enc, lines, cols, texts = before.since(origin)
+    read_lines = np.asarray([t.line + piece_line - 1 for t in read_toks], np.int64)
 
     logical: list[str] = []
     line_start = offset - len(prefix)
@@ -181,11 +248,11 @@ def cursor_context(stream: TokenStream, offset: int, encoder: DocEncoder, short:
         line_start = starts[i] + t.offset
     logical.reverse()
     return CursorContext(
-        inputs=Encoded.concat(parts),
+        inputs=Encoded.concat([enc, cur]),
         origin=origin,
-        lines=np.concatenate(line_parts),
-        cols=np.concatenate(col_parts),
-        texts=[t for part in text_parts for t in part],
+        lines=np.concatenate([lines, read_lines]),
+        cols=np.concatenate([cols, np.asarray([t.col for t in read_toks], np.int64)]),
+        texts=texts + [t.text for t in read_toks],
         prefix=prefix,
         line_before=logical,
         line_start=line_start,

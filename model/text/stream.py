@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,25 +102,53 @@ def _count_breaks(text: str) -> int:
 class TokenStream:
     """Tokens and roles of one document; `edit()` updates them incrementally."""
 
-    def __init__(self, text: str = "", role_cache: _RoleCache | None = None):
+    def __init__(self, text: str = "", role_cache: _RoleCache | None = None, lazily: bool = False):
         self.role_cache = role_cache or _RoleCache(ROLE_CACHE_SIZE)
         self.text = ""
         self.pieces: list[Piece] = []
         self._starts: list[int] | None = None
+        self._unread: Iterator[tuple[Piece, int]] | None = None  # the rest of a text being read `lazily`
+        self._read_to = 0  # where the pieces read so far end
         self.derived: dict[str, Any] = {}  # document-wide data others keep up to date (scope index)
-        self.replace(text)
+        self.replace(text, lazily)
 
     # -- building -------------------------------------------------------------------------
-    def replace(self, text: str) -> None:
-        """Take a whole new text."""
+    def replace(self, text: str, lazily: bool = False) -> None:
+        """Take a whole new text. `lazily`: lex it only as `read` asks (a 50,000-line file takes
+        most of a second to lex; the server reads it in slices between other documents' requests)."""
         self.text = text
-        self.pieces = [piece for piece, _ in self._lex_from(LexState(), text)]
-        self._starts = None
+        self.pieces, self._starts, self._read_to = [], None, 0
+        self._unread = self._lex_from(LexState(), text)
+        if not lazily:
+            self.read()
+
+    @property
+    def complete(self) -> bool:
+        """Whether the pieces cover the whole text."""
+        return self._unread is None
+
+    def read(self, upto: int | None = None, stop: Callable[[], bool] | None = None) -> bool:
+        """Lex more of a text taken `lazily`: until the pieces cover offset `upto` (None: all of
+        it), or until `stop()`. Whether the whole text is read. Until it is, the pieces hold its
+        start: a request reads up to its cursor and answers from that."""
+        if self._unread is None:
+            return True
+        if upto is not None and self._read_to >= upto:
+            return False
+        for piece, offset in self._unread:
+            self.pieces.append(piece)
+            self._starts = None
+            self._read_to = offset + len(piece.text)
+            if (upto is not None and self._read_to >= upto) or (stop is not None and stop()):
+                return False
+        self._unread = None
+        return True
 
     def edit(self, start: int, end: int, new_text: str) -> None:
         """Replace `text[start:end]` by `new_text` (offsets in code points) and update the stream."""
         if not 0 <= start <= end <= len(self.text):
             raise ValueError(f"edit range {start}:{end} outside a text of length {len(self.text)}")
+        self.read()  # an edit re-lexes from the pieces around it: all of them must be there
         text = self.text[:start] + new_text + self.text[end:]
         starts = self.starts()
         # Re-lex from the piece before the one holding `start`: an edit at a piece's very start
@@ -172,6 +200,7 @@ class TokenStream:
     def tokens(self) -> list[Token]:
         """Every token with absolute positions and its role names."""
         out: list[Token] = []
+        self.read()
         offset, line = 0, 1
         for piece in self.pieces:
             for tok, role, parsed in zip(piece.tokens, piece.roles, piece.parsed_roles):
@@ -182,6 +211,7 @@ class TokenStream:
         return out
 
     def source(self) -> str:
+        self.read()
         return "".join(piece.text for piece in self.pieces)
 
 
