@@ -27,7 +27,7 @@ from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.candidates import Popup
 from heed.model.runtime.fallback import fallback_popup
 from heed.server import convert
-from heed.server.documents import Document, Documents
+from heed.server.documents import Document, Documents, keep_out_of_gc
 from heed.server.engine import Engine
 from heed.server.progress import ClientProgress
 from heed.server.protocol import BoundedStdin, HeedProtocol
@@ -111,6 +111,7 @@ class HeedServer(LanguageServer):
             completer = self.completer_for(doc, request=False)
             if completer is not None:
                 completer.warm(stream, lambda: stop() or doc.version != version or self.documents.get(doc.uri) is not doc)
+                keep_out_of_gc()  # its parsed roles, encodings and model states
 
         self.engine.when_idle(doc.uri, warm, delay)
 
@@ -127,6 +128,7 @@ class HeedServer(LanguageServer):
         status = await self.engine.load_off_loop(*wanted)
         if status.state == "ready":
             await self.engine.call(self.engine.warm_up)
+            keep_out_of_gc()  # the model and torch's objects
         progress.end(status.message)
         self.notify_status()
         if status.state == "ready":

@@ -10,7 +10,7 @@ from such a binding to the module it names, through `ModuleIndex` (`modules.py`)
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from heed.model.lookup.module_source import Module
@@ -153,12 +153,16 @@ def stream_binding(stream: TokenStream, name: str, offset: int) -> tuple[int, st
     return binding
 
 
-def read_imports(index: ModuleIndex, stream: TokenStream, origin: Path | None) -> None:
-    """Read every module the document imports into `index` ahead of requests."""
+def read_imports(index: ModuleIndex, stream: TokenStream, origin: Path | None, stop: Callable[[], bool] | None = None) -> bool:
+    """Read every module the document imports into `index` ahead of requests; False if `stop()`
+    turned true first (it is checked between pieces)."""
     for piece in stream.pieces:
+        if stop is not None and stop():
+            return False
         for name, bound in piece_imports(piece).items():
             for _, level, dotted in bound:
                 resolve_chain(index, [name], level, dotted, origin)
+    return True
 
 
 def piece_imports(piece: Piece) -> dict[str, list[tuple[int, int, str]]]:

@@ -120,7 +120,8 @@ class Completer:
         is idle), so that a request anywhere resumes from a state a few tokens before it."""
         if self.predictor is None or self.encoder is None:
             return
-        read_imports(self.modules, stream, self.path)  # so that the first `module.` does not parse it
+        if not read_imports(self.modules, stream, self.path, cancelled):  # so that the first `module.` does not parse it
+            raise RequestCancelled
         for piece in stream.pieces:  # one at a time, so that a request stops this between two
             if cancelled is not None and cancelled():
                 raise RequestCancelled

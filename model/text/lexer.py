@@ -53,6 +53,8 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _LEAD = re.compile(r"[ \t\f]*")
 _TAIL = re.compile(r"[ \t\f]*(#[^\r\n]*)?\Z")
 _OPEN, _CLOSE = "([{", ")]}"
+_SKIP_FIRST = frozenset(" \t\f#\\")  # what `_SKIP` can match from
+_STRING_FIRST = frozenset("'\"rRbBuUfF")  # what a string can start with (most tokens are not tried as one)
 
 
 @dataclass(slots=True)
@@ -129,8 +131,14 @@ class _Lexer:
         return s
 
     def _tok(self, kind: str, n: int, unterminated: bool = False) -> Tok:
-        tok = Tok(kind, "", self.pending_ws, self.line, self.col, self.pos, unterminated)
-        tok.text = self._take(n)
+        pos = self.pos
+        s = self.text[pos : pos + n]
+        tok = Tok(kind, s, self.pending_ws, self.line, self.col, pos, unterminated)
+        self.pos = pos + n
+        if "\n" in s or "\r" in s:
+            self._advance(s)
+        else:
+            self.col += len(s)
         self.pending_ws = ""
         return tok
 
@@ -184,7 +192,8 @@ class _Lexer:
         text, n = self.text, len(self.text)
         self.depth = 0
         while True:
-            self._skip(_SKIP)
+            if self.pos < n and text[self.pos] in _SKIP_FIRST:
+                self._skip(_SKIP)
             if self.pos >= n:
                 if not self.at_cursor:
                     yield self._tok(NEWLINE, 0, unterminated=self.depth > 0)
@@ -200,7 +209,7 @@ class _Lexer:
                 assert m is not None
                 yield self._tok(NEWLINE, m.end() - self.pos)
                 return
-            m = _STRING_START.match(text, self.pos)
+            m = _STRING_START.match(text, self.pos) if ch in _STRING_FIRST else None
             if m:
                 yield self._string(m)
                 continue
