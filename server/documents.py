@@ -11,80 +11,38 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
-import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from lsprotocol import types
 from pygls import uris
 
 from heed.model.text.stream import TokenStream
+from heed.server.lines import Lines
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 MAX_PENDING_EDITS = 200  # beyond this, re-tokenizing the whole text is cheaper
 WARM_DOCUMENTS = 4  # documents whose model states are kept; others are recomputed on demand
 
 
-def line_starts(text: str) -> np.ndarray:
-    return np.array([0] + [m.end() for m in _LINE_BREAK.finditer(text)], np.int64)
-
-
-def edited_line_starts(starts: np.ndarray, text: str, start: int, end: int, inserted: int) -> np.ndarray:
-    """The line starts of `text`, the old text with [start, end) replaced by `inserted` code points,
-    from the old text's `starts`: only the lines around the edit are scanned again (a keystroke
-    in a 50,000-line file scanned all of them: milliseconds on the event loop each)."""
-    delta = inserted - (end - start)
-    # From the line before the one holding `start` (an inserted "\n" can join a "\r" before it) ...
-    a = max(int(np.searchsorted(starts, start, "right")) - 2, 0)
-    # ... to the first line start whose line break lies wholly after the edit.
-    b = int(np.searchsorted(starts, end + 1, "right"))
-    lo, hi = int(starts[a]), int(starts[b]) + delta if b < len(starts) else len(text)
-    middle = np.array([m.end() for m in _LINE_BREAK.finditer(text, lo, hi)], np.int64)
-    return np.concatenate([starts[: a + 1], middle, starts[b + 1 :] + delta])
-
-
-def offset_at(text: str, starts: np.ndarray, position: types.Position) -> int:
-    """Code-point offset of an LSP position; positions past a line's or the text's end clamp."""
-    if position.line < 0:
-        return 0
-    if position.line >= len(starts):
-        return len(text)
-    start = int(starts[position.line])
-    end = int(starts[position.line + 1]) if position.line + 1 < len(starts) else len(text)
-    line = text[start:end].rstrip("\r\n")
-    units = 0
-    for i, ch in enumerate(line):
-        if units >= position.character:
-            return start + i
-        units += 2 if ord(ch) > 0xFFFF else 1
-    return start + len(line)
-
-
-def position_at(text: str, starts: np.ndarray, offset: int) -> types.Position:
-    """LSP position (UTF-16) of a code-point offset."""
-    lo = max(int(np.searchsorted(starts, offset, "right")) - 1, 0)
-    segment = text[int(starts[lo]) : offset]
-    return types.Position(lo, len(segment) + sum(1 for ch in segment if ord(ch) > 0xFFFF))
-
-
-@dataclass
 class Document:
-    uri: str
-    text: str
-    version: int = 0
-    pending: list[tuple[int, int, str]] = field(default_factory=list)
-    replaced: bool = True  # the stream must be rebuilt from `text`
-    stream: TokenStream | None = None
-    completer: Any = None  # heed.model.runtime.completer.Completer, once a model is loaded
-    active: float = field(default_factory=time.monotonic)  # when the user last opened, edited or asked in it
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    _starts: np.ndarray | None = None
+    def __init__(self, uri: str, text: str, version: int = 0):
+        self.uri = uri
+        self.lines = Lines(text)
+        self.version = version
+        self.pending: list[tuple[int, int, str]] = []
+        self.replaced = True  # the stream must be rebuilt from the text
+        self.stream: TokenStream | None = None
+        self.completer: Any = None  # heed.model.runtime.completer.Completer, once a model is loaded
+        self.active = time.monotonic()  # when the user last opened, edited or asked in it
+        self.lock = threading.Lock()
+
+    @property
+    def text(self) -> str:
+        return self.lines.text
 
     @property
     def path(self) -> Path | None:
@@ -92,16 +50,11 @@ class Document:
         found = uris.to_fs_path(self.uri) if self.uri.startswith("file:") else None
         return Path(found) if found else None
 
-    def starts(self) -> np.ndarray:
-        if self._starts is None:
-            self._starts = line_starts(self.text)
-        return self._starts
-
     def offset(self, position: types.Position) -> int:
-        return offset_at(self.text, self.starts(), position)
+        return self.lines.offset(position)
 
     def position(self, offset: int) -> types.Position:
-        return position_at(self.text, self.starts(), offset)
+        return self.lines.position(offset)
 
     def apply(self, change: types.TextDocumentContentChangeEvent, version: int) -> None:
         """Apply one LSP change (on the event loop)."""
@@ -109,15 +62,13 @@ class Document:
             if isinstance(change, types.TextDocumentContentChangePartial):
                 start = self.offset(change.range.start)
                 end = max(start, self.offset(change.range.end))
-                self.text = self.text[:start] + change.text + self.text[end:]
-                self._starts = edited_line_starts(self.starts(), self.text, start, end, len(change.text))
+                self.lines.replace(start, end, change.text)
                 if not self.replaced:
                     self.pending.append((start, end, change.text))
                     if len(self.pending) > MAX_PENDING_EDITS:
                         self.replaced, self.pending = True, []
             else:
-                self.text = change.text
-                self._starts = None
+                self.lines = Lines(change.text)
                 self.replaced, self.pending = True, []
             self.version = version
 
@@ -136,7 +87,8 @@ class Document:
                     self.pending, self.replaced = [], False
                 stream = self.stream
                 edit = self.pending.pop(0) if self.pending and (stop is None or stream.complete) else None
-                text, version = self.text, self.version
+                if edit is None:
+                    text, version = self.text, self.version  # (joined once the edits are all in)
             if stop is not None and not stream.complete:
                 if not _read_in_slices(stream, stop):
                     return None

@@ -19,7 +19,7 @@ from heed.model.runtime.predictor import Predictor, load_predictor
 from heed.model.text.stream import TokenStream
 from heed.model.workspace.index import WorkspaceIndex
 from heed.server import convert
-from heed.server.documents import line_starts, offset_at, position_at
+from heed.server.lines import Lines
 
 
 def complete_at(path: str, line: int, col: int, inline: bool = False, model: str | None = None,
@@ -27,8 +27,8 @@ def complete_at(path: str, line: int, col: int, inline: bool = False, model: str
     """{"lsp": the LSP result as JSON, "text": a readable rendering}. `line` and `col` are 1-based.
     `workspace`: a project folder to index first (with the server's cache)."""
     text = Path(path).read_bytes().decode("utf-8", errors="replace")
-    starts = line_starts(text)
-    offset = offset_at(text, starts, types.Position(max(line - 1, 0), max(col - 1, 0)))
+    lines = Lines(text)
+    offset = lines.offset(types.Position(max(line - 1, 0), max(col - 1, 0)))
     try:
         predictor: Predictor | None = load_predictor(model)
         note = ""
@@ -41,13 +41,13 @@ def complete_at(path: str, line: int, col: int, inline: bool = False, model: str
     if inline:
         suggestions = completer.inline(stream, offset, quick=True)  # the server's request: its budget and quick path
         typed = suggestions[0].typed if suggestions else ""
-        edit = types.Range(position_at(text, starts, offset - len(typed)), position_at(text, starts, offset))
+        edit = types.Range(lines.position(offset - len(typed)), lines.position(offset))
         items = [convert.inline_item(typed + s.text, edit) for s in suggestions]
-        rendered = "\n".join(f"{text[starts[line - 1]:offset]}\u2502{s.text}    (log p {s.logp:.2f}"
+        rendered = "\n".join(f"{text[lines.starts[line - 1]:offset]}\u2502{s.text}    (log p {s.logp:.2f}"
                              + (f", confidence {s.confidence:.2f})" if s.confidence is not None else ")") for s in suggestions)
         return {"lsp": convert_json(types.InlineCompletionList(items=items)), "text": note + (rendered or "(no suggestion)")}
     popup = completer.popup(stream, offset, max_items, quick=True)
-    edit = types.Range(position_at(text, starts, offset - len(popup.prefix)), position_at(text, starts, offset))
+    edit = types.Range(lines.position(offset - len(popup.prefix)), lines.position(offset))
     data = {"uri": Path(path).resolve().as_uri(), "offset": offset, "version": 0}
     imports = {c.text: e for c in popup.candidates if c.import_from and (e := import_edit(text, c.import_from, c.text))}
     items = [convert.completion_item(c, i, edit, data, imports.get(c.text)) for i, c in enumerate(popup.candidates)]

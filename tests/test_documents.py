@@ -1,31 +1,50 @@
-"""The server's documents: line starts kept up to date edit by edit, and a big text read lazily."""
+"""The server's documents: their lines kept up to date edit by edit, and a big text read lazily."""
 
 from __future__ import annotations
 
 import random
+import re
 
-import numpy as np
 from lsprotocol import types
 
-from heed.server.documents import Document, edited_line_starts, line_starts
+from heed.server.documents import Document
+from heed.server.lines import Lines
 
 SOURCE = "import os\r\n\ndef f(x):\r    return os.path.join(x,\n                        'a')\n\n\nclass C:\n    pass\n"
 
 
-def test_line_starts_follow_random_edits():
-    """Against a full scan after each of 3,000 random edits, with every kind of line break (an
-    inserted \\n after a \\r joins them into one break; a deleted one splits them)."""
+def reference_starts(text: str) -> list[int]:
+    return [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+
+
+def test_lines_follow_random_edits():
+    """Against the whole text split again after each of 3,000 random edits, with every kind of
+    line break (an inserted \n after a \r joins them into one break; a deleted one splits them)
+    and characters outside the BMP (two UTF-16 units each)."""
     rng = random.Random(0)
     text = SOURCE * 3
-    starts = line_starts(text)
-    pieces = ["", "x", "\n", "\r", "\r\n", "ab\ncd", "\n\n\r", "é", "\r\nz\r"]
+    lines = Lines(text)
+    pieces = ["", "x", "\n", "\r", "\r\n", "ab\ncd", "\n\n\r", "é", "\r\nz\r", "\U0001F600"]
     for _ in range(3000):
         start = rng.randint(0, len(text))
         end = min(len(text), start + rng.choice([0, 0, 1, 2, 5, 40]))
+        if text[end - 1 : end + 1] == "\r\n":  # an LSP position never falls inside a line break
+            end -= 1
         new = rng.choice(pieces)
         text = text[:start] + new + text[end:]
-        starts = edited_line_starts(starts, text, start, end, len(new))
-        assert np.array_equal(starts, line_starts(text)), (start, end, new)
+        lines.replace(start, end, new)
+        assert lines.text == text and list(lines.starts) == reference_starts(text), (start, end, new)
+        at = rng.randint(0, len(text))
+        if text[at - 1 : at + 1] != "\r\n":
+            assert lines.offset(lines.position(at)) == at
+
+
+def test_positions_past_a_line_or_the_text_clamp():
+    lines = Lines("ab\r\ncd\U0001F600e\n")
+    assert lines.offset(types.Position(0, 99)) == 2  # the end of the line, before its break
+    assert lines.offset(types.Position(1, 4)) == 7  # after the emoji: two UTF-16 units, one code point
+    assert lines.position(7) == types.Position(1, 4)
+    assert lines.offset(types.Position(9, 0)) == len(lines.text)
 
 
 def change(start: types.Position, end: types.Position, text: str) -> types.TextDocumentContentChangePartial:

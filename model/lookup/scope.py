@@ -20,6 +20,9 @@ from heed.model.text.stream import Piece, TokenStream
 
 BINDING_ROLES = frozenset(ROLE_ID[r] for r in ("def_name", "class_name", "import", "target", "parameter"))
 ATTRIBUTE_ROLES = frozenset(ROLE_ID[r] for r in ("attribute", "method", "attribute_target"))
+# A first request on a document of more new pieces than this (a file of some 8,000 lines) reads
+# the scope of the top-level statements only: summarising 14,000 pieces took most of a second.
+QUICK_PIECES = 2_000
 BUILTINS = tuple(n for n in dir(builtins) if not n.startswith("_"))
 
 
@@ -65,8 +68,14 @@ class ScopeIndex:
         self.attributes: dict[str, Counter[str]] = {}  # receiver -> pieces using each attribute on it
         self.module: dict[str, int] = {}  # names bound by top-level statements (the first binding's role)
 
-    def update(self, stream: TokenStream) -> None:
-        current = {id(p): p for p in stream.pieces}
+    def update(self, stream: TokenStream, quick: bool = False) -> None:
+        """Bring the index up to `stream`'s pieces. `quick`: where more than QUICK_PIECES pieces are
+        new (a big file just opened), only the top-level ones and those summarised already count,
+        and the background summarises the rest (`Completer.warm`)."""
+        pieces = stream.pieces
+        if quick and sum("names" not in p.derived for p in pieces) > QUICK_PIECES:
+            pieces = [p for p in pieces if p.depth == 0 or "names" in p.derived]
+        current = {id(p): p for p in pieces}
         gone = [self.pieces[k] for k in self.pieces.keys() - current.keys()]
         new = [current[k] for k in current.keys() - self.pieces.keys()]
         for piece, sign in [(p, -1) for p in gone] + [(p, 1) for p in new]:
@@ -99,6 +108,7 @@ class Scope:
     names: dict[str, int]  # visible name -> binding role (-1: builtin)
     counts: Counter[str]  # occurrences in the document
     roles: dict[str, Counter[int]]  # name -> how many pieces use it in each role
+    attributes: dict[str, Counter[str]]  # receiver -> how many pieces use each attribute on it
 
     def role_of(self, name: str) -> int | None:
         """The role a name plays most where the document uses it (for names bound nowhere)."""
@@ -109,10 +119,13 @@ class Scope:
         return role if count > 0 else None
 
 
-def scope_at(stream: TokenStream, offset: int) -> Scope:
+def scope_at(stream: TokenStream, offset: int, quick: bool = False) -> Scope:
     """Names visible at `offset`: module-level bindings, bindings in the enclosing top-level
-    statement, and builtins."""
-    index = _updated_index(stream)
+    statement, and builtins. `quick`: see ScopeIndex.update."""
+    index = stream.derived.get("scope")
+    if index is None:
+        index = stream.derived["scope"] = ScopeIndex()
+    index.update(stream, quick)
     names: dict[str, int] = {n: -1 for n in BUILTINS}
     names.update(index.module)
     starts = stream.starts()
@@ -123,17 +136,4 @@ def scope_at(stream: TokenStream, offset: int) -> Scope:
         if stream.pieces[i].depth == 0:
             break
         i -= 1
-    return Scope(names, index.counts, index.roles)
-
-
-def _updated_index(stream: TokenStream) -> ScopeIndex:
-    index = stream.derived.get("scope")
-    if index is None:
-        index = stream.derived["scope"] = ScopeIndex()
-    index.update(stream)
-    return index
-
-
-def attributes_of(stream: TokenStream, receiver: str) -> Counter[str]:
-    """Attributes used on `receiver` anywhere in the document, with how many pieces use each."""
-    return +_updated_index(stream).attributes.get(receiver, Counter())
+    return Scope(names, index.counts, index.roles, index.attributes)

@@ -8,13 +8,14 @@ torch, so that the popup without a model (`fallback.py`) uses it too.
 from __future__ import annotations
 
 import keyword
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from heed.model.lookup.module_source import Module
 from heed.model.lookup.modules import ModuleIndex, module_kind
-from heed.model.lookup.scope import Scope, attributes_of
+from heed.model.lookup.scope import Scope
 from heed.model.text.cursor import receiver_before
 from heed.model.text.roles import ROLES
 from heed.model.text.stream import TokenStream
@@ -89,7 +90,7 @@ def finish_popup(
     defined = defined or {}
     if after_dot:
         receiver = receiver_before(stream.text, offset - len(prefix))
-        extra: Mapping[str, int] = attributes_of(stream, receiver) if receiver else {}
+        extra: Mapping[str, int] = +scope.attributes.get(receiver, Counter()) if receiver else {}
         known = [*(module.names if module is not None else ()), *defined]
         if known:
             public = {n: 0 for n in known if not n.startswith("_") or prefix.startswith("_")}

@@ -175,7 +175,7 @@ class Completer:
             return Popup(ctx.prefix, [], False)  # in a string or a comment
         prefix = ctx.prefix if ctx else typed_prefix(stream.text, offset)
         after_dot = is_after_dot(stream.text, offset - len(prefix))
-        scope = scope_at(stream, offset)
+        scope = scope_at(stream, offset, quick)
         found: dict[str, Candidate] = {}
         if pred is not None and self.encoder is not None:
             probs = pred.probs
