@@ -81,7 +81,7 @@ from lsprotocol import types
 
 from heed.model.training.metrics import similarity
 from heed.model.training.positions import read_source
-from heed.server.documents import line_starts
+from heed.server.lines import line_starts
 
 TYPING_FILE = "textual/textual/widget.py"  # 4,956 lines of hand-written held-out code, under PROJECTS
 

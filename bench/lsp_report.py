@@ -7,7 +7,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from heed.server.documents import line_starts
+from heed.server.lines import line_starts
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
-"""Syntactic roles of names, read off the libcst tree of one chunk at a time.
+"""Syntactic roles of names, read off a parse of one chunk at a time.
 
 A role says what a name does where it stands: `x.NAME` is an attribute, `NAME(...)` a call,
-`def f(NAME)` a parameter. The model reads the role with each token.
+`def f(NAME)` a parameter. The look-ups (scope, receivers, class members) read these roles; the
+model reads the causal ones (`causal_roles.py`).
 
 How: libcst parses the chunk's text, a visitor walks the tree and lists its `Name` leaves in
 source order with a role each (a parent marks its children: `Call` marks its `func`, `Param` its
 `name`; contexts such as annotations and decorators colour what lies under them). That list is
-aligned with the lexer's name tokens by text.
+aligned with the lexer's name tokens by text. Python's own parser makes the same list six times
+faster (`ast_names.py`) and is tried first; libcst answers where it finds no parse.
 
 Incomplete code is the normal case (the text before a cursor), so a chunk that does not parse is
 repaired before giving up: close an open string, put a placeholder where an operand is missing,
