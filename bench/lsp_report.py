@@ -201,14 +201,21 @@ def targets(h: dict[str, Any], j: dict[str, Any] | None, typing_lines: int) -> l
     def ge(v: Any, limit: float) -> bool | None:
         return None if v is None else v >= limit
 
+    # The issue "speed whatever the file": just opened, while typing, and memory.
+    for kind, label in (("attribute", "after a dot"), ("identifier", "at a name's start")):
+        p95, jp95 = get(h, kind, "latency_ms", "p95"), get(j, kind, "latency_ms", "p95")
+        check(None if p95 is None else p95 <= 100 and (jp95 is None or jp95 >= 5 * p95),
+              f"popup {label}, just opened: p95 <= 100 ms and >= 5x below jedi's",
+              f"{fmt(p95, 'ms')} (jedi {fmt(jp95, 'ms')}, {ratio(jp95, p95)})")
+    ip95, iw95 = get(h, "inline", "latency_ms", "p95"), get(h, "inline", "warm_latency_ms", "p95")
+    check(le(ip95, 100), "ghost text p95 <= 100 ms, just opened", fmt(ip95, "ms"))
+    check(le(iw95, 100), "ghost text p95 <= 100 ms, warm", fmt(iw95, "ms"))
     tp95 = get(h, "typing", "latency_ms", "p95")
-    check(le(tp95, 30), f"popup p95 <= 30 ms while typing in a {typing_lines:,}-line file", fmt(tp95, "ms"))
+    check(le(tp95, 20), f"popup p95 <= 20 ms while typing in a {typing_lines:,}-line file", fmt(tp95, "ms"))
     jp95 = get(j, "typing", "latency_ms", "p95")
     speedup = jp95 / tp95 if tp95 and jp95 else None
     check(ge(speedup, 5), "  ... and >= 5x below jedi's p95 on the same keystrokes",
           f"jedi {fmt(jp95, 'ms')} / heed {fmt(tp95, 'ms')} = {ratio(jp95, tp95)}")
-    ip95, iw95 = get(h, "inline", "latency_ms", "p95"), get(h, "inline", "warm_latency_ms", "p95")
-    check(le(ip95, 150), "inline p95 <= 150 ms (document just opened)", f"{fmt(ip95, 'ms')} (warm: {fmt(iw95, 'ms')})")
     a1, ja1 = get(h, "attribute", "top1"), get(j, "attribute", "top1")
     check(None if a1 is None or ja1 is None else a1 >= 3 * ja1, "attribute top-1 >= 3x jedi's",
           f"heed {fmt(a1, '%')} vs jedi {fmt(ja1, '%')} ({ratio(a1, ja1)})")
@@ -222,7 +229,7 @@ def targets(h: dict[str, Any], j: dict[str, Any] | None, typing_lines: int) -> l
     worst = max(starts) if starts else None
     check(le(worst, 2.0), "start -> first answer <= 2 s (worse of two starts)", fmt(worst, "s"))
     mem = get(h, "peak_rss_open_mb")
-    check(le(mem, 400), "peak memory <= 400 MB with 20 open files", f"{fmt(mem, 'MB')} with {h.get('open_files', 0)} open")
+    check(le(mem, 300), "peak memory <= 300 MB with 20 open files", f"{fmt(mem, 'MB')} with {h.get('open_files', 0)} open")
     return out
 
 
