@@ -298,10 +298,14 @@ def test_an_interrupted_warm_up_goes_on_where_it_stopped(tiny_predictor: Predict
     stream = TokenStream(sample_source)
     completer = Completer(tiny_predictor)
     chunk = tiny_predictor.chunk
-    checks = iter(range(10**6))
-    before = 2 * len(stream.pieces)  # it checks between pieces while it parses and encodes them, then between chunks
+
+
+    def after_20_chunks() -> bool:  # (it also checks between pieces while it reads imports, parses and encodes them)
+        warming = completer.states.warming
+        return warming is not None and warming.end >= 20 * chunk
+
     with pytest.raises(RequestCancelled):
-        completer.warm(stream, lambda: next(checks) >= before + 20)  # stops before its 21st chunk
+        completer.warm(stream, after_20_chunks)  # stops before its 21st chunk
     completer.popup(stream, len(sample_source) // 3)
     completer.warm(stream)
     total = len(cursor_context(stream, len(stream.text), completer.encoder).inputs)  # type: ignore[arg-type]

@@ -99,6 +99,16 @@ def _count_breaks(text: str) -> int:
     return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
+def _pieces(role_cache: _RoleCache, state: LexState, text: str) -> Iterator[tuple[Piece, int]]:
+    for chunk in chunks(text, state):
+        start, tokens = chunk.start, chunk.tokens
+        source = "".join(t.ws + t.text for t in tokens)
+        for tok in tokens:
+            tok.offset -= start.offset
+            tok.line -= start.line - 1
+        yield Piece(start, source, tokens, _count_breaks(source), role_cache, depth=depth_after_layout(start, tokens)), start.offset
+
+
 class TokenStream:
     """Tokens and roles of one document; `edit()` updates them incrementally."""
 
@@ -172,16 +182,10 @@ class TokenStream:
         self._starts = None
 
     def _lex_from(self, state: LexState, text: str) -> Iterator[tuple[Piece, int]]:
-        """Pieces of `text` from `state` on, each with its start offset."""
-        for chunk in chunks(text, state):
-            yield self._piece(chunk.start, chunk.tokens), chunk.start.offset
-
-    def _piece(self, start: LexState, tokens: list[Tok]) -> Piece:
-        source = "".join(t.ws + t.text for t in tokens)
-        for tok in tokens:
-            tok.offset -= start.offset
-            tok.line -= start.line - 1
-        return Piece(start, source, tokens, _count_breaks(source), self.role_cache, depth=depth_after_layout(start, tokens))
+        """Pieces of `text` from `state` on, each with its start offset. (A generator of the module,
+        not of the stream: one that held the stream while the stream held it would be a cycle,
+        kept alive by `gc.freeze` in the server when a document closes half read.)"""
+        return _pieces(self.role_cache, state, text)
 
     # -- reading --------------------------------------------------------------------------
     def starts(self) -> list[int]:
