@@ -27,7 +27,7 @@ from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.candidates import Popup
 from heed.model.runtime.fallback import fallback_popup
 from heed.server import convert
-from heed.server.documents import Document, Documents, keep_out_of_gc
+from heed.server.documents import Document, Documents, keep_out_of_gc, release_freed_memory
 from heed.server.engine import Engine
 from heed.server.progress import ClientProgress
 from heed.server.protocol import BoundedStdin, HeedProtocol
@@ -129,6 +129,7 @@ class HeedServer(LanguageServer):
         if status.state == "ready":
             await self.engine.call(self.engine.warm_up)
             keep_out_of_gc()  # the model and torch's objects
+            release_freed_memory()  # what the warm-up's first runs allocated and freed: 20 MB
         progress.end(status.message)
         self.notify_status()
         if status.state == "ready":

@@ -299,7 +299,6 @@ def test_an_interrupted_warm_up_goes_on_where_it_stopped(tiny_predictor: Predict
     completer = Completer(tiny_predictor)
     chunk = tiny_predictor.chunk
 
-
     def after_20_chunks() -> bool:  # (it also checks between pieces while it reads imports, parses and encodes them)
         warming = completer.states.warming
         return warming is not None and warming.end >= 20 * chunk

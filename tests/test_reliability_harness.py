@@ -309,13 +309,13 @@ def test_client_positions_match_a_utf16_encoder(text: str, data: st.DataObject) 
 def test_server_position_conversion_round_trips(text: str, data: st.DataObject) -> None:
     from lsprotocol import types
 
-    from heed.server.documents import line_starts, offset_at, position_at
+    from heed.server.lines import Lines
 
     offset = data.draw(st.integers(0, len(text)))
     if 0 < offset < len(text) and text[offset - 1 : offset + 1] == "\r\n":
         offset -= 1
     pos = ClientDoc("u", text).position(offset)
-    starts = line_starts(text)
-    assert offset_at(text, starts, types.Position(**pos)) == offset
-    back = position_at(text, starts, offset)
+    lines = Lines(text)
+    assert lines.offset(types.Position(**pos)) == offset
+    back = lines.position(offset)
     assert (back.line, back.character) == (pos["line"], pos["character"])

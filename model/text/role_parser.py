@@ -302,8 +302,8 @@ def _too_hard_to_parse(tokens: list[Tok]) -> bool:
 def _libcst_names(source: str) -> list[tuple[str, int]] | None:
     try:
         module = cst.parse_module(source)
-    except (cst.ParserSyntaxError, cst.CSTValidationError, RecursionError, ValueError, MemoryError):
-        return None
+    except (cst.ParserSyntaxError, cst.CSTValidationError, cst.CSTLogicError, RecursionError, ValueError, MemoryError):
+        return None  # (CSTLogicError: libcst's own "Logic error!" on some unterminated strings)
     visitor = _RoleVisitor()
     try:
         module.visit(visitor)
