@@ -23,9 +23,11 @@ from pygls.lsp.server import LanguageServer
 
 from heed import __version__
 from heed.model.lookup.auto_import import import_edit
+from heed.model.lookup.modules import SHARED
 from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.candidates import Popup
 from heed.model.runtime.fallback import fallback_popup
+from heed.model.workspace.module_cache import ModuleCache
 from heed.server import convert
 from heed.server.documents import Document, Documents, keep_out_of_gc, release_freed_memory
 from heed.server.engine import Engine
@@ -54,6 +56,7 @@ class HeedServer(LanguageServer):
         self.setting_errors: list[str] = []
         self.loaded: tuple[str, int] | None = None  # (model path, threads) last loaded
         self.indexer = Indexer(self, self.engine)  # the workspace index (server/workspace.py)
+        SHARED.disk = ModuleCache()  # what the look-up reads of installed modules, across sessions
 
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
         super().start_io(BoundedStdin(stdin or sys.stdin.buffer), stdout)  # see server/protocol.py

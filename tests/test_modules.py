@@ -249,3 +249,48 @@ def test_after_self_the_popup_offers_what_the_bases_define(project: Path, tiny_p
     knows = prob(Completer(predictor, project / "main.py", ModuleIndex([project])))
     blind = prob(Completer(predictor, None, ModuleIndex([])))  # cannot find pkg.base
     assert knows > 1.5 * blind > 0
+
+
+def test_modules_read_in_an_earlier_session_come_from_the_disk_cache(tmp_path, monkeypatch):
+    """The server's look-up keeps what it collected from each module on disk (`ModuleCache`):
+    the same module as from its source, and read from source again when the file changes or the
+    entry is corrupt; a cache folder that cannot be written leaves the look-up working."""
+    import os
+
+    from heed.model.lookup import modules as modules_module
+    from heed.model.workspace.module_cache import ModuleCache
+
+    lib = tmp_path / "lib"
+    (lib / "pkg").mkdir(parents=True)
+    source = lib / "pkg" / "__init__.py"
+    source.write_text("import os\n\nclass Engine:\n    def __init__(self):\n        self.wheel = Wheel()\n\n    def start(self) -> int:\n        return 1\n\nclass Wheel: ...\n\nLIMIT = 3\n")
+    cache = tmp_path / "cache"
+
+    def read() -> tuple[object, int]:
+        index = ModuleIndex([lib])
+        index.disk = ModuleCache(cache)
+        parsed = []
+        original = modules_module.ast.parse
+        monkeypatch.setattr(modules_module.ast, "parse", lambda src: parsed.append(1) or original(src))
+        module = index.find("pkg")
+        monkeypatch.setattr(modules_module.ast, "parse", original)
+        return module, len(parsed)
+
+    first, parses = read()
+    assert parses == 1 and {"Engine", "Wheel", "LIMIT"} <= set(first.names)
+    again, parses = read()
+    assert parses == 0 and again.names == first.names and again.classes.keys() == first.classes.keys()
+    assert again.classes["Engine"].types == first.classes["Engine"].types and again.returns == first.returns
+    source.write_text(source.read_text() + "EXTRA = 1\n")
+    os.utime(source, ns=(1, 1))
+    changed, parses = read()
+    assert parses == 1 and "EXTRA" in changed.names
+    for entry in cache.iterdir():
+        entry.write_text("{not json")
+    _, parses = read()
+    assert parses == 1
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder would be")
+    index = ModuleIndex([lib])
+    index.disk = ModuleCache(blocked / "modules")
+    assert "EXTRA" in index.find("pkg").names and index.disk.failed

@@ -22,6 +22,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from heed.model.lookup.compiled import SAFE_EXTENSIONS, compiled_module
 from heed.model.lookup.module_source import ClassInfo, Module, collect, star_sources
@@ -39,6 +40,9 @@ class ModuleIndex:
         self.exclude = exclude  # a file never read (`heed eval`'s file under evaluation)
         self._read: dict[Path, tuple[int, Module]] = {}  # path -> (its mtime_ns, what it binds)
         self._classes: dict[tuple[int, str, Path | None], tuple[Module, dict[str, str]]] = {}
+        # What was collected from each module, on disk across sessions (the server's:
+        # `workspace/module_cache.py`), with load(path, size, mtime_ns) and save(path, size, mtime_ns, module).
+        self.disk: Any = None
 
     def find(self, dotted: str, level: int = 0, origin: Path | None = None, depth: int = 0) -> Module | None:
         """The module `dotted` names, imported from the document at `origin` with `level` leading dots."""
@@ -182,12 +186,18 @@ class ModuleIndex:
                 return cached[1]
             if stat.st_size > MAX_MODULE_BYTES:
                 return None
-            tree = ast.parse(path.read_bytes())
+            module = self.disk.load(path, stat.st_size, stat.st_mtime_ns) if self.disk is not None else None
+            if module is None:
+                tree = ast.parse(path.read_bytes())
         except (OSError, SyntaxError, ValueError, RecursionError):
             return None
-        module = Module(name, path)
-        collect(tree.body, module)
-        module.stars = star_sources(tree.body)
+        if module is None:
+            module = Module(name, path)
+            collect(tree.body, module)
+            module.stars = star_sources(tree.body)
+            if self.disk is not None:
+                self.disk.save(path, stat.st_size, stat.st_mtime_ns, module)
+        module.name = name
         return self._complete(path, stat.st_mtime_ns, module, depth)
 
     def adopt(self, path: Path, mtime_ns: int, module: Module) -> None:
