@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import builtins
+import operator
 from collections import Counter
 from dataclasses import dataclass
 
@@ -62,22 +63,28 @@ class ScopeIndex:
     reference, so their ids stay unique."""
 
     def __init__(self) -> None:
-        self.pieces: dict[int, Piece] = {}
+        self.pieces: list[Piece] = []  # those counted, in the document's order
         self.counts: Counter[str] = Counter()
         self.roles: dict[str, Counter[int]] = {}  # name -> pieces using it in each role
         self.attributes: dict[str, Counter[str]] = {}  # receiver -> pieces using each attribute on it
         self.module: dict[str, int] = {}  # names bound by top-level statements (the first binding's role)
+        self.enclosing: tuple[list[Piece], dict[str, int]] = ([], {})  # see `enclosing_bindings`
 
     def update(self, stream: TokenStream, quick: bool = False) -> None:
         """Bring the index up to `stream`'s pieces. `quick`: where more than QUICK_PIECES pieces are
         new (a big file just opened), only the top-level ones and those summarised already count,
         and the background summarises the rest (`Completer.warm`)."""
-        pieces = stream.pieces
-        if quick and sum("names" not in p.derived for p in pieces) > QUICK_PIECES:
-            pieces = [p for p in pieces if p.depth == 0 or "names" in p.derived]
-        current = {id(p): p for p in pieces}
-        gone = [self.pieces[k] for k in self.pieces.keys() - current.keys()]
-        new = [current[k] for k in current.keys() - self.pieces.keys()]
+        old, pieces = self.pieces, stream.pieces
+        # An edit replaces the pieces between a head and a tail that stay the same objects.
+        head, limit = 0, min(len(old), len(pieces))
+        while head < limit and old[head] is pieces[head]:
+            head += 1
+        tail = 0
+        while tail < limit - head and old[-1 - tail] is pieces[-1 - tail]:
+            tail += 1
+        gone, new = old[head : len(old) - tail], pieces[head : len(pieces) - tail]
+        if quick and len(new) > QUICK_PIECES and sum("names" not in p.derived for p in new) > QUICK_PIECES:
+            new = [p for p in new if p.depth == 0 or "names" in p.derived]
         for piece, sign in [(p, -1) for p in gone] + [(p, 1) for p in new]:
             summary = piece_names(piece)
             for name, n in summary.counts.items():
@@ -88,7 +95,7 @@ class ScopeIndex:
                 seen = self.attributes.setdefault(receiver, Counter())
                 for attr in attrs:
                     seen[attr] += sign
-        self.pieces = current
+        self.pieces = old[:head] + new + old[len(old) - tail :]
         # The module's bindings are gathered again only when the top-level pieces that came and
         # went bind different names: an edit in a function re-lexes its pieces, binding the same.
         if _bindings(gone) != _bindings(new):
@@ -97,6 +104,19 @@ class ScopeIndex:
                 if p.depth == 0:
                     for name, role in piece_names(p).bound.items():
                         self.module.setdefault(name, role)
+
+    def enclosing_bindings(self, segment: list[Piece]) -> dict[str, int]:
+        """The names the pieces of `segment` bind (the first binding's role), but for its last
+        three: typing re-lexes the cursor's piece and the one before, and a class of 600 pieces
+        was merged again at every keystroke. Kept for the last segment asked about."""
+        stable = segment[:-3]
+        kept, merged = self.enclosing
+        if len(kept) != len(stable) or not all(map(operator.is_, kept, stable)):
+            merged = {}
+            for piece in reversed(stable):
+                merged.update(piece_names(piece).bound)
+            self.enclosing = (stable, merged)
+        return merged
 
 
 def _bindings(pieces: list[Piece]) -> Counter[tuple[str, int]]:
@@ -128,12 +148,16 @@ def scope_at(stream: TokenStream, offset: int, quick: bool = False) -> Scope:
     index.update(stream, quick)
     names: dict[str, int] = {n: -1 for n in BUILTINS}
     names.update(index.module)
-    starts = stream.starts()
-    i = max(bisect.bisect_right(starts, offset) - 1, 0)
-    # The enclosing top-level statement: back from the cursor to the nearest depth-0 piece.
-    while i >= 0 and i < len(stream.pieces):
-        names.update(piece_names(stream.pieces[i]).bound)
-        if stream.pieces[i].depth == 0:
-            break
-        i -= 1
+    # The enclosing top-level statement: back from the cursor to the nearest depth-0 piece; the
+    # pieces nearer the start bind first.
+    pieces = stream.pieces
+    i = max(bisect.bisect_right(stream.starts(), offset) - 1, 0)
+    if i < len(pieces):
+        top = i
+        while top > 0 and pieces[top].depth != 0:
+            top -= 1
+        segment = pieces[top : i + 1]
+        for piece in reversed(segment[-3:]):
+            names.update(piece_names(piece).bound)
+        names.update(index.enclosing_bindings(segment))
     return Scope(names, index.counts, index.roles, index.attributes)

@@ -14,6 +14,8 @@ chunk's text, so a chunk that reappears unchanged is never parsed twice.
 from __future__ import annotations
 
 import bisect
+import itertools
+import operator
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from heed.model.text.role_parser import chunk_roles
 from heed.model.text.roles import ROLES
 
 ROLE_CACHE_SIZE = 8192
+_TEXT = operator.attrgetter("text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,12 +193,8 @@ class TokenStream:
     # -- reading --------------------------------------------------------------------------
     def starts(self) -> list[int]:
         """Offset of each piece's start in the current text."""
-        if self._starts is None:
-            offsets, at = [], 0
-            for piece in self.pieces:
-                offsets.append(at)
-                at += len(piece.text)
-            self._starts = offsets
+        if self._starts is None:  # (in C: after each edit, for every piece of a 5,000-line file)
+            self._starts = list(itertools.accumulate(map(len, map(_TEXT, self.pieces)), initial=0))[:-1]
         return self._starts
 
     def _line_of_piece(self, index: int) -> int:
