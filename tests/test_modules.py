@@ -268,7 +268,7 @@ def test_modules_read_in_an_earlier_session_come_from_the_disk_cache(tmp_path, m
 
     def read() -> tuple[object, int]:
         index = ModuleIndex([lib])
-        index.disk = ModuleCache(cache)
+        index.disk = ModuleCache(cache, roots=(str(lib),))
         parsed = []
         original = modules_module.ast.parse
         monkeypatch.setattr(modules_module.ast, "parse", lambda src: parsed.append(1) or original(src))
@@ -292,5 +292,6 @@ def test_modules_read_in_an_earlier_session_come_from_the_disk_cache(tmp_path, m
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the folder would be")
     index = ModuleIndex([lib])
-    index.disk = ModuleCache(blocked / "modules")
+    index.disk = ModuleCache(blocked / "modules", roots=(str(lib),))
     assert "EXTRA" in index.find("pkg").names and index.disk.failed
+    assert not ModuleCache(cache).holds(source)  # by default only the standard library's and installed packages' modules

@@ -39,9 +39,11 @@ POPUP_POOL = 400  # model candidates considered before filtering by prefix
 # A quick request far from every cached state (a document just opened, a jump to a part not yet
 # warmed) reads only the last `quick` to 1.25 x `quick` tokens, from a fresh state, while the
 # server warms the whole document in the background for the requests after it. The LSTM reads
-# about 20,000 tokens a second here. The popup read 2,048 until bench/quick_context.py showed,
-# on the validation projects, the same top-1 and top-5 from 512 (within a point) at 40% of the p95.
-QUICK_INLINE, QUICK_POPUP = 512, 512
+# about 20,000 tokens a second here. bench/quick_context.py, on the validation projects: the
+# popup's top-1 and top-5 and the ghost text's exact matches are the same (within a point or two
+# of 150 places) from 256 to 1,024 tokens as from the whole warmed document; 384 costs a third
+# less than 512 (the popup read 2,048 before: p95 174 ms).
+QUICK_INLINE, QUICK_POPUP = 384, 384
 # A logical line longer than this before the cursor is data (a generated table, a megabyte of
 # brackets), not a line to finish: no ghost text there, whose checks read the whole line.
 MAX_LINE_TOKENS = 2_000

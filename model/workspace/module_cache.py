@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import site
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -25,15 +27,32 @@ log = logging.getLogger(__name__)
 FORMAT = "heed-modules-1"
 
 
+def _installed_roots() -> tuple[str, ...]:
+    """Where installed modules live: the standard library and the site-packages folders."""
+    paths = sysconfig.get_paths()
+    roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    roots.update(site.getsitepackages() if hasattr(site, "getsitepackages") else [])
+    roots.add(site.getusersitepackages())
+    return tuple(os.path.join(os.path.realpath(r), "") for r in roots if r)
+
+
 class ModuleCache:
-    def __init__(self, folder: Path | None = None):
+    def __init__(self, folder: Path | None = None, roots: tuple[str, ...] | None = None):
         self.folder = folder or user_cache_dir() / "modules"
         self.failed = False  # a write failed: logged once, then no more tries
+        # Only installed modules: a project's files change, come and go (and the workspace
+        # index reads them), and entries for them would pile up.
+        self.roots = _installed_roots() if roots is None else roots
+
+    def holds(self, path: Path) -> bool:
+        return os.path.realpath(path).startswith(self.roots)
 
     def _entry(self, path: Path) -> Path:
         return self.folder / f"{_hash(path)}.json"
 
     def load(self, path: Path, size: int, mtime_ns: int) -> Module | None:
+        if not self.holds(path):
+            return None
         try:
             raw = json.loads(self._entry(path).read_text(encoding="utf-8"))
             if raw["format"] != FORMAT or raw["path"] != str(path) or raw["size"] != size or raw["mtime_ns"] != mtime_ns:
@@ -43,7 +62,7 @@ class ModuleCache:
             return None
 
     def save(self, path: Path, size: int, mtime_ns: int, module: Module) -> None:
-        if self.failed:
+        if self.failed or not self.holds(path):
             return
         payload = json.dumps({"format": FORMAT, "path": str(path), "size": size, "mtime_ns": mtime_ns,
                               "module": module_to_json(module)}, separators=(",", ":"))
