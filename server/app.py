@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types
@@ -31,10 +32,11 @@ from heed.model.workspace.module_cache import ModuleCache
 from heed.server import convert
 from heed.server.documents import Document, Documents, keep_out_of_gc, release_freed_memory
 from heed.server.engine import Engine
+from heed.server.learning import DEFAULT_MINUTES, FORGET_COMMAND, LEARN_COMMAND, Learner, adapted_model
 from heed.server.progress import ClientProgress
 from heed.server.protocol import BoundedStdin, HeedProtocol
 from heed.server.settings import Settings, parse_settings
-from heed.server.workspace import Indexer, folder_path, workspace_roots
+from heed.server.workspace import Indexer, folder_path, indexable, workspace_roots
 
 log = logging.getLogger("heed.server")
 T = TypeVar("T")
@@ -56,6 +58,7 @@ class HeedServer(LanguageServer):
         self.setting_errors: list[str] = []
         self.loaded: tuple[str, int] | None = None  # (model path, threads) last loaded
         self.indexer = Indexer(self, self.engine)  # the workspace index (server/workspace.py)
+        self.learner = Learner(self, self.load_model)  # "learn this project" (server/learning.py)
         SHARED.disk = ModuleCache()  # what the look-up reads of installed modules, across sessions
 
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
@@ -118,9 +121,20 @@ class HeedServer(LanguageServer):
 
         self.engine.when_idle(doc.uri, warm, delay)
 
+    def project_root(self) -> Path | None:
+        """The workspace folder heed learns and adapts to: the first one worth indexing (not the
+        home folder or `/`)."""
+        return next(iter(indexable(self.indexer.folders)), None)
+
+    def model_path(self) -> str:
+        """The model to use: the user's `heed.modelPath`, else the one adapted to this workspace
+        (server/learning.py), else the bundled one ("")."""
+        adapted = adapted_model(self.project_root())
+        return self.settings.model_path or (str(adapted) if adapted is not None else "")
+
     async def load_model(self) -> None:
         """Load (or reload) the model off the event loop, with progress shown to the client."""
-        wanted = (self.settings.model_path, self.settings.torch_threads)
+        wanted = (self.model_path(), self.settings.torch_threads)
         if self.loaded == wanted:
             return
         self.loaded = wanted
@@ -129,6 +143,11 @@ class HeedServer(LanguageServer):
         progress = ClientProgress(self, "heed")
         await progress.begin("loading the model")
         status = await self.engine.load_off_loop(*wanted)
+        if status.state != "ready" and wanted[0] and not self.settings.model_path:
+            # The adapted model is broken, partial or made for another tokenizer: the bundled one.
+            log.warning("the model adapted to this workspace (%s) is not used: %s", wanted[0], status.message)
+            self.loaded = ("", wanted[1])
+            status = await self.engine.load_off_loop(*self.loaded)
         if status.state == "ready":
             await self.engine.call(self.engine.warm_up)
             keep_out_of_gc()  # the model and torch's objects
@@ -174,6 +193,7 @@ async def did_change_configuration(ls: HeedServer, params: types.DidChangeConfig
 
 
 async def shutdown(ls: HeedServer, params: None) -> None:
+    await ls.learner.close()
     await ls.indexer.close()
     ls.engine.close()
 
@@ -193,6 +213,21 @@ def did_change_workspace_folders(ls: HeedServer, params: types.DidChangeWorkspac
     added = [p for f in params.event.added if (p := folder_path(f.uri))]
     if ls.indexer.configure(ls.settings.index, [f for f in ls.indexer.folders if f not in removed] + added):
         ls.indexer.build()
+
+
+# -- learning the project (server/learning.py) -----------------------------------------------------
+async def learn_project(ls: HeedServer, *args: Any) -> str:
+    """`heed.learnProject [minutes]`: fine-tune on the workspace, then use that model."""
+    minutes = float(args[0]) if args and isinstance(args[0], (int, float)) and 0 < args[0] <= 60 else DEFAULT_MINUTES
+    return await ls.learner.learn(ls.project_root(), minutes)
+
+
+async def forget_project(ls: HeedServer, *args: Any) -> str:
+    return await ls.learner.forget(ls.project_root())
+
+
+def progress_cancelled(ls: HeedServer, params: types.WorkDoneProgressCancelParams) -> None:
+    ls.learner.cancel(params.token)
 
 
 # -- documents -------------------------------------------------------------------------------------
@@ -328,6 +363,7 @@ FEATURES: list[tuple[str, Any, Callable[..., Any]]] = [  # (LSP method, its opti
     (types.COMPLETION_ITEM_RESOLVE, None, resolve),
     # pygls advertises inline completion only when its options are given.
     (types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions(), inline_completion),
+    (types.WINDOW_WORK_DONE_PROGRESS_CANCEL, None, progress_cancelled),
 ]
 
 
@@ -335,6 +371,8 @@ def create_server() -> HeedServer:
     server = HeedServer()
     for method, options, handler in FEATURES:
         server.feature(method, options)(handler)
+    server.command(LEARN_COMMAND)(learn_project)
+    server.command(FORGET_COMMAND)(forget_project)
     if os.environ.get("HEED_DEBUG") == "1":
         server.feature(DEBUG_DOCUMENT)(debug_document)
         server.feature(DEBUG_INDEX)(debug_index)

@@ -18,8 +18,8 @@ CREATE_TIMEOUT = 5.0  # seconds a client may take to accept a progress token
 
 
 class ClientProgress:
-    def __init__(self, server: LanguageServer, title: str):
-        self.server, self.title = server, title
+    def __init__(self, server: LanguageServer, title: str, cancellable: bool = False):
+        self.server, self.title, self.cancellable = server, title, cancellable
         self.token: str | None = None  # once the client accepted it and the bar began
         self.final: str | None = None  # the end's message, once the work ended
 
@@ -31,7 +31,8 @@ class ClientProgress:
         try:
             await asyncio.wait_for(self.server.work_done_progress.create_async(token), CREATE_TIMEOUT)
             self.server.work_done_progress.begin(
-                token, types.WorkDoneProgressBegin(title=self.title, message=message, percentage=percentage))
+                token, types.WorkDoneProgressBegin(title=self.title, message=message, percentage=percentage,
+                                                   cancellable=self.cancellable))
         except Exception:  # a client that refuses progress still gets completions
             return
         self.token = token

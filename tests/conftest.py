@@ -6,13 +6,19 @@ Each group of fixtures lives in its own section below; add new groups as new sec
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import shutil
+import sys
 import sysconfig
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import pytest_asyncio
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 # =============================================================================================
 # heed model fixtures: token stream, corpus, network, training, inference (tests/test_*.py)
@@ -97,3 +103,44 @@ def sample_source() -> str:
         if (STDLIB / name).is_file():
             return (STDLIB / name).read_text(encoding="utf-8")
     raise AssertionError(f"no sample module found in {STDLIB}")
+
+
+# =============================================================================================
+# A heed server over stdio in a workspace (tests/test_workspace_server.py, tests/test_learning.py)
+# =============================================================================================
+
+Start = Callable[..., Any]
+
+
+@pytest_asyncio.fixture
+async def start(tmp_path: Path) -> AsyncIterator[Start]:
+    """`await start(root, ...)`: a server in the workspace `root` (None: no workspace), initialized."""
+    clients: list[LanguageClient] = []
+
+    async def starting(root: Path | None, *, spec: str = "visual-studio-code", options: dict | None = None,
+                       progress: bool = True, cache: Path | None = None, model: bool = False) -> LanguageClient:
+        env = {**os.environ, "HEED_DEBUG": "1", "HEED_CACHE": str(cache or tmp_path / "cache")}
+        log_file = tmp_path / f"server{len(clients)}.log"
+        command = [sys.executable, "-m", "heed", "serve", "--log-file", str(log_file)]
+        client = await ClientServerConfig(server_command=command, server_env=env).start()
+        client.log_file = log_file  # type: ignore[attr-defined]
+        clients.append(client)
+        client.registrations = registrations = []  # type: ignore[attr-defined]
+
+        @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+        def on_register(params: types.RegistrationParams) -> None:
+            registrations.extend(params.registrations)
+
+        caps = client_capabilities(spec)
+        if not progress:
+            caps.window.work_done_progress = False
+        settings = {**({} if model else {"modelPath": str(tmp_path / "no-model")}), **(options or {})}
+        client.init_result = await client.initialize_session(types.InitializeParams(  # type: ignore[attr-defined]
+            capabilities=caps, initialization_options=settings, root_uri=root.as_uri() if root else None,
+            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)] if root else None))
+        return client
+
+    yield starting
+    for client in clients:
+        await client.shutdown_session()
+        await client.stop()

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest_asyncio
+from conftest import Start
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient
 
 from heed.model.workspace.cache import IndexCache
 from heed.server.engine import Engine
@@ -28,7 +26,6 @@ from heed.server.workspace import TURN_S, Indexer, indexable, workspace_roots
 
 STDLIB = Path(json.__file__).resolve().parent.parent
 COPIES = 3  # of the standard library's 12 largest modules: seconds of indexing
-Start = Callable[..., Any]
 
 
 def make_workspace(root: Path) -> Path:
@@ -49,40 +46,6 @@ def make_workspace(root: Path) -> Path:
 
 def indexed(state: dict, root: Path) -> set[str]:
     return {Path(p).relative_to(root).as_posix() for p in state["files"]}
-
-
-@pytest_asyncio.fixture
-async def start(tmp_path: Path) -> AsyncIterator[Start]:
-    """`await start(root, ...)`: a server in the workspace `root` (None: no workspace), initialized."""
-    clients: list[LanguageClient] = []
-
-    async def starting(root: Path | None, *, spec: str = "visual-studio-code", options: dict | None = None,
-                       progress: bool = True, cache: Path | None = None, model: bool = False) -> LanguageClient:
-        env = {**os.environ, "HEED_DEBUG": "1", "HEED_CACHE": str(cache or tmp_path / "cache")}
-        log_file = tmp_path / f"server{len(clients)}.log"
-        command = [sys.executable, "-m", "heed", "serve", "--log-file", str(log_file)]
-        client = await ClientServerConfig(server_command=command, server_env=env).start()
-        client.log_file = log_file  # type: ignore[attr-defined]
-        clients.append(client)
-        client.registrations = registrations = []  # type: ignore[attr-defined]
-
-        @client.feature(types.CLIENT_REGISTER_CAPABILITY)
-        def on_register(params: types.RegistrationParams) -> None:
-            registrations.extend(params.registrations)
-
-        caps = client_capabilities(spec)
-        if not progress:
-            caps.window.work_done_progress = False
-        settings = {**({} if model else {"modelPath": str(tmp_path / "no-model")}), **(options or {})}
-        client.init_result = await client.initialize_session(types.InitializeParams(  # type: ignore[attr-defined]
-            capabilities=caps, initialization_options=settings, root_uri=root.as_uri() if root else None,
-            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)] if root else None))
-        return client
-
-    yield starting
-    for client in clients:
-        await client.shutdown_session()
-        await client.stop()
 
 
 def plain(value: Any) -> Any:

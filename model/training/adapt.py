@@ -30,7 +30,7 @@ from heed.model.runtime.confidence import CALIBRATION
 from heed.model.text.vocab import TOKENIZER_VERSION
 from heed.model.training.config import TrainConfig
 from heed.model.training.corpus import SourceFile, default_cache_dir, encode_file, tokenize_files, write_split
-from heed.model.workspace.cache import user_cache_dir
+from heed.model.workspace.cache import adapted_dir
 from heed.model.workspace.files import python_files
 
 VALID_SHARE = 10  # percent of the workspace's files held back to validate
@@ -42,12 +42,6 @@ class Adapted:
     model: Path  # the adapted model's folder
     files: dict[str, int]  # split -> files
     tokens: dict[str, int]  # split -> tokens
-
-
-def adapted_dir(workspace: Path) -> Path:
-    """Where the adapted model of a workspace lives: the user's cache, by a hash of its path."""
-    key = hashlib.sha1(str(workspace.resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:20]
-    return user_cache_dir() / "adapted" / key
 
 
 def split_of(rel: str) -> str:

@@ -28,6 +28,11 @@ def user_cache_dir() -> Path:
     return Path(os.environ.get("HEED_CACHE") or Path.home() / ".cache" / "heed")  # set but empty: not the working folder
 
 
+def adapted_dir(workspace: Path) -> Path:
+    """Where `heed adapt` writes the model adapted to a workspace (and the server finds it)."""
+    return user_cache_dir() / "adapted" / _hash(workspace.resolve())
+
+
 def _hash(path: Path) -> str:
     return hashlib.sha1(str(path).encode("utf-8", "surrogatepass")).hexdigest()[:20]
 

@@ -23,3 +23,11 @@ end, { desc = 'Restart the heed language server' })
 vim.api.nvim_create_user_command('HeedInstall', function()
   require('heed.install').command()
 end, { desc = "Make or upgrade heed's own venv (CPU torch and heed) under stdpath('data')" })
+
+vim.api.nvim_create_user_command('HeedLearn', function()
+  require('heed').execute('heed.learnProject')
+end, { desc = "Fine-tune heed's model on this workspace (heed adapt, in the background) and use it" })
+
+vim.api.nvim_create_user_command('HeedForget', function()
+  require('heed').execute('heed.forgetProject')
+end, { desc = 'Delete the model heed adapted to this workspace and go back to the bundled one' })

@@ -59,6 +59,29 @@ local function heed_clients()
   end, list)
 end
 
+-- Ask the server to run one of its commands (`heed.learnProject`, `heed.forgetProject`); its
+-- progress bar and its message arrive as $/progress and window/showMessage, like any other.
+function M.execute(command, arguments)
+  local clients = heed_clients()
+  if #clients == 0 then
+    vim.notify('heed: the server is not running in this buffer', vim.log.levels.WARN)
+    return
+  end
+  local params = { command = command, arguments = arguments or {} }
+  local function done(err, result)
+    if err then
+      vim.notify('heed: ' .. (err.message or tostring(err)), vim.log.levels.ERROR)
+    elseif type(result) == 'string' then
+      vim.notify(result, vim.log.levels.INFO)
+    end
+  end
+  if vim.fn.has('nvim-0.11') == 1 then
+    clients[1]:request('workspace/executeCommand', params, done)
+  else
+    clients[1].request('workspace/executeCommand', params, done)
+  end
+end
+
 -- Stop the server(s) and start again for every Python buffer (re-reads settings).
 function M.restart()
   for _, client in ipairs(heed_clients()) do

@@ -1,0 +1,139 @@
+""""Learn this project": `heed adapt` on the workspace, run by the server, and its model used.
+
+The editor asks with the command `heed.learnProject` (VS Code: "heed: Learn This Project";
+Neovim: `:HeedLearn`). The server runs `heed adapt` on the first workspace folder as a separate
+process (niced, one thread: the server keeps answering), shows it as a cancellable `$/progress`
+bar (a cancel kills the process; `heed adapt` writes its model whole or not at all), and once
+it succeeds loads the adapted model in place of the one in use, without a restart. From then
+on, a server started in that workspace loads the adapted model when it exists and loads: a
+broken, partial or foreign one (another tokenizer) is never used, and the log says why.
+`heed.forgetProject` deletes it and goes back to the bundled model. A model the user names in
+`heed.modelPath` always wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+from heed.model.workspace.cache import adapted_dir
+from heed.server.progress import ClientProgress
+
+log = logging.getLogger(__name__)
+LEARN_COMMAND, FORGET_COMMAND = "heed.learnProject", "heed.forgetProject"
+DEFAULT_MINUTES = 3.0  # `heed adapt`'s own default budget
+SETUP_SECONDS = 30.0  # what the corpus takes before training starts, for the bar's percentage
+
+
+def adapted_model(root: Path | None) -> Path | None:
+    """The adapted model of a workspace, when one was written there (whole: `heed adapt` moves it
+    into place at once)."""
+    if root is None:
+        return None
+    folder = adapted_dir(root)
+    return folder if (folder / "model.safetensors").is_file() and (folder / "config.json").is_file() else None
+
+
+class Learner:
+    """One `heed adapt` at a time, with its progress bar and its process."""
+
+    def __init__(self, server: Any, reload: Callable[[], Awaitable[None]]):
+        self.server = server
+        self.reload = reload  # loads the model the server should use now
+        self.process: asyncio.subprocess.Process | None = None
+        self.progress: ClientProgress | None = None
+        self.cancelled = False
+
+    async def learn(self, root: Path | None, minutes: float = DEFAULT_MINUTES) -> str:
+        if root is None:
+            return self._say(types.MessageType.Warning, "heed: open a folder first: it learns the workspace's Python files")
+        if self.process is not None:
+            return self._say(types.MessageType.Info, "heed is already learning this project")
+        command = [sys.executable, "-m", "heed", "-v", "adapt", str(root), "--max-minutes", f"{minutes:g}"]
+        log.info("learning the project: %s", " ".join(command))
+        self.cancelled = False
+        self.progress = ClientProgress(self.server, "heed: learning this project", cancellable=True)
+        await self.progress.begin(f"reading {root.name}'s Python files", 0)
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        except OSError as exc:
+            self.progress.end("failed")
+            return self._say(types.MessageType.Error, f"heed could not start learning: {exc}")
+        tail = await self._follow(self.process, minutes)
+        code = await self.process.wait()
+        self.process = None
+        if self.cancelled:
+            self.progress.end("cancelled")
+            return self._say(types.MessageType.Info, "heed: learning this project was cancelled; the model in use stays")
+        if code != 0:
+            self.progress.end("failed")
+            why = next((line for line in reversed(tail) if line.startswith("heed:")), tail[-1] if tail else f"exit code {code}")
+            return self._say(types.MessageType.Error, f"heed could not learn this project: {why}")
+        self.progress.end("learned: loading the adapted model")
+        await self.reload()
+        return self._say(types.MessageType.Info, f"heed has learned {root.name}: {tail[-1] if tail else ''}".rstrip(": "))
+
+    async def _follow(self, process: asyncio.subprocess.Process, minutes: float) -> list[str]:
+        """Show the process's last line in the bar, with the share of its time budget spent; the
+        lines it wrote, for the message at the end."""
+        lines: list[str] = []
+        started = time.monotonic()
+
+        async def read(stream: asyncio.StreamReader | None) -> None:
+            if stream is None:
+                return
+            pending = b""
+            while chunk := await stream.read(4096):
+                pending += chunk
+                *done, pending = pending.replace(b"\r", b"\n").split(b"\n")
+                for raw in done:
+                    line = raw.decode("utf-8", "replace").strip()
+                    if not line:
+                        continue
+                    lines.append(line)
+                    del lines[:-50]
+                    share = (time.monotonic() - started) / (minutes * 60 + SETUP_SECONDS)
+                    if self.progress is not None:
+                        self.progress.report(line[:120], min(99, int(100 * share)))
+
+        await asyncio.gather(read(process.stdout), read(process.stderr))
+        return lines
+
+    def cancel(self, token: str | int) -> bool:
+        """`window/workDoneProgress/cancel` for this bar: kill the process."""
+        if self.process is None or self.progress is None or self.progress.token != token:
+            return False
+        self.cancelled = True
+        with contextlib.suppress(ProcessLookupError):
+            self.process.terminate()
+        return True
+
+    async def forget(self, root: Path | None) -> str:
+        folder = adapted_dir(root) if root is not None else None
+        if folder is None or not folder.exists():
+            return self._say(types.MessageType.Info, "heed has not learned this project: nothing to forget")
+        if self.process is not None:
+            return self._say(types.MessageType.Warning, "heed is learning this project: cancel that first")
+        shutil.rmtree(folder, ignore_errors=True)
+        await self.reload()
+        return self._say(types.MessageType.Info, "heed has forgotten what it learned of this project: the bundled model is back")
+
+    async def close(self) -> None:
+        if self.process is not None:
+            self.cancelled = True
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+
+    def _say(self, kind: types.MessageType, message: str) -> str:
+        self.server.show(kind, message)
+        return message
