@@ -109,11 +109,8 @@ def sample_source() -> str:
 # A heed server over stdio in a workspace (tests/test_workspace_server.py, tests/test_learning.py)
 # =============================================================================================
 
-Start = Callable[..., Any]
-
-
 @pytest_asyncio.fixture
-async def start(tmp_path: Path) -> AsyncIterator[Start]:
+async def start(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     """`await start(root, ...)`: a server in the workspace `root` (None: no workspace), initialized."""
     clients: list[LanguageClient] = []
 

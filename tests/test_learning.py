@@ -9,10 +9,9 @@ import shutil
 import time
 from pathlib import Path
 
-from conftest import Start
 from lsprotocol import types
 from test_server import _record_status
-from test_workspace_server import STDLIB, server_log
+from test_workspace_server import STDLIB, Start, server_log
 
 from heed.model.workspace.cache import adapted_dir
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import Start
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -25,6 +24,7 @@ from heed.server.settings import IndexSettings
 from heed.server.workspace import TURN_S, Indexer, indexable, workspace_roots
 
 STDLIB = Path(json.__file__).resolve().parent.parent
+Start = Callable[..., Any]  # the `start` fixture (tests/conftest.py)
 COPIES = 3  # of the standard library's 12 largest modules: seconds of indexing
 
 
