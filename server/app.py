@@ -10,6 +10,7 @@ The path of a completion request:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -32,7 +33,7 @@ from heed.model.workspace.module_cache import ModuleCache
 from heed.server import convert
 from heed.server.documents import Document, Documents, keep_out_of_gc, release_freed_memory
 from heed.server.engine import Engine
-from heed.server.learning import DEFAULT_MINUTES, FORGET_COMMAND, LEARN_COMMAND, Learner, adapted_model
+from heed.server.learning import FORGET_COMMAND, LEARN_COMMAND, Learner, adapted_model
 from heed.server.progress import ClientProgress
 from heed.server.protocol import BoundedStdin, HeedProtocol
 from heed.server.settings import Settings, parse_settings
@@ -59,6 +60,7 @@ class HeedServer(LanguageServer):
         self.loaded: tuple[str, int] | None = None  # (model path, threads) last loaded
         self.indexer = Indexer(self, self.engine)  # the workspace index (server/workspace.py)
         self.learner = Learner(self, self.load_model)  # "learn this project" (server/learning.py)
+        self.learning: asyncio.Future | None = None  # an automatic run of it (heed.learn.automatic)
         SHARED.disk = ModuleCache()  # what the look-up reads of installed modules, across sessions
 
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
@@ -183,6 +185,9 @@ def initialize(ls: HeedServer, params: types.InitializeParams) -> None:
 async def initialized(ls: HeedServer, params: types.InitializedParams) -> None:
     ls.indexer.build()  # in the worker's idle time, while the model loads
     await ls.load_model()
+    if ls.settings.learn.automatic and not ls.settings.model_path:
+        ls.learning = asyncio.ensure_future(
+            ls.learner.learn_if_needed(ls.project_root(), ls.settings.learn.minutes, list(ls.settings.index.exclude)))
 
 
 async def did_change_configuration(ls: HeedServer, params: types.DidChangeConfigurationParams) -> None:
@@ -218,7 +223,7 @@ def did_change_workspace_folders(ls: HeedServer, params: types.DidChangeWorkspac
 # -- learning the project (server/learning.py) -----------------------------------------------------
 async def learn_project(ls: HeedServer, *args: Any) -> str:
     """`heed.learnProject [minutes]`: fine-tune on the workspace, then use that model."""
-    minutes = float(args[0]) if args and isinstance(args[0], (int, float)) and 0 < args[0] <= 60 else DEFAULT_MINUTES
+    minutes = float(args[0]) if args and isinstance(args[0], (int, float)) and 0 < args[0] <= 60 else ls.settings.learn.minutes
     return await ls.learner.learn(ls.project_root(), minutes)
 
 

@@ -8,7 +8,8 @@ it succeeds loads the adapted model in place of the one in use, without a restar
 on, a server started in that workspace loads the adapted model when it exists and loads: a
 broken, partial or foreign one (another tokenizer) is never used, and the log says why.
 `heed.forgetProject` deletes it and goes back to the bundled model. A model the user names in
-`heed.modelPath` always wins.
+`heed.modelPath` always wins. With `heed.learn.automatic` (off by default) the server learns by
+itself when it starts in a workspace it has not learned, or whose files changed enough since.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -26,12 +28,14 @@ from typing import Any
 from lsprotocol import types
 
 from heed.model.workspace.cache import adapted_dir
+from heed.model.workspace.files import python_files
 from heed.server.progress import ClientProgress
 
 log = logging.getLogger(__name__)
 LEARN_COMMAND, FORGET_COMMAND = "heed.learnProject", "heed.forgetProject"
 DEFAULT_MINUTES = 3.0  # `heed adapt`'s own default budget
 SETUP_SECONDS = 30.0  # what the corpus takes before training starts, for the bar's percentage
+CHANGED_SHARE, CHANGED_MIN = 0.1, 10  # files changed since the last run that make an automatic one
 
 
 def adapted_model(root: Path | None) -> Path | None:
@@ -41,6 +45,23 @@ def adapted_model(root: Path | None) -> Path | None:
         return None
     folder = adapted_dir(root)
     return folder if (folder / "model.safetensors").is_file() and (folder / "config.json").is_file() else None
+
+
+def needs_learning(root: Path, exclude: list[str]) -> str:
+    """Why the workspace should be learned again ("" if not): it has no adapted model, or more
+    of its Python files changed since it was made than CHANGED_SHARE of them (at least
+    CHANGED_MIN). Reads the files' times, so it runs off the event loop."""
+    files = list(python_files(root, exclude, Counter()))
+    if not files:
+        return ""
+    model = adapted_model(root)
+    if model is None:
+        return f"it has not learned {root.name} yet"
+    made = (model / "model.safetensors").stat().st_mtime
+    changed = sum(1 for f in files if f.stat().st_mtime > made)
+    if changed >= max(CHANGED_MIN, CHANGED_SHARE * len(files)):
+        return f"{changed} of {root.name}'s {len(files)} Python files changed since it last learned it"
+    return ""
 
 
 class Learner:
@@ -108,6 +129,19 @@ class Learner:
 
         await asyncio.gather(read(process.stdout), read(process.stderr))
         return lines
+
+    async def learn_if_needed(self, root: Path | None, minutes: float, exclude: list[str]) -> None:
+        """The automatic run (`heed.learn.automatic`): learn when `needs_learning` says why."""
+        if root is None or self.process is not None:
+            return
+        try:
+            why = await asyncio.to_thread(needs_learning, root, exclude)
+        except OSError as exc:
+            log.warning("could not tell whether %s changed since heed learned it: %s", root, exc)
+            return
+        if why:
+            log.info("learning the project by itself: %s", why)
+            await self.learn(root, minutes)
 
     def cancel(self, token: str | int) -> bool:
         """`window/workDoneProgress/cancel` for this bar: kill the process."""

@@ -38,11 +38,20 @@ class IndexSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LearnSettings:
+    # Learn the project (server/learning.py) by itself when the server starts in a workspace that
+    # has no adapted model yet, or whose files changed enough since it was made.
+    automatic: bool = False
+    minutes: float = 3.0  # the time budget of each run (`heed adapt --max-minutes`)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     model_path: str = ""  # a model folder; empty: the model bundled with heed
     inline: InlineSettings = field(default_factory=InlineSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
+    learn: LearnSettings = field(default_factory=LearnSettings)
     torch_threads: int = 0  # CPU threads for the model; 0: let torch decide (at most 4)
     log_level: str = "info"  # error, warning, info, debug
 
@@ -54,6 +63,7 @@ RANGES = {
     "max_items": (1, 200),
     "torch_threads": (0, 64),
     "min_confidence": (-1, 1),
+    "minutes": (0.05, 60),
 }
 
 

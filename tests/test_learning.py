@@ -103,3 +103,39 @@ async def test_a_broken_adapted_model_is_never_loaded(start: Start, tmp_path: Pa
     assert "is not used" in server_log(client)
     said = await execute(client, "heed.learnProject", 0.05)  # two small files: too little to learn from
     assert "could not learn" in said and "too little Python" in said
+
+
+def test_what_makes_an_automatic_run(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from heed.server.learning import needs_learning
+
+    monkeypatch.setenv("HEED_CACHE", str(tmp_path / "cache"))
+    root = python_project(tmp_path / "ws", files=20)
+    assert "not learned" in needs_learning(root, [])
+    folder = adapted_dir(root)
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"weights")
+    made = (folder / "model.safetensors").stat().st_mtime
+    files = sorted((root / "proj").glob("*.py"))
+    for f in files:
+        os.utime(f, (made - 100, made - 100))
+    assert needs_learning(root, []) == ""
+    for f in files[:9]:  # fewer than ten changed: not enough
+        os.utime(f, (made + 100, made + 100))
+    assert needs_learning(root, []) == ""
+    os.utime(files[9], (made + 100, made + 100))
+    assert "10 of ws's 20 Python files changed" in needs_learning(root, [])
+    assert needs_learning(tmp_path / "empty", []) == ""
+
+
+async def test_an_automatic_run_learns_a_project_not_learned_yet(start: Start, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HEED_CACHE", str(tmp_path / "cache"))
+    root = python_project(tmp_path / "ws")
+    client = await start(root, model=True, options={"learn": {"automatic": True, "minutes": 0.05}})
+    _record_status(client)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (client.statuses and client.statuses[-1]["model"] == str(adapted_dir(root))):
+        await asyncio.sleep(0.2)
+    assert client.statuses[-1]["model"] == str(adapted_dir(root)), client.statuses

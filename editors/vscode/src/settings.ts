@@ -5,6 +5,7 @@ export interface ServerSettings {
   inline: { enabled: boolean; beamWidth: number; maxTokens: number; alternatives: number; minConfidence: number };
   completion: { maxItems: number };
   index: { enabled: boolean; exclude: string[] };
+  learn: { automatic: boolean; minutes: number };
   torchThreads: number;
   logLevel: string;
 }
@@ -20,6 +21,7 @@ export const DEFAULTS: ServerSettings = {
   inline: { enabled: true, beamWidth: 4, maxTokens: 16, alternatives: 3, minConfidence: -1 },
   completion: { maxItems: 20 },
   index: { enabled: true, exclude: [] },
+  learn: { automatic: false, minutes: 3 },
   torchThreads: 0,
   logLevel: "info",
 };
@@ -73,6 +75,10 @@ export function readSettings(get: Getter, ctx: PathContext): ExtensionSettings {
       },
       completion: { maxItems: int(get("completion.maxItems", d.completion.maxItems), d.completion.maxItems, 1, 200) },
       index: { enabled: get("index.enabled", d.index.enabled) !== false, exclude: strings(get<unknown>("index.exclude", [])) },
+      learn: {
+        automatic: get("learn.automatic", d.learn.automatic) === true,
+        minutes: num(get("learn.minutes", d.learn.minutes), d.learn.minutes, 0.05, 60),
+      },
       torchThreads: int(get("torchThreads", d.torchThreads), d.torchThreads, 0, 64),
       logLevel: String(get("logLevel", d.logLevel)),
     },

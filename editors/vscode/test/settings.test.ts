@@ -27,6 +27,8 @@ test("flat VS Code keys become nested keys", () => {
       "completion.maxItems": 5,
       "index.enabled": false,
       "index.exclude": ["build/", "", 3, "/scripts/*.py"],
+      "learn.automatic": true,
+      "learn.minutes": 1.5,
       torchThreads: 2,
       logLevel: "debug",
       interpreter: ["~/venv/bin/python"],
@@ -39,6 +41,7 @@ test("flat VS Code keys become nested keys", () => {
     inline: { enabled: false, beamWidth: 2, maxTokens: 8, alternatives: 1, minConfidence: 0.4 },
     completion: { maxItems: 5 },
     index: { enabled: false, exclude: ["build/", "/scripts/*.py"] },
+    learn: { automatic: true, minutes: 1.5 },
     torchThreads: 2,
     logLevel: "debug",
   });

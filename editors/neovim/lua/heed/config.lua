@@ -16,6 +16,9 @@ M.defaults = {
     completion = { maxItems = 20 },
     -- The workspace index (the project's classes, names and n-grams); exclude: .gitignore patterns.
     index = { enabled = true, exclude = {} },
+    -- Learn the project by itself when it has not, or when a tenth of its files changed since
+    -- (:HeedLearn does it on demand); minutes: each run's time budget.
+    learn = { automatic = false, minutes = 3 },
     torchThreads = 0,
     logLevel = 'info',
   },
