@@ -1,9 +1,9 @@
 """Open documents: their text, the token stream and the model state kept beside it.
 
-The event loop applies each edit to the text at once (cheap). The token stream is brought up to
+The event loop applies each edit to the text at once (cheap: the text is kept as its lines,
+`lines.py`, where LSP's UTF-16 positions become code points). The token stream is brought up to
 date by the model worker when a request needs it, replaying the edits queued since, so a burst
-of typing is tokenized once. LSP positions count UTF-16 code units; the stream counts code
-points: the conversion lives here.
+of typing is tokenized once; a new text is read in slices (`snapshot`).
 """
 
 from __future__ import annotations
