@@ -416,3 +416,25 @@ def test_after_a_dot_the_ngrams_weigh_less(tiny_predictor: Predictor) -> None:
         plain = adjuster.ngrams.guess(len(ids))
         _, guess = adjuster.mix(torch.full((len(index),), 1e-4), tiny_predictor.answerable)
         assert plain.weight > 0 and guess.weight == pytest.approx(plain.weight * factor)
+
+
+def test_ghost_text_stops_before_what_follows_the_cursor() -> None:
+    """Inside a bracket the editor closed by itself (`print(os.pa|)`), the suggestion is shown
+    without the closer already there: shown whole it made `))`, which the syntax check refused,
+    so ghost text never showed there."""
+    import ast
+
+    from heed.model.nn.store import default_model_dir
+    from heed.model.runtime.completer import _overlap
+    from heed.model.runtime.predictor import load_predictor
+
+    assert _overlap("th.join(p)", ")") == 1 and _overlap("x)", "))") == 1 and _overlap("b, c)", ", c)") == 4
+    assert _overlap("upper()", "\n") == 0 and _overlap("x", " + 1") == 0
+    predictor = load_predictor(default_model_dir())
+    head = "import os\n\n\ndef main(path):\n    name = os.path.basename(path)\n"
+    for before, after in (("    print(os.pa", ")"), ("    print(os.path.join(", "))"), ("    f(name, ", ")")):
+        text = head + before + after + "\n"
+        found = Completer(predictor).inline(TokenStream(text), len(head + before), quick=True, min_confidence=0.0)
+        assert found, before
+        for s in found:
+            ast.parse(head + before + s.text + after + "\n")  # the line is code, nothing typed twice

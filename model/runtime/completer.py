@@ -291,6 +291,7 @@ class Completer:
             if space_before or prefix:
                 text = text.lstrip(" ")
             text = text[len(typed) :]  # the typed prefix, or the selection, which the popup inserts itself
+            text = text[: len(text) - _overlap(text, rest_of_line)]
             if text.strip() and (not checked or leaves_valid_code(before, typed + text, rest_of_line, stream.text, ctx.line_start)):
                 return text
             return None
@@ -378,6 +379,17 @@ def sure_enough(suggestions: list[InlineSuggestion], threshold: float) -> list[I
     for s in out:
         unique.setdefault(s.text, s)
     return list(unique.values())
+
+
+def _overlap(text: str, rest: str) -> int:
+    """How much of the end of `text` the code after the cursor already holds: the suggestion stops
+    before it, not re-typing it (an editor's auto-closed `)` after `print(os.pa|`: the suggestion
+    `th)` is shown as `th`; shown whole it made `print(os.path))`, which the syntax check refused,
+    so ghost text never showed inside an auto-closed bracket)."""
+    for k in range(min(len(text), len(rest)), 0, -1):
+        if rest[:k].strip() and text.endswith(rest[:k]):
+            return k
+    return 0
 
 
 def _exploded_depth(ctx: CursorContext, tokens_on_cursor_line: bool) -> int | None:
