@@ -28,6 +28,20 @@ def user_cache_dir() -> Path:
     return Path(os.environ.get("HEED_CACHE") or Path.home() / ".cache" / "heed")  # set but empty: not the working folder
 
 
+def write_whole(target: Path, payload: str) -> None:
+    """Write `payload` to `target` through a temporary file beside it: a crash or a full disk never
+    leaves half an entry (OSError when it cannot be written)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(payload)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def adapted_dir(workspace: Path) -> Path:
     """Where `heed adapt` writes the model adapted to a workspace (and the server finds it)."""
     return user_cache_dir() / "adapted" / _hash(workspace.resolve())
@@ -72,15 +86,7 @@ class IndexCache:
         the index works without its cache."""
         payload = json.dumps({"format": FORMAT, "summary": summary.to_json()}, separators=(",", ":"))
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(payload)
-                os.replace(tmp, self.entry(summary.path))
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_whole(self.entry(summary.path), payload)
         except OSError as exc:
             self.failed = f"the index cache could not be written to {self.folder}: {exc}"
             return False

@@ -16,11 +16,10 @@ import logging
 import os
 import site
 import sysconfig
-import tempfile
 from pathlib import Path
 
 from heed.model.lookup.module_source import Module
-from heed.model.workspace.cache import _hash, user_cache_dir
+from heed.model.workspace.cache import _hash, user_cache_dir, write_whole
 from heed.model.workspace.summary import module_from_json, module_to_json
 
 log = logging.getLogger(__name__)
@@ -67,15 +66,7 @@ class ModuleCache:
         payload = json.dumps({"format": FORMAT, "path": str(path), "size": size, "mtime_ns": mtime_ns,
                               "module": module_to_json(module)}, separators=(",", ":"))
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(payload)
-                os.replace(tmp, self._entry(path))
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_whole(self._entry(path), payload)
         except OSError as exc:
             self.failed = True
             log.warning("the module cache could not be written to %s (%s): modules are read from source each session",
