@@ -341,12 +341,12 @@ def test_a_quick_request_on_a_document_just_opened_parses_only_its_end(tiny_pred
     ("x = 1\ny = ", None),
 ])
 def test_the_bracket_depth_that_a_comma_ends_a_line_at(tiny_predictor: Predictor, code: str, depth: int | None) -> None:
-    from heed.model.runtime.completer import _exploded_depth
+    from heed.model.runtime.line_end import exploded_depth
 
     encoder = DocEncoder(tiny_predictor.vocab)
     ctx = cursor_context(TokenStream(code), len(code), encoder)
     on_line = bool(code[code.rfind("\n") + 1 :].strip())
-    assert _exploded_depth(ctx, on_line) == depth
+    assert exploded_depth(ctx, on_line) == depth
 
 
 def test_a_comma_ends_ghost_text_inside_a_bracket_laid_out_one_item_per_line(tiny_predictor: Predictor, sample_source: str) -> None:
@@ -425,11 +425,11 @@ def test_ghost_text_stops_before_what_follows_the_cursor() -> None:
     import ast
 
     from heed.model.nn.store import default_model_dir
-    from heed.model.runtime.completer import _overlap
+    from heed.model.runtime.line_end import overlap
     from heed.model.runtime.predictor import load_predictor
 
-    assert _overlap("th.join(p)", ")") == 1 and _overlap("x)", "))") == 1 and _overlap("b, c)", ", c)") == 4
-    assert _overlap("upper()", "\n") == 0 and _overlap("x", " + 1") == 0
+    assert overlap("th.join(p)", ")") == 1 and overlap("x)", "))") == 1 and overlap("b, c)", ", c)") == 4
+    assert overlap("upper()", "\n") == 0 and overlap("x", " + 1") == 0
     predictor = load_predictor(default_model_dir())
     head = "import os\n\n\ndef main(path):\n    name = os.path.basename(path)\n"
     for before, after in (("    print(os.pa", ")"), ("    print(os.path.join(", "))"), ("    f(name, ", ")")):

@@ -26,6 +26,7 @@ from heed.model.runtime.candidates import Candidate, Popup, finish_popup, projec
 from heed.model.runtime.confidence import FEATURES, Cut, features, line_context, longest_sure
 from heed.model.runtime.context import CursorContext, cursor_context, encode_ahead, short_cut
 from heed.model.runtime.encoding import DocEncoder, Encoded
+from heed.model.runtime.line_end import exploded_depth, overlap
 from heed.model.runtime.ngram import ProjectGrams
 from heed.model.runtime.predictor import Prediction, Predictor
 from heed.model.runtime.state_cache import StateCache
@@ -268,7 +269,7 @@ class Completer:
             first = None
         opened = sum(t in "([{" for t in ctx.line_before) - sum(t in ")]}" for t in ctx.line_before)
         line_start = stream.text.rfind("\n", 0, offset) + 1
-        exploded = _exploded_depth(ctx, bool(stream.text[line_start : offset - len(prefix)].strip()))
+        exploded = exploded_depth(ctx, bool(stream.text[line_start : offset - len(prefix)].strip()))
         # With code after the cursor on its line (an editor's auto-closed bracket), the suggestion
         # ends where it closes a bracket opened before the cursor; at the end of a line it goes on
         # to the line's end (`self) -> None:`).
@@ -291,7 +292,7 @@ class Completer:
             if space_before or prefix:
                 text = text.lstrip(" ")
             text = text[len(typed) :]  # the typed prefix, or the selection, which the popup inserts itself
-            text = text[: len(text) - _overlap(text, rest_of_line)]
+            text = text[: len(text) - overlap(text, rest_of_line)]
             if text.strip() and (not checked or leaves_valid_code(before, typed + text, rest_of_line, stream.text, ctx.line_start)):
                 return text
             return None
@@ -379,39 +380,6 @@ def sure_enough(suggestions: list[InlineSuggestion], threshold: float) -> list[I
     for s in out:
         unique.setdefault(s.text, s)
     return list(unique.values())
-
-
-def _overlap(text: str, rest: str) -> int:
-    """How much of the end of `text` the code after the cursor already holds: the suggestion stops
-    before it, not re-typing it (an editor's auto-closed `)` after `print(os.pa|`: the suggestion
-    `th)` is shown as `th`; shown whole it made `print(os.path))`, which the syntax check refused,
-    so ghost text never showed inside an auto-closed bracket)."""
-    for k in range(min(len(text), len(rest)), 0, -1):
-        if rest[:k].strip() and text.endswith(rest[:k]):
-            return k
-    return 0
-
-
-def _exploded_depth(ctx: CursorContext, tokens_on_cursor_line: bool) -> int | None:
-    """How many brackets are open at the start of the cursor's line, when the innermost of them
-    ends the line it was opened on (one item per line, as black lays out a long call or
-    signature): there a `,` that leaves as many open ends the line. None otherwise."""
-    n = len(ctx.line_before)
-    texts, lines = ctx.line_before, ctx.lines[len(ctx.lines) - n :].tolist()
-    if len(lines) < n or not n:
-        return None
-    earlier = sum(1 for line in lines if line < lines[-1]) if tokens_on_cursor_line else n
-    stack: list[int] = []  # indices of the open brackets among the earlier tokens
-    for i in range(earlier):
-        if texts[i] in "([{":
-            stack.append(i)
-        elif texts[i] in ")]}" and stack:
-            stack.pop()
-    if not stack:
-        return None
-    last = stack[-1]
-    ends_its_line = last == earlier - 1 or lines[last + 1] > lines[last]
-    return len(stack) if ends_its_line else None
 
 
 def _shares(pred: Prediction, ext_id: int) -> tuple[float, float, float]:
