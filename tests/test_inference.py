@@ -438,3 +438,20 @@ def test_ghost_text_stops_before_what_follows_the_cursor() -> None:
         assert found, before
         for s in found:
             ast.parse(head + before + s.text + after + "\n")  # the line is code, nothing typed twice
+
+
+def test_typing_a_name_reuses_the_models_output(tiny_predictor: Predictor, sample_source: str) -> None:
+    """The letters of a name change its prefix, not the context before it: the model is not run
+    again for them, and the popup is the one a fresh run gives."""
+    text = sample_source + "\nvalue = sel"
+    stream = TokenStream(text)
+    completer = Completer(tiny_predictor)
+    completer.popup(stream, len(text))
+    assert completer.states.tokens_run > 0
+    stream.edit(len(text), len(text), "f")
+    popup = completer.popup(stream, len(text) + 1)
+    assert completer.states.tokens_run == 0
+    assert_same_popup(popup, Completer(tiny_predictor).popup(TokenStream(text + "f"), len(text) + 1))
+    stream.edit(len(text) + 1, len(text) + 1, ".")  # a dot is context: the model runs again
+    completer.popup(stream, len(text) + 2)
+    assert completer.states.tokens_run > 0

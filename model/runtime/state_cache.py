@@ -157,6 +157,9 @@ class StateCache:
     warming: Track | None = None
     live: Track | None = None
     tokens_run: int = 0  # tokens the last call had to run (for tests and benchmarks)
+    # The last context `advance` ran (origin, inputs) and the model's output there: typing a name
+    # changes its prefix, not the context before it, and the next keystroke's output is this one.
+    last: tuple[int, Encoded, Output] | None = None
 
     def resume_point(self, predictor: Predictor, context: Encoded, origin: int) -> tuple[Track | None, int]:
         """The track that shares the most with `context` and its last kept state before the first
@@ -202,6 +205,14 @@ class StateCache:
 
     def advance(self, predictor: Predictor, context: Encoded, origin: int, cancelled: Cancelled | None = None) -> Output:
         """The model's output after the last token of `context` (which starts at `origin`)."""
+        if self.last is not None and self.last[0] == origin and _same(self.last[1], context):
+            self.tokens_run = 0
+            return self.last[2]
+        out = self._advance(predictor, context, origin, cancelled)
+        self.last = (origin, context, out)
+        return out
+
+    def _advance(self, predictor: Predictor, context: Encoded, origin: int, cancelled: Cancelled | None) -> Output:
         track, k = self.resume_point(predictor, context, origin)
         live = self.live = self._writable(self.live, track, k, origin, context, predictor)
         live.reserve(len(context))
@@ -225,6 +236,11 @@ class StateCache:
         _recur(predictor, context.tail(k), track, k, warming, cancelled)
         self.tokens_run = len(context) - k
         self.base, self.warming = warming.flattened(), None
+
+
+def _same(a: Encoded, b: Encoded) -> bool:
+    """Whether two contexts are the same model inputs (what the network reads of them)."""
+    return len(a) == len(b) and all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("ids", "roles", "ext"))
 
 
 def _recur(predictor: Predictor, inputs: Encoded, track: Track | None, k: int, into: Track,
