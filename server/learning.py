@@ -73,34 +73,40 @@ class Learner:
         self.process: asyncio.subprocess.Process | None = None
         self.progress: ClientProgress | None = None
         self.cancelled = False
+        self.active = False  # from a request to its end: a second one meanwhile is told so
 
     async def learn(self, root: Path | None, minutes: float = DEFAULT_MINUTES) -> str:
         if root is None:
             return self._say(types.MessageType.Warning, "heed: open a folder first: it learns the workspace's Python files")
-        if self.process is not None:
+        if self.active:
             return self._say(types.MessageType.Info, "heed is already learning this project")
+        self.active, self.cancelled = True, False
+        try:
+            return await self._learn(root, minutes)
+        finally:
+            self.active, self.process = False, None
+
+    async def _learn(self, root: Path, minutes: float) -> str:
         command = [sys.executable, "-m", "heed", "-v", "adapt", str(root), "--max-minutes", f"{minutes:g}"]
         log.info("learning the project: %s", " ".join(command))
-        self.cancelled = False
-        self.progress = ClientProgress(self.server, "heed: learning this project", cancellable=True)
-        await self.progress.begin(f"reading {root.name}'s Python files", 0)
+        progress = self.progress = ClientProgress(self.server, "heed: learning this project", cancellable=True)
+        await progress.begin(f"reading {root.name}'s Python files", 0)
         try:
             self.process = await asyncio.create_subprocess_exec(
                 *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         except OSError as exc:
-            self.progress.end("failed")
+            progress.end("failed")
             return self._say(types.MessageType.Error, f"heed could not start learning: {exc}")
         tail = await self._follow(self.process, minutes)
         code = await self.process.wait()
-        self.process = None
         if self.cancelled:
-            self.progress.end("cancelled")
+            progress.end("cancelled")
             return self._say(types.MessageType.Info, "heed: learning this project was cancelled; the model in use stays")
         if code != 0:
-            self.progress.end("failed")
+            progress.end("failed")
             why = next((line for line in reversed(tail) if line.startswith("heed:")), tail[-1] if tail else f"exit code {code}")
             return self._say(types.MessageType.Error, f"heed could not learn this project: {why}")
-        self.progress.end("learned: loading the adapted model")
+        progress.end("learned: loading the adapted model")
         await self.reload()
         return self._say(types.MessageType.Info, f"heed has learned {root.name}: {tail[-1] if tail else ''}".rstrip(": "))
 
@@ -132,7 +138,7 @@ class Learner:
 
     async def learn_if_needed(self, root: Path | None, minutes: float, exclude: list[str]) -> None:
         """The automatic run (`heed.learn.automatic`): learn when `needs_learning` says why."""
-        if root is None or self.process is not None:
+        if root is None or self.active:
             return
         try:
             why = await asyncio.to_thread(needs_learning, root, exclude)
@@ -156,7 +162,7 @@ class Learner:
         folder = adapted_dir(root) if root is not None else None
         if folder is None or not folder.exists():
             return self._say(types.MessageType.Info, "heed has not learned this project: nothing to forget")
-        if self.process is not None:
+        if self.active:
             return self._say(types.MessageType.Warning, "heed is learning this project: cancel that first")
         shutil.rmtree(folder, ignore_errors=True)
         await self.reload()
