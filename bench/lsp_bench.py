@@ -81,7 +81,7 @@ from lsprotocol import types
 
 from heed.model.training.metrics import similarity
 from heed.model.training.positions import read_source
-from heed.server.lines import line_starts
+from heed.server.lines import Lines
 
 TYPING_FILE = "textual/textual/widget.py"  # 4,956 lines of hand-written held-out code, under PROJECTS
 
@@ -159,9 +159,9 @@ async def run_points_session(server: Server, points: list[Point], texts: dict[st
     t_typing = time.perf_counter()
     session.open(typing_uri, typing_text)
     first_place = places[0]
-    starts = line_starts(typing_text)
+    starts = Lines(typing_text).starts
     _, out["typing_first_ms"] = await session.complete(
-        typing_uri, typing_text, starts[first_place.line] + len(first_place.indent)
+        typing_uri, typing_text, int(starts[first_place.line]) + len(first_place.indent)
     )
     await asyncio.sleep(read_pause)
     keystrokes: list[dict[str, Any]] = []

@@ -7,7 +7,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from heed.server.lines import line_starts
+from heed.server.lines import Lines
 
 
 # ------------------------------------------------------------------------------------------------
@@ -34,7 +34,7 @@ def inline_suggestion(items: list[types.InlineCompletionItem], text: str) -> str
     insert = item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
     typed = ""
     if item.range is not None:
-        starts = line_starts(text)
+        starts = Lines(text).starts
         start = item.range.start
         # the range is on the cursor's line; ASCII-only prefixes make UTF-16 == code points there
         typed = text[starts[start.line] + start.character :] if start.line < len(starts) else ""

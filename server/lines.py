@@ -29,11 +29,6 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
-def line_starts(text: str) -> list[int]:
-    """The offset of each line of `text` (a text ending in a line break has an empty last line)."""
-    return [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
-
-
 def _starts(lines: list[str], first: int = 0) -> np.ndarray:
     if not lines:
         return np.zeros(0, np.int64)

@@ -103,6 +103,9 @@ def _count_breaks(text: str) -> int:
 
 
 def _pieces(role_cache: _RoleCache, state: LexState, text: str) -> Iterator[tuple[Piece, int]]:
+    """Pieces of `text` from `state` on, each with its start offset. (A generator of the module,
+    not of a stream: one that held the stream while the stream held it would be a cycle, kept
+    alive by `gc.freeze` in the server when a document closes half read.)"""
     for chunk in chunks(text, state):
         start, tokens = chunk.start, chunk.tokens
         source = "".join(t.ws + t.text for t in tokens)
@@ -131,7 +134,7 @@ class TokenStream:
         most of a second to lex; the server reads it in slices between other documents' requests)."""
         self.text = text
         self.pieces, self._starts, self._read_to = [], None, 0
-        self._unread = self._lex_from(LexState(), text)
+        self._unread = _pieces(self.role_cache, LexState(), text)
         if not lazily:
             self.read()
 
@@ -172,7 +175,7 @@ class TokenStream:
         state = LexState(starts[first], self._line_of_piece(first), 0, self.pieces[first].state.indents)
         fresh: list[Piece] = []
         tail: list[Piece] = []
-        for piece, offset in self._lex_from(state, text):
+        for piece, offset in _pieces(self.role_cache, state, text):
             j = old_after.get(offset)
             # Token columns are kept as lexed, so a piece that starts mid-line (the end of a text
             # without a final line break) is reused only at the same column.
@@ -183,12 +186,6 @@ class TokenStream:
         self.pieces = self.pieces[:first] + fresh + tail
         self.text = text
         self._starts = None
-
-    def _lex_from(self, state: LexState, text: str) -> Iterator[tuple[Piece, int]]:
-        """Pieces of `text` from `state` on, each with its start offset. (A generator of the module,
-        not of the stream: one that held the stream while the stream held it would be a cycle,
-        kept alive by `gc.freeze` in the server when a document closes half read.)"""
-        return _pieces(self.role_cache, state, text)
 
     # -- reading --------------------------------------------------------------------------
     def starts(self) -> list[int]:
