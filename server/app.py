@@ -61,6 +61,7 @@ class HeedServer(LanguageServer):
         self.indexer = Indexer(self, self.engine)  # the workspace index (server/workspace.py)
         self.learner = Learner(self, self.load_model)  # "learn this project" (server/learning.py)
         self.learning: asyncio.Future | None = None  # an automatic run of it (heed.learn.automatic)
+        self.refused: tuple[str, int] | None = None  # the adapted model that did not load (path, mtime)
         SHARED.disk = ModuleCache()  # what the look-up reads of installed modules, across sessions
 
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
@@ -132,6 +133,8 @@ class HeedServer(LanguageServer):
         """The model to use: the user's `heed.modelPath`, else the one adapted to this workspace
         (server/learning.py), else the bundled one ("")."""
         adapted = adapted_model(self.project_root())
+        if adapted is not None and _made_at(adapted) == self.refused:
+            adapted = None  # it did not load: not tried again at every settings change
         return self.settings.model_path or (str(adapted) if adapted is not None else "")
 
     async def load_model(self) -> None:
@@ -148,6 +151,7 @@ class HeedServer(LanguageServer):
         if status.state != "ready" and wanted[0] and not self.settings.model_path:
             # The adapted model is broken, partial or made for another tokenizer: the bundled one.
             log.warning("the model adapted to this workspace (%s) is not used: %s", wanted[0], status.message)
+            self.refused = _made_at(Path(wanted[0]))
             self.loaded = ("", wanted[1])
             status = await self.engine.load_off_loop(*self.loaded)
         if status.state == "ready":
@@ -174,6 +178,15 @@ class HeedServer(LanguageServer):
         except Exception:
             log.exception("%s failed in %s", kind, doc.uri)
             return empty
+
+
+def _made_at(model: Path) -> tuple[str, int] | None:
+    """Which adapted model this is: its folder and when its weights were written (a new
+    `heed adapt` writes new ones)."""
+    try:
+        return str(model), (model / "model.safetensors").stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 # -- lifecycle and settings ------------------------------------------------------------------------
