@@ -35,9 +35,11 @@ def source(name: str) -> str:
 
 
 def type_and_undo(server: ServerProcess, doc: ClientDoc, then) -> None:  # type: ignore[no-untyped-def]
-    """Two keystrokes at the end: a letter, then its deletion; `then()` after each. The text ends as
-    it began (after `result = `), where a served popup is never empty: an empty answer is a dropped one."""
-    server.change(doc.uri, doc.version + 1, [doc.edit(len(doc.text), len(doc.text), "x")])
+    """Two keystrokes at the end: a `(`, then its deletion; `then()` after each. The text ends as
+    it began (after `result = `), where a served popup is never empty: an empty answer is a dropped one.
+    (A bracket, not a letter: a letter is a name's prefix, which leaves the context, and so the
+    model's output, as it was, and such a request costs next to nothing.)"""
+    server.change(doc.uri, doc.version + 1, [doc.edit(len(doc.text), len(doc.text), "(")])
     then()
     server.change(doc.uri, doc.version + 1, [doc.edit(len(doc.text) - 1, len(doc.text), "")])
     then()
