@@ -71,10 +71,10 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from heed.model.nn.store import ModelError, default_model_dir, load_members, load_model
+    from heed.model.nn.store import ModelError, default_model_dir, load_members, load_net
 
     try:
-        model, vocab, meta = load_model(args.model)
+        model, vocab, meta = load_net(args.model)
         table = load_members(args.model, vocab)
     except ModelError as exc:
         print(f"heed {__version__}: model not usable: {exc}", file=sys.stderr)
@@ -88,7 +88,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                       else "ghost text not calibrated (all of it shown)")
     except ValueError as exc:
         calibrated = f"ghost text not calibrated: {exc}"
-    params = sum(p.numel() for p in model.parameters())
+    params = model.parameter_count()
     members = f"attributes of {len(table.receivers)} receivers" if table is not None else "no member table"
     print(f"heed {__version__}: model {folder} loaded: {params / 1e6:.1f}M parameters, "
           f"{len(vocab)} tokens, tokenizer {vocab.tokenizer_version}, trained {meta.get('trained_tokens', '?')} tokens, "

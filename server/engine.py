@@ -72,12 +72,11 @@ class Engine:
             self.load_started = time.monotonic()
             name = model_path or "bundled default"
             try:
-                import torch
-
                 from heed.model.nn.store import ModelError, default_model_dir
                 from heed.model.runtime.predictor import load_predictor
+                from heed.model.runtime.threads import set_blas_threads
 
-                torch.set_num_threads(threads or min(4, torch.get_num_threads()))
+                set_blas_threads(threads or 1)
                 folder = Path(model_path).expanduser() if model_path else default_model_dir()
                 try:
                     self.predictor = load_predictor(folder)
@@ -86,7 +85,7 @@ class Engine:
                     self.status = Status("fallback", name, f"heed could not load its model: {exc}. "
                                          "Suggestions come from the names in scope until this is fixed.")
                     return self.status
-                params = sum(p.numel() for p in self.predictor.model.parameters())
+                params = self.predictor.model.parameter_count()
                 self.status = Status("ready", str(folder), f"model loaded ({params / 1e6:.1f}M parameters, "
                                      f"{len(self.predictor.vocab)} tokens) in {time.monotonic() - self.load_started:.1f} s")
             except Exception as exc:  # an unexpected failure must not take the server down

@@ -3,16 +3,14 @@ edits, beam search stops at line ends, and explanations point at real lines."""
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from heed.model.nn.network import mixture
+from heed.model.nn.numpy_net import NumpyNet, mixture
 from heed.model.runtime import ngram
 from heed.model.runtime.beam import OPENERS, STOP_KEYS, beam_search
 from heed.model.runtime.completer import Completer
@@ -84,13 +82,17 @@ def test_an_edit_near_the_end_runs_few_tokens(tiny_predictor: Predictor, sample_
 # -- beam search ------------------------------------------------------------------------------------
 
 
+def _favouring(predictor: Predictor, token: str, by: float) -> NumpyNet:
+    """The predictor's network, with `token`'s vocabulary score raised by `by` everywhere."""
+    bias = predictor.model.weights["decoder_bias"].copy()
+    bias[predictor.vocab.index[token]] += by
+    return predictor.model.with_weights({"decoder_bias": bias})
+
+
 @pytest.fixture
 def newline_happy_predictor(tiny_predictor: Predictor) -> Predictor:
     """The tiny model, made to end lines often, so that beams finish within a few tokens."""
-    model = copy.deepcopy(tiny_predictor.model)
-    with torch.no_grad():
-        model.decoder_bias[tiny_predictor.vocab.index["<newline>"]] += 4.0
-    return Predictor(model, tiny_predictor.vocab, tiny_predictor.meta, features=UNCHECKED)
+    return Predictor(_favouring(tiny_predictor, "<newline>", 4.0), tiny_predictor.vocab, tiny_predictor.meta, features=UNCHECKED)
 
 
 def _ext_of(encoder: DocEncoder, text: str) -> int:
@@ -98,7 +100,6 @@ def _ext_of(encoder: DocEncoder, text: str) -> int:
     return vid if vid is not None else len(encoder.vocab) + encoder.oov[text]
 
 
-@torch.no_grad()
 def _score(predictor: Predictor, encoder: DocEncoder, out, tokens: list[str],  # type: ignore[no-untyped-def]
            line_before: list[str]):
     """log p(tokens) fed the way beam search feeds them (with their causal roles), and the
@@ -106,14 +107,14 @@ def _score(predictor: Predictor, encoder: DocEncoder, out, tokens: list[str],  #
     n_ext = encoder.n_ext
     total = 0.0
     for i, text in enumerate(tokens):
-        probs = mixture(out, n_ext, predictor.beam_answers)[0, -1]
+        probs = mixture(out, n_ext, predictor.beam_answers)[0]
         ext = _ext_of(encoder, text)
         total += math.log(max(float(probs[ext]), 1e-12))
-        last = torch.tensor([[ext]])
-        ids = torch.where(last < len(predictor.vocab), last, torch.full_like(last, predictor.vocab.unk))
-        role = torch.tensor([[last_role([*line_before, *tokens[: i + 1]])]])
-        out = predictor.model(ids, role, last, out.state, last_only=True)
-    return total, mixture(out, n_ext, predictor.beam_answers)[0, -1]
+        last = np.array([[ext]])
+        ids = np.where(last < len(predictor.vocab), last, predictor.vocab.unk)
+        role = np.array([[last_role([*line_before, *tokens[: i + 1]])]])
+        out = predictor.model(ids, role, last, out.state)
+    return total, mixture(out, n_ext, predictor.beam_answers)[0]
 
 
 def _depth(tokens: list[str]) -> int:
@@ -223,10 +224,7 @@ def test_no_prediction_inside_strings_and_comments(tiny_predictor: Predictor) ->
 
 
 def test_beam_search_does_not_close_brackets_that_are_not_open(tiny_predictor: Predictor, sample_source: str) -> None:
-    model = copy.deepcopy(tiny_predictor.model)
-    with torch.no_grad():
-        model.decoder_bias[tiny_predictor.vocab.index[")"]] += 8.0
-    predictor = Predictor(model, tiny_predictor.vocab, tiny_predictor.meta)
+    predictor = Predictor(_favouring(tiny_predictor, ")", 8.0), tiny_predictor.vocab, tiny_predictor.meta)
     stream = TokenStream(sample_source.rstrip("\n") + "\n    name = ")
     completer = Completer(predictor)
     assert completer.encoder is not None
@@ -350,10 +348,8 @@ def test_the_bracket_depth_that_a_comma_ends_a_line_at(tiny_predictor: Predictor
 
 
 def test_a_comma_ends_ghost_text_inside_a_bracket_laid_out_one_item_per_line(tiny_predictor: Predictor, sample_source: str) -> None:
-    model = copy.deepcopy(tiny_predictor.model)
-    with torch.no_grad():
-        model.decoder_bias[tiny_predictor.vocab.index[","]] += 6.0  # commas everywhere
-    predictor = Predictor(model, tiny_predictor.vocab, tiny_predictor.meta, features=UNCHECKED)
+    predictor = Predictor(_favouring(tiny_predictor, ",", 6.0), tiny_predictor.vocab, tiny_predictor.meta,  # commas everywhere
+                          features=UNCHECKED)
     base = sample_source.rstrip("\n") + "\n\nx = foo(\n    a,\n    "
     for code, one_per_line in ((base, True), (sample_source.rstrip("\n") + "\n\nx = foo(a,\n    ", False)):
         stream = TokenStream(code)
@@ -414,7 +410,7 @@ def test_after_a_dot_the_ngrams_weigh_less(tiny_predictor: Predictor) -> None:
         adjuster = tiny_predictor.adjuster(Encoded(ids, np.zeros_like(ids), np.full_like(ids, -1), np.zeros_like(ids)))
         assert adjuster.ngrams is not None
         plain = adjuster.ngrams.guess(len(ids))
-        _, guess = adjuster.mix(torch.full((len(index),), 1e-4), tiny_predictor.answerable)
+        _, guess = adjuster.mix(np.full(len(index), 1e-4, np.float32), tiny_predictor.answerable)
         assert plain.weight > 0 and guess.weight == pytest.approx(plain.weight * factor)
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from heed.model.lookup.classes import ClassTokens, class_members
 from heed.model.nn.member_table import FILE, MemberTable
@@ -66,7 +65,7 @@ def test_the_corpus_table_reranks_after_its_receiver(vocab: Vocab) -> None:
     table = MemberTable.build(ids_of(vocab, "os . path ; " * 9 + "os . sep ; " * 2 + "os . zzz_unknown"), vocab)
     members = Reranker(vocab, table)
     n_ext = len(vocab) + 2  # two names of the document outside the vocabulary
-    flat = torch.full((n_ext,), 1.0 / n_ext)
+    flat = np.full(n_ext, 1.0 / n_ext, np.float32)
     context = ids_of(vocab, "x = os .")
     rerank = members.rerank(context, np.zeros_like(context), context.copy(), n_ext)
     assert rerank is not None and rerank.why == "corpus"

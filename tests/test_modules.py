@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from heed.model.lookup.classes import ClassTokens
 from heed.model.lookup.imports import import_bindings, receiver_chain, receiver_in_stream, stream_binding
@@ -173,7 +172,7 @@ def test_relative_imports_start_at_the_document(project: Path) -> None:
 
 
 def test_the_module_s_names_are_raised_and_the_unseen_ones_keep_their_share() -> None:
-    probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    probs = np.array([0.5, 0.3, 0.15, 0.05], np.float32)
     rerank = module_rerank(np.array([2, 3]), 4, unseen=3)
     out = rerank.apply(probs)
     assert out.argmax() == 2 and out[3] > out[1]  # the module's names first

@@ -6,7 +6,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -70,11 +69,11 @@ def test_a_repeated_context_predicts_what_followed_it() -> None:
 
 def test_mixing_keeps_the_total_and_leaves_placeholders_out() -> None:
     V = 6
-    allowed = torch.tensor([True, True, True, True, False, True])  # id 4: a placeholder
-    probs = torch.full((8,), 1 / 8)
+    allowed = np.array([True, True, True, True, False, True])  # id 4: a placeholder
+    probs = np.full(8, 1 / 8, np.float32)
     guess = ngram.NgramGuess(np.array([2, 4, 7, 9]), np.array([0.4, 0.3, 0.2, 0.1], np.float32), 0.5, np.zeros(4, np.int64))
     mixed = ngram.mix(probs, guess, allowed[:V])
     assert mixed[4] == probs[4] * 0.5  # the placeholder gets no cache mass
-    assert torch.isclose(mixed[2], torch.tensor(1 / 16 + 0.2)) and torch.isclose(mixed[7], torch.tensor(1 / 16 + 0.1))
-    assert torch.isclose(mixed.sum(), torch.tensor(0.5 + 0.5 * (0.4 + 0.2)))  # 9 is past n_ext: left out
-    assert torch.equal(ngram.mix(probs, ngram.NgramGuess.none(), allowed), probs)
+    assert mixed[2] == pytest.approx(1 / 16 + 0.2) and mixed[7] == pytest.approx(1 / 16 + 0.1)
+    assert mixed.sum() == pytest.approx(0.5 + 0.5 * (0.4 + 0.2))  # 9 is past n_ext: left out
+    assert np.array_equal(ngram.mix(probs, ngram.NgramGuess.none(), allowed), probs)

@@ -16,15 +16,19 @@ import json
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.numpy import load_file, save_file
 
+from heed.model.nn.config import ModelConfig, weight_shapes
 from heed.model.nn.member_table import MemberTable
-from heed.model.nn.network import HeedLM, ModelConfig
+from heed.model.nn.numpy_net import NumpyNet
 from heed.model.text.vocab import SAME_KEYS_AS, TOKENIZER_VERSION, Vocab
+
+if TYPE_CHECKING:
+    from heed.model.nn.network import HeedLM
 
 WEIGHTS, CONFIG, VOCAB = "model.safetensors", "config.json", "vocab.json"
 
@@ -49,7 +53,7 @@ def save_model(folder: Path, model: HeedLM, vocab: Vocab, meta: dict[str, Any] |
     # Each file is written under a temporary name and renamed into place once complete: training
     # killed while it releases a model leaves the previous release loadable, not a truncated file.
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().cpu().float().numpy().astype(np.float16) for k, v in model.state_dict().items()}
     tmp = folder / (WEIGHTS + ".tmp")
     save_file(tensors, str(tmp), metadata={"format": "heed", "tokenizer_version": vocab.tokenizer_version})
     os.replace(tmp, folder / WEIGHTS)
@@ -58,11 +62,12 @@ def save_model(folder: Path, model: HeedLM, vocab: Vocab, meta: dict[str, Any] |
     write_atomically(folder / VOCAB, json.dumps(vocab.to_json(), ensure_ascii=False))
 
 
-def load_model(folder: Path | str | None = None, device: str = "cpu",
-               to_fine_tune: bool = False) -> tuple[HeedLM, Vocab, dict[str, Any]]:
-    """(model in eval mode, vocabulary, metadata) from a model folder; the bundled one by default.
-    `to_fine_tune` also takes a model of an earlier tokenizer with the same keys (its vocabulary
-    carried over): fine-tuning is how such a model comes to read the current roles."""
+def load_weights(folder: Path | str | None = None, to_fine_tune: bool = False
+                 ) -> tuple[ModelConfig, dict[str, np.ndarray], Vocab, dict[str, Any]]:
+    """(config, float32 weights, vocabulary, metadata) from a model folder; the bundled one by
+    default. No torch: the server runs these weights in numpy (`numpy_net.py`). `to_fine_tune`
+    also takes a model of an earlier tokenizer with the same keys (its vocabulary carried over):
+    fine-tuning is how such a model comes to read the current roles."""
     folder = Path(folder) if folder else default_model_dir()
     if not folder.is_dir():
         raise ModelError(f"model folder {folder} does not exist")
@@ -93,24 +98,41 @@ def load_model(folder: Path | str | None = None, device: str = "cpu",
         raise ModelError(f"{folder}: vocab.json has {len(vocab)} tokens but the config says {config.vocab_size}")
     try:
         tensors = load_file(str(folder / WEIGHTS))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelError(f"{folder / WEIGHTS} is not a readable safetensors file ({exc}); pickles are never loaded") from exc
-    # Names and shapes are checked before the model is built, so that its size is the file's.
-    # Building it first let a config that does not fit the weights allocate whatever it asked
-    # for (hidden 4096 and 3 layers: 1.6 GB before the refusal; hidden 8192 and 8 layers: 17 GB).
-    # (A skeleton on torch's meta device did the same, but importing the meta machinery cost the
-    # server 75 MB of memory.)
-    expected = HeedLM.weight_shapes(config)
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as exc:
+        raise ModelError(f"{folder / WEIGHTS} is not a readable safetensors file of float16 or float32 weights ({exc}); "
+                         "pickles are never loaded") from exc
+    # Names and shapes are checked before anything is built, so that its size is the file's:
+    # a config that does not fit the weights must not allocate whatever it asks for (hidden 4096
+    # and 3 layers: 1.6 GB before the refusal; hidden 8192 and 8 layers: 17 GB).
+    expected = weight_shapes(config)
     if set(tensors) != set(expected):
         raise ModelError(f"{folder / WEIGHTS}: tensors {sorted(set(tensors) ^ set(expected))} do not match the config")
+    weights = {}
     for name, tensor in tensors.items():
         if tuple(tensor.shape) != expected[name]:
             raise ModelError(f"{folder / WEIGHTS}: {name} has shape {tuple(tensor.shape)}, the config needs {expected[name]}")
-        if not torch.isfinite(tensor).all():
+        if tensor.dtype.kind != "f":
+            raise ModelError(f"{folder / WEIGHTS}: {name} holds {tensor.dtype} values, not floating point")
+        weights[name] = tensor.astype(np.float32)
+        if not np.isfinite(weights[name]).all():
             raise ModelError(f"{folder / WEIGHTS}: {name} holds non-finite values")
-    model = HeedLM(config)
-    model.load_state_dict({k: v.float() for k, v in tensors.items()})
-    return model.to(device).eval(), vocab, meta
+    return config, weights, vocab, meta
+
+
+def load_net(folder: Path | str | None = None) -> tuple[NumpyNet, Vocab, dict[str, Any]]:
+    """(the network for inference, vocabulary, metadata) from a model folder: what the server runs."""
+    config, weights, vocab, meta = load_weights(folder)
+    return NumpyNet(config, weights), vocab, meta
+
+
+def load_model(folder: Path | str | None = None, device: str = "cpu",
+               to_fine_tune: bool = False) -> tuple[HeedLM, Vocab, dict[str, Any]]:
+    """(the torch model in eval mode, vocabulary, metadata) from a model folder, to train or
+    evaluate it (`load_weights` checks the folder)."""
+    from heed.model.nn.network import HeedLM  # torch: only on the training side
+
+    config, weights, vocab, meta = load_weights(folder, to_fine_tune)
+    return HeedLM.of(config, weights).to(device).eval(), vocab, meta
 
 
 def load_members(folder: Path | str | None, vocab: Vocab) -> MemberTable | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from heed.model.lookup.receivers import ReceiverNames
 from heed.model.runtime import ngram
@@ -21,8 +20,8 @@ from heed.model.text.roles import UNKNOWN
 class Adjusted:
     """One adjusted distribution, with its parts (for explanations and `heed eval`)."""
 
-    probs: torch.Tensor  # [n_ext] the final distribution
-    mixed: torch.Tensor  # [n_ext] after the n-grams, before the re-ranking
+    probs: np.ndarray  # [n_ext] the final distribution
+    mixed: np.ndarray  # [n_ext] after the n-grams, before the re-ranking
     guess: ngram.NgramGuess  # the n-grams' guess
     rerank: Rerank | None  # after a dot: how it was re-ranked
 
@@ -48,7 +47,7 @@ class Adjuster:
             self._identities = ngram.identities(self.context.ids, self.context.ext)
             self._first = self.project.guess(self._identities)
 
-    def adjust(self, probs: torch.Tensor, allowed: torch.Tensor, tail: list[int] | None = None) -> Adjusted:
+    def adjust(self, probs: np.ndarray, allowed: np.ndarray, tail: list[int] | None = None) -> Adjusted:
         """`probs` [n_ext] with the n-grams mixed in and, after a dot, re-ranked: the one way the
         network's distribution becomes heed's (the popup, ghost text and `heed eval` call it).
         `allowed` [V]: the vocabulary entries that may be answered."""
@@ -56,8 +55,8 @@ class Adjuster:
         rerank = self.rerank(probs.shape[-1], tail)
         return Adjusted(rerank.apply(mixed) if rerank is not None else mixed, mixed, guess, rerank)
 
-    def mix(self, probs: torch.Tensor, allowed: torch.Tensor, tail: list[int] | None = None
-            ) -> tuple[torch.Tensor, ngram.NgramGuess]:
+    def mix(self, probs: np.ndarray, allowed: np.ndarray, tail: list[int] | None = None
+            ) -> tuple[np.ndarray, ngram.NgramGuess]:
         """`probs` [n_ext] with the document's n-grams mixed in, and their guess."""
         guess = self.ngrams.guess(len(self.context), tail or []) if self.ngrams is not None else ngram.NgramGuess.none()
         if self.project is not None:

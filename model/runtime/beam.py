@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
 
-from heed.model.nn.network import Output, mixture
+from heed.model.nn.numpy_net import Output, mixture
 from heed.model.runtime.adjust import Adjuster
 from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.encoding import DocEncoder
@@ -38,7 +38,6 @@ class LineHypothesis:
     steps: list[float]  # log-probability of each token given those before it (the end's, if any, last)
 
 
-@torch.no_grad()
 def beam_search(
     predictor: Predictor,
     out: Output,
@@ -70,25 +69,26 @@ def beam_search(
     deadline = time.monotonic() + budget_s
     n_ext = encoder.n_ext
     # The far memory in single precision once, rather than converted for every step's attention.
-    out = out._replace(state=out.state._replace(far=out.state.far.float()))
+    out = out._replace(state=out.state._replace(far=out.state.far.astype(np.float32)))
     live: list[tuple[float, list[int], int, list[float]]] = [(0.0, [], 0, [])]  # (logp, ext ids, bracket depth, steps)
     finished: list[LineHypothesis] = []
     for step in range(max_tokens):
         if cancelled and cancelled():
             raise RequestCancelled
-        probs = mixture(out, n_ext, predictor.beam_answers)[:, -1]  # [beams, n_ext]
+        probs = mixture(out, n_ext, predictor.beam_answers)  # [beams, n_ext]
         if adjuster is not None:
-            probs = torch.stack([adjuster.adjust(p, predictor.beam_answers, b[1]).probs for p, b in zip(probs, live)])
-        logp = torch.log(probs.clamp_min(1e-12))
+            probs = np.stack([adjuster.adjust(p, predictor.beam_answers, b[1]).probs for p, b in zip(probs, live)])
+        logp = np.log(np.maximum(probs, 1e-12))
         if step == 0 and first is not None:
-            allowed = torch.tensor([first(t) for t in encoder.texts()])
-            logp = logp.masked_fill(~allowed[None], -math.inf)
-        total = logp + torch.tensor([b[0] for b in live])[:, None]
-        k = min(width * 2, total.numel())
-        scores, flat = total.flatten().topk(k)
+            allowed = np.array([first(t) for t in encoder.texts()], bool)
+            logp = np.where(allowed[None], logp, -math.inf)
+        total = (logp + np.array([b[0] for b in live], np.float32)[:, None]).ravel()
+        k = min(width * 2, total.size)
+        flat = np.argpartition(-total, k - 1)[:k]
+        flat = flat[np.argsort(-total[flat], kind="stable")]
         nxt: list[tuple[float, list[int], int, list[float]]] = []
         rows: list[int] = []
-        for score, idx in zip(scores.tolist(), flat.tolist()):
+        for score, idx in zip(total[flat].tolist(), flat.tolist()):
             if score == -math.inf:
                 break
             row, tok = divmod(idx, n_ext)
@@ -116,7 +116,7 @@ def beam_search(
         if step == max_tokens - 1 or time.monotonic() > deadline:
             break
         roles = [last_role([*line_before, *(encoder.text_of(t) for t in b[1])]) for b in live]
-        out = predictor.feed(out.state.select(torch.tensor(rows)), [b[1][-1] for b in live], roles)
+        out = predictor.feed(out.state.select(np.array(rows)), [b[1][-1] for b in live], roles)
     for logp_, toks, _, steps in live:
         finished.append(LineHypothesis([encoder.text_of(t) for t in toks], logp_, False, steps))
     finished.sort(key=lambda h: (not h.complete, -h.logp))  # whole lines first

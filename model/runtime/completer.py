@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from heed.model.lookup.imports import read_imports, stream_binding
 from heed.model.lookup.modules import SHARED, ModuleIndex
 from heed.model.lookup.receivers import Lookup, ReceiverNames, receiver_names
 from heed.model.lookup.scope import piece_names, scope_at
-from heed.model.nn.network import Output, mixture
+from heed.model.nn.numpy_net import Output, mixture
 from heed.model.runtime.beam import beam_search
 from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.candidates import Candidate, Popup, finish_popup, project_names
@@ -207,8 +206,8 @@ class Completer:
     def _unforeseen(self, out: Output, prefix: str) -> bool:
         """Whether the model gives no name that starts with `prefix` a chance after `out`."""
         assert self.predictor is not None and self.encoder is not None
-        probs = mixture(out, self.encoder.n_ext, self.predictor.answerable)[0, -1]
-        starts = torch.tensor([t.startswith(prefix) for t in self.encoder.texts()])
+        probs = mixture(out, self.encoder.n_ext, self.predictor.answerable)[0]
+        starts = np.array([t.startswith(prefix) for t in self.encoder.texts()], bool)
         return not bool(((probs > 0) & starts).any())
 
     def _source(self, pred: Prediction, ext_id: int) -> str:

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from heed.model.runtime.encoding import DocEncoder
 from heed.model.workspace.ngrams import ProjectNgrams, longer_contexts, weigh
@@ -149,7 +148,7 @@ def combine(doc: NgramGuess, project: NgramGuess) -> NgramGuess:
     return NgramGuess(tokens, probs.astype(np.float32), weight, last)
 
 
-def mix(probs: torch.Tensor, guess: NgramGuess, allowed: torch.Tensor) -> torch.Tensor:
+def mix(probs: np.ndarray, guess: NgramGuess, allowed: np.ndarray) -> np.ndarray:
     """`probs` [n_ext] (the model's, for one next token) with the n-grams' guess mixed in.
     `allowed` [V]: the vocabulary entries that may be answered (placeholders are not, in a
     popup); identities beyond the vocabulary are names, always allowed; those past `n_ext`
@@ -158,8 +157,8 @@ def mix(probs: torch.Tensor, guess: NgramGuess, allowed: torch.Tensor) -> torch.
         return probs
     n_ext, V = probs.shape[-1], allowed.shape[0]
     keep = guess.tokens < n_ext
-    tokens = torch.from_numpy(guess.tokens[keep])
-    ok = torch.where(tokens < V, allowed[tokens.clamp_max(V - 1)], torch.ones_like(tokens, dtype=torch.bool))
-    out = probs * (1 - guess.weight)
-    out[tokens] += (torch.from_numpy(guess.probs[keep]) * guess.weight * ok).to(out.dtype)
+    tokens = guess.tokens[keep]
+    ok = np.where(tokens < V, allowed[np.minimum(tokens, V - 1)], True)
+    out = probs * np.float32(1 - guess.weight)
+    out[tokens] += (guess.probs[keep] * guess.weight * ok).astype(out.dtype)
     return out

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from heed.model.lookup.classes import ClassTokens
 from heed.model.lookup.receivers import ReceiverNames
 from heed.model.nn.member_table import MemberTable
-from heed.model.nn.network import HeedLM, Output, State, mixture
-from heed.model.nn.store import default_model_dir, load_members, load_model
+from heed.model.nn.numpy_net import NumpyNet, Output, State, mixture
+from heed.model.nn.store import default_model_dir, load_members, load_net
 from heed.model.runtime import ngram
 from heed.model.runtime.adjust import Adjuster
 from heed.model.runtime.beam import STOP_KEYS
@@ -69,22 +68,23 @@ class Prediction:
 
 
 class Predictor:
-    """A loaded model with what it needs at inference: answerable mask, device, threads."""
+    """A loaded model with what it needs at inference: the network, its vocabulary, the member
+    table, which of heed's parts answer, and the ghost text's calibration."""
 
-    def __init__(self, model: HeedLM, vocab: Vocab, meta: dict | None = None, table: MemberTable | None = None,
+    def __init__(self, model: NumpyNet, vocab: Vocab, meta: dict | None = None, table: MemberTable | None = None,
                  features: Features = ALL_FEATURES):
-        if not (features.pointer and features.far):  # lesions of the same weights (the predictor owns its model)
-            model.config = replace(model.config, pointer=model.config.pointer and features.pointer,
-                                   far=model.config.far if features.far else 0)
-        self.model = model.eval()
+        if not (features.pointer and features.far):  # lesions of the same weights
+            model = model.with_config(pointer=model.config.pointer and features.pointer,
+                                      far=model.config.far if features.far else 0)
+        self.model = model
         self.vocab = vocab
         self.meta = meta or {}
         self.table = table
         self.features = features
-        self.answerable = torch.tensor(vocab.answerable())
+        self.answerable = np.array(vocab.answerable(), bool)
         # Beam search may predict a placeholder (`<str>`: a string comes here), which ends the
         # hypothesis; never `<unk>`, whose mass belongs to the names the pointer can copy.
-        self.beam_answers = torch.tensor([t not in (PAD, UNK) for t in vocab.tokens])
+        self.beam_answers = np.array([t not in (PAD, UNK) for t in vocab.tokens], bool)
         self.reranker = Reranker(vocab, table) if features.members else None
         self.class_tokens = ClassTokens.of(vocab)
         self.stop_ids = {vocab.index[k] for k in STOP_KEYS}
@@ -100,7 +100,6 @@ class Predictor:
     def initial_state(self) -> State:
         return compact(self.model.initial_state(1))
 
-    @torch.no_grad()
     def run(self, inputs: Encoded, state: State, cancelled: Cancelled | None = None,
             keep: Callable[[int, State], None] | None = None) -> Output:
         """Consume `inputs` from `state`, `chunk` tokens at a time: the output at the last token.
@@ -110,8 +109,7 @@ class Predictor:
             if cancelled and cancelled():
                 raise RequestCancelled
             b = min(a + self.chunk, len(inputs))
-            seg = [torch.from_numpy(x[a:b])[None] for x in (inputs.ids, inputs.roles, inputs.ext)]
-            out = self.model(*seg, state, last_only=True)
+            out = self.model(inputs.ids[None, a:b], inputs.roles[None, a:b], inputs.ext[None, a:b], state)
             state = compact(out.state)
             out = out._replace(state=state)
             if keep:
@@ -119,17 +117,16 @@ class Predictor:
         assert out is not None, "run() needs at least one token"
         return out
 
-    @torch.no_grad()
-    def run_lstm(self, inputs: Encoded, h: torch.Tensor, c: torch.Tensor, cancelled: Cancelled | None,
-                 keep: Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]) -> None:
+    def run_lstm(self, inputs: Encoded, h: np.ndarray, c: np.ndarray, cancelled: Cancelled | None,
+                 keep: Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]) -> None:
         """The LSTM alone over `inputs`, `chunk` tokens at a time, as `run` cuts them:
         `keep(tokens consumed, the chunk's hidden states in half precision, h, c)` after each."""
         for a in range(0, len(inputs), self.chunk):
             if cancelled and cancelled():
                 raise RequestCancelled
             b = min(a + self.chunk, len(inputs))
-            out, (h, c) = self.model.recur(torch.from_numpy(inputs.ids[a:b])[None], torch.from_numpy(inputs.roles[a:b])[None], h, c)
-            keep(b, out[0].half(), h, c)
+            out, (h, c) = self.model.recur(inputs.ids[None, a:b], inputs.roles[None, a:b], h, c)
+            keep(b, out[0].astype(np.float16), h, c)
 
     def prediction(self, out: Output, encoder: DocEncoder, context: Encoded, receiver: ReceiverNames | None = None,
                    project: ngram.ProjectGrams | None = None) -> Prediction:
@@ -141,15 +138,17 @@ class Predictor:
         far = far_positions(context, n, K, F)
         key_pos = np.concatenate([np.full(F - len(far), -1), far, np.where(window >= 0, window, -1)])
         adjuster = self.adjuster(context, receiver, project=project)
-        adjusted = adjuster.adjust(mixture(out, encoder.n_ext, self.answerable)[0, -1], self.answerable)
+        adjusted = adjuster.adjust(mixture(out, encoder.n_ext, self.answerable)[0], self.answerable)
         rerank = adjusted.rerank
+        logits = out.logits[0, -1]
+        vocab_probs = np.exp(logits - logits.max())
         return Prediction(
-            probs=adjusted.probs.numpy(),
+            probs=adjusted.probs,
             gate=float(out.gate[0, -1]),
-            attn=out.attn[0, -1].numpy(),
-            key_ext=out.key_ext[0].numpy(),
+            attn=out.attn[0, -1],
+            key_ext=out.key_ext[0],
             key_pos=key_pos,
-            vocab_probs=torch.softmax(out.logits[0, -1].float(), -1).numpy(),
+            vocab_probs=vocab_probs / vocab_probs.sum(),
             ngrams=adjusted.guess,
             rerank=rerank,
             reranked=_ratio(adjusted.probs, adjusted.mixed) if rerank is not None else None,
@@ -166,21 +165,20 @@ class Predictor:
         return Adjuster(context, ngrams if self.features.ngrams else None, self.reranker, self.vocab.index.get(".", -1),
                         receiver if self.features.modules else None, project if self.features.workspace else None)
 
-    @torch.no_grad()
     def feed(self, state: State, ext_ids: list[int], roles: list[int] | None = None) -> Output:
         """One more token per row of `state`, given by pointer identity, as beam search produces
         tokens: a name outside the vocabulary is `<unk>` to the embedding. `roles`: each token's
         (`causal_roles.last_role`); unknown without them."""
-        last = torch.tensor(ext_ids)[:, None]
-        ids = torch.where(last < len(self.vocab), last, torch.full_like(last, self.vocab.unk))
-        role_ids = torch.tensor(roles)[:, None] if roles is not None else torch.full_like(ids, UNKNOWN)
-        return self.model(ids, role_ids, last, state, last_only=True)
+        last = np.array(ext_ids, np.int64)[:, None]
+        ids = np.where(last < len(self.vocab), last, self.vocab.unk)
+        role_ids = np.array(roles, np.int64)[:, None] if roles is not None else np.full_like(ids, UNKNOWN)
+        return self.model(ids, role_ids, last, state)
 
 
 def load_predictor(folder: str | Path | None = None, features: Features = ALL_FEATURES) -> Predictor:
     """A model folder (the bundled one by default) ready for inference, with its member table and
     the calibration of its ghost text's confidence (where it has one that fits)."""
-    model, vocab, meta = load_model(folder)
+    model, vocab, meta = load_net(folder)
     predictor = Predictor(model, vocab, meta, load_members(folder, vocab), features)
     try:
         predictor.calibration = Calibration.load(Path(folder) if folder else default_model_dir())
@@ -189,5 +187,5 @@ def load_predictor(folder: str | Path | None = None, features: Features = ALL_FE
     return predictor
 
 
-def _ratio(after: torch.Tensor, before: torch.Tensor) -> np.ndarray:
-    return torch.where(before > 0, after / before.clamp_min(1e-30), torch.ones_like(after)).numpy()
+def _ratio(after: np.ndarray, before: np.ndarray) -> np.ndarray:
+    return np.where(before > 0, after / np.maximum(before, 1e-30), 1.0).astype(np.float32)

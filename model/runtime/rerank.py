@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from heed.model.lookup.classes import ClassTokens, class_members
 from heed.model.nn.member_table import MemberTable
@@ -55,16 +54,16 @@ class Rerank:
     unseen: int = 0  # names the receiver has with no identity here, each given `unseen_floor` (`heed eval`)
     unseen_floor: float = 0.0
 
-    def apply(self, probs: torch.Tensor) -> torch.Tensor:
-        out = probs * torch.from_numpy(self.scale).to(probs.dtype)
+    def apply(self, probs: np.ndarray) -> np.ndarray:
+        out = probs * self.scale
         if self.floor is not None:
-            out = out + torch.from_numpy(self.floor).to(probs.dtype)
-        total = out.sum() + self.unseen * self.unseen_floor
-        return out / total if total > 0 else probs
+            out = out + self.floor
+        total = float(out.sum()) + self.unseen * self.unseen_floor
+        return (out / total).astype(probs.dtype) if total > 0 else probs
 
-    def unseen_prob(self, probs: torch.Tensor) -> float:
+    def unseen_prob(self, probs: np.ndarray) -> float:
         """What each of the `unseen` names gets from `apply(probs)`."""
-        total = float((probs * torch.from_numpy(self.scale).to(probs.dtype)).sum()) + self.unseen * self.unseen_floor
+        total = float((probs * self.scale).sum()) + self.unseen * self.unseen_floor
         if self.floor is not None:
             total += float(self.floor.sum())
         return self.unseen_floor / total if total > 0 else 0.0

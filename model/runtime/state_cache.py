@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from heed.model.nn.network import Output, State
+from heed.model.nn.numpy_net import Output, State
 from heed.model.runtime.cancel import Cancelled
 from heed.model.runtime.encoding import Encoded
 from heed.model.text.roles import SYNTAX
@@ -30,7 +29,7 @@ TRACK_SLACK = 256  # spare rows a track allocates when it grows, so typing on ra
 def compact(state: State) -> State:
     """The state as the cache stores it: the hidden states of the window and the far memory in
     half precision. A run always carries it so, which keeps a resumed run equal to a fresh one."""
-    return state._replace(mem=state.mem.half(), far=state.far.half())
+    return state._replace(mem=state.mem.astype(np.float16), far=state.far.astype(np.float16))
 
 
 def name_mask(inputs: Encoded) -> np.ndarray:
@@ -57,13 +56,13 @@ class Track:
     inputs: Encoded  # the whole sequence, from the origin
     start: int
     parent: Track | None
-    hidden: torch.Tensor  # [capacity, H] half: the LSTM output at positions start, start+1, ...
+    hidden: np.ndarray  # [capacity, H] half: the LSTM output at positions start, start+1, ...
     end: int  # positions start .. end-1 have their hidden state
-    hc: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)  # k -> (h, c) after k tokens
+    hc: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # k -> (h, c) after k tokens
 
     @staticmethod
     def fork(origin: int, inputs: Encoded, parent: Track | None, at: int, hidden_size: int) -> Track:
-        return Track(origin, inputs, at, parent, torch.empty(0, hidden_size, dtype=torch.half), at)
+        return Track(origin, inputs, at, parent, np.empty((0, hidden_size), np.float16), at)
 
     def common(self, inputs: Encoded) -> int:
         """How many leading tokens `inputs` shares with this track (that have hidden states)."""
@@ -77,27 +76,28 @@ class Track:
             return True
         return k in self.hc if k > self.start or self.parent is None else self.parent.kept(k)
 
-    def lstm_at(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def lstm_at(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         return self.hc[k] if k > self.start or self.parent is None else self.parent.lstm_at(k)
 
-    def rows(self, positions: np.ndarray) -> torch.Tensor:
+    def rows(self, positions: np.ndarray) -> np.ndarray:
         """Hidden states at `positions` (each < end)."""
         mine = positions >= self.start
-        out = torch.empty(len(positions), self.hidden.shape[1], dtype=self.hidden.dtype)
-        out[torch.from_numpy(mine)] = self.hidden[torch.from_numpy(positions[mine] - self.start)]
-        if not mine.all():
-            assert self.parent is not None
-            out[torch.from_numpy(~mine)] = self.parent.rows(positions[~mine])
+        if mine.all():
+            return self.hidden[positions - self.start]
+        assert self.parent is not None
+        out = np.empty((len(positions), self.hidden.shape[1]), self.hidden.dtype)
+        out[mine] = self.hidden[positions[mine] - self.start]
+        out[~mine] = self.parent.rows(positions[~mine])
         return out
 
     def reserve(self, n: int) -> None:
         """Room for the hidden states of positions up to n (and some slack for typing on)."""
         if n - self.start > self.hidden.shape[0]:
-            grown = self.hidden.new_empty(n - self.start + TRACK_SLACK, self.hidden.shape[1])
+            grown = np.empty((n - self.start + TRACK_SLACK, self.hidden.shape[1]), self.hidden.dtype)
             grown[: self.end - self.start] = self.hidden[: self.end - self.start]
             self.hidden = grown
 
-    def store(self, b: int, hidden: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> None:
+    def store(self, b: int, hidden: np.ndarray, h: np.ndarray, c: np.ndarray) -> None:
         """Keep the state after the first b tokens, having just run positions end .. b-1 (their
         hidden states are the last rows of `hidden`)."""
         a = self.end
@@ -119,25 +119,24 @@ class Track:
         ext, names = self.inputs.ext[:k], name_mask(self.inputs)[:k]
         win = np.arange(k - K, k)
         ok = win >= 0
-        mem = torch.zeros(1, K, h.shape[-1], dtype=torch.half)
-        mem[0, torch.from_numpy(ok)] = self.rows(win[ok])
+        mem = np.zeros((1, K, h.shape[-1]), np.float16)
+        mem[0, ok] = self.rows(win[ok])
         far_pos = far_positions(self.inputs, k, K, F)
-        far = torch.zeros(1, F, h.shape[-1], dtype=torch.half)
-        far_ext = torch.full((1, F), -1, dtype=torch.long)
-        far_valid = torch.zeros(1, F, dtype=torch.bool)
+        far = np.zeros((1, F, h.shape[-1]), np.float16)
+        far_ext = np.full((1, F), -1, np.int64)
+        far_valid = np.zeros((1, F), bool)
         if len(far_pos):
             far[0, F - len(far_pos) :] = self.rows(far_pos)
-            far_ext[0, F - len(far_pos) :] = torch.from_numpy(ext[far_pos])
+            far_ext[0, F - len(far_pos) :] = ext[far_pos]
             far_valid[0, F - len(far_pos) :] = True
         win = np.maximum(win, 0)
-        return State(h, c, mem, torch.from_numpy(np.where(ok, ext[win], -1))[None], torch.from_numpy(ok)[None],
-                     torch.from_numpy(ok & names[win])[None], far, far_ext, far_valid)
+        return State(h, c, mem, np.where(ok, ext[win], -1)[None], ok[None], (ok & names[win])[None], far, far_ext, far_valid)
 
     def flattened(self) -> Track:
         """The same states in one track without a parent."""
         if self.parent is None:
             return self
-        hidden = torch.cat([self.parent.rows(np.arange(self.start)), self.hidden[: self.end - self.start]])
+        hidden = np.concatenate([self.parent.rows(np.arange(self.start)), self.hidden[: self.end - self.start]])
         hc = {k: v for k, v in self.parent.flattened().hc.items() if k <= self.start} | self.hc
         return Track(self.origin, self.inputs, 0, None, hidden, self.end, hc)
 

@@ -43,7 +43,7 @@ from tqdm import tqdm
 from heed.model.lookup.imports import import_bindings
 from heed.model.lookup.modules import ModuleIndex
 from heed.model.lookup.receivers import Lookup, ReceiverNames, receiver_names
-from heed.model.nn.network import mixture
+from heed.model.nn.network import HeedLM, mixture
 from heed.model.runtime import ngram
 from heed.model.runtime.beam import beam_search
 from heed.model.runtime.context import select_context
@@ -79,7 +79,9 @@ def _categories(split_ids: np.ndarray, kinds: np.ndarray, dot_id: int) -> dict[s
 @torch.no_grad()
 def next_token_metrics(predictor: Predictor, split: Split, results: Results, batch: int = 16, bptt: int = 128,
                        progress: bool = True) -> None:
-    model, vocab, features = predictor.model, predictor.vocab, predictor.features
+    vocab, features = predictor.vocab, predictor.features
+    # Whole segments at once, in torch: the same weights (and lesions) as the predictor's network.
+    model = HeedLM.of(predictor.model.config, predictor.model.weights).eval()
     answerable = torch.tensor(vocab.answerable())
     V = len(vocab)
     rows = Rows(split, list(range(len(split))), batch, bptt, max_piece=10**9)
@@ -181,8 +183,8 @@ def _adjust(predictor: Predictor, probs: torch.Tensor, where: np.ndarray, split:
         ef = files_seen[f]
         end = g - int(split.starts[f]) + 1
         names = _receiver_names(predictor, ef, end, index) if index is not None and split.ids[g] == dot else None
-        adjusted = predictor.adjuster(ef.whole.head(end), names, ef.ngrams).adjust(probs[r, t], answerable)
-        probs[r, t] = adjusted.probs
+        adjusted = predictor.adjuster(ef.whole.head(end), names, ef.ngrams).adjust(probs[r, t].numpy(), answerable.numpy())
+        probs[r, t] = torch.from_numpy(adjusted.probs)
         if adjusted.rerank is not None:
             unseen[r, t] = adjusted.rerank.unseen
             unseen_p[r, t] = adjusted.rerank.unseen_prob(adjusted.mixed)
