@@ -100,13 +100,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from heed.model.nn.store import ModelError
     from heed.model.runtime.explain import build_report, render_html, render_terminal
     from heed.model.runtime.predictor import load_predictor
-    from heed.server.documents import line_starts, offset_at
+    from heed.server.lines import Lines
 
     path, line, col = _parse_location(args.location)
     text = _read_source(path)
     from lsprotocol import types
 
-    offset = offset_at(text, line_starts(text), types.Position(line - 1, col - 1))
+    offset = Lines(text).offset(types.Position(line - 1, col - 1))
     try:
         predictor = load_predictor(args.model)
     except ModelError as exc:

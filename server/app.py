@@ -98,7 +98,7 @@ class HeedServer(LanguageServer):
             doc.active = time.monotonic()
         workspace = self.indexer.index
         if doc.completer is None or doc.completer.predictor is not predictor or doc.completer.workspace is not workspace:
-            from heed.model.runtime.completer import Completer  # torch: only once a model has loaded
+            from heed.model.runtime.completer import Completer  # once a model has loaded
 
             doc.completer = Completer(predictor, doc.path, workspace=workspace)
         self.documents.touch(doc)
@@ -156,7 +156,7 @@ class HeedServer(LanguageServer):
             status = await self.engine.load_off_loop(*self.loaded)
         if status.state == "ready":
             await self.engine.call(self.engine.warm_up)
-            keep_out_of_gc()  # the model and torch's objects
+            keep_out_of_gc()  # the model and what the warm-up made
             release_freed_memory()  # what the warm-up's first runs allocated and freed: 20 MB
         progress.end(status.message)
         self.notify_status()

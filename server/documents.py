@@ -126,7 +126,7 @@ def keep_out_of_gc() -> None:
 
 def limit_heap_arenas(arenas: int = 2) -> None:
     """Fewer glibc heap arenas (call before threads start): each thread that allocates (the event
-    loop, the model worker, torch's) otherwise gets its own, and freed memory stays scattered
+    loop, the model worker, OpenBLAS's) otherwise gets its own, and freed memory stays scattered
     over them. (Over two runs of 20 open files: peak 373-382 MB with it, 377-402 MB without.)"""
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL(None).mallopt(-8, arenas)  # M_ARENA_MAX

@@ -56,9 +56,10 @@ class Engine:
 
     # -- loading ----------------------------------------------------------------------------------
     async def load_off_loop(self, model_path: str, threads: int) -> Status:
-        """`load` on a thread of its own, which ends with it. Torch's OpenMP keeps a team of
-        spinning threads for every thread that ran an operation: a loader thread that stayed
-        alive (an executor's) made the worker's model runs 2.7 times slower on two cores."""
+        """`load` on a thread of its own, which ends with it, so that no pool keeps a thread for
+        it. (When the server ran torch, whose OpenMP keeps a team of spinning threads for every
+        thread that ran an operation, a loader thread that stayed alive made the worker's model
+        runs 2.7 times slower on two cores.)"""
         statuses: list[Status] = []
         thread = threading.Thread(target=lambda: statuses.append(self.load(model_path, threads)), name="heed-load",
                                   daemon=True)
@@ -96,9 +97,9 @@ class Engine:
             return self.status
 
     def warm_up(self) -> None:
-        """A popup and a ghost text on a few lines (on the worker): torch's first runs on a thread
-        are several times slower, and the first request must not pay for them (nor miss its
-        ghost text: beam search has a time budget)."""
+        """A popup and a ghost text on a few lines (on the worker): the first runs are slower
+        (OpenBLAS's buffers, caches, the lexer's first compiled patterns), and the first request
+        must not pay for them (nor miss its ghost text: beam search has a time budget)."""
         if self.predictor is None:
             return
         from heed.model.runtime.completer import Completer

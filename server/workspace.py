@@ -2,7 +2,7 @@
 
 The index is made at `initialize` from the workspace folders (else `rootUri`, else `rootPath`;
 none: no index), with the `heed.index` settings, and built from `initialized` on, whether or not
-a model has loaded (it needs no torch). It is built on the model worker, as the documents are
+a model has loaded (it needs none). It is built on the model worker, as the documents are
 warmed: an `Engine.when_idle` job runs slices of a few milliseconds until the index is ready, a
 request arrives (a request never waits behind more than one slice) or its turn is over (so that
 a document's warm-up does not wait for the whole build); then it is scheduled again. The

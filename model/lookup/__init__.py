@@ -1,1 +1,1 @@
-"""What the code says, without the network: scope, modules and imports, classes, receivers. No torch."""
+"""What the code says, without the network: scope, modules and imports, classes, receivers."""

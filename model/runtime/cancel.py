@@ -2,7 +2,7 @@
 
 A job gets a `Cancelled` probe (a newer request, an edit, or the client's `$/cancelRequest`
 makes it true), checks it between chunks of work, and raises `RequestCancelled` to drop what it
-did. No torch here: the server imports this before any model is loaded.
+did. The server imports this before any model is loaded.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The popup's list: the model's candidates merged with names it cannot know by itself.
 
 The model ranks; this module adds what it never saw (names the document binds, the names the
-receiver's module or class has), gives each item its kind, and orders the list. It imports no
-torch, so that the popup without a model (`fallback.py`) uses it too.
+receiver's module or class has), gives each item its kind, and orders the list. It needs no
+network, so that the popup without a model (`fallback.py`) uses it too.
 """
 
 from __future__ import annotations

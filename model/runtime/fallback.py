@@ -1,7 +1,7 @@
 """The popup without a model (still loading, missing or corrupt): names in scope, ranked by how
 often the document uses them (then the project's, from the workspace index); after an imported
 module's name and a dot, the names it defines.
-No torch is imported on this path.
+No network runs on this path.
 """
 
 from __future__ import annotations
