@@ -5,6 +5,9 @@
 - one step: the model consumes one more token with its state cached (what typing costs);
 - cold: 500 tokens of context from an empty state (a file just opened);
 - beam: ghost text for one line (width 4, up to 16 tokens);
+- the network alone, numpy (what the server runs, `model/nn/numpy_net.py`) beside torch on
+  the same weights (what it ran before), as a ratio: one token, a chunk of 64, a beam's step
+  of four rows;
 - training: tokens/s of `heed train`'s step at the shipped model's size on random data
   (batch 32 x 128), on the device torch picks (the CPU here).
 """
@@ -22,6 +25,7 @@ from heed.model.nn.network import HeedLM
 from heed.model.runtime.beam import beam_search
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.runtime.predictor import load_predictor
+from heed.model.runtime.threads import set_blas_threads
 
 
 def _ms(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -36,18 +40,18 @@ def _ms(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None)
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="threads for numpy and torch alike (the server's default: 1)")
     parser.add_argument("--train-steps", type=int, default=20)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_blas_threads(args.threads)
+    torch.set_num_threads(args.threads)
     predictor = load_predictor(args.model)
-    model, vocab, meta = predictor.model, predictor.vocab, predictor.meta
+    net, vocab, meta = predictor.model, predictor.vocab, predictor.meta
     rng = np.random.default_rng(0)
     ids = rng.integers(20, len(vocab), 600)
     ctx = Encoded(ids, np.full(600, 2, np.int64), ids.copy(), np.full(600, 2, np.int64))
-    print(f"model: {meta.get('trained_steps', '?')} steps, hidden {model.config.hidden}, window {model.config.window}, "
-          f"vocab {len(vocab)}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"model: {meta.get('trained_steps', '?')} steps, hidden {net.config.hidden}, window {net.config.window}, "
+          f"vocab {len(vocab)}; numpy {np.__version__} and torch {torch.__version__}, {args.threads} thread(s)")
 
     cold = _ms(lambda: predictor.run(ctx.head(500), predictor.initial_state()), 10)
     out = predictor.run(ctx.head(512), predictor.initial_state())
@@ -60,18 +64,40 @@ def main() -> int:
     print(f"500 tokens from cold:      p50 {statistics.median(cold):6.1f} ms  max {max(cold):6.1f} ms   target <= 150 ms")
     print(f"beam search, one line:     p50 {statistics.median(beam):6.1f} ms  max {max(beam):6.1f} ms")
 
+    # The network alone, numpy against torch, from the same state.
+    model = HeedLM.of(net.config, net.weights).eval()
+    np_state = out.state
+    t_state = type(model.initial_state(1))(*(torch.from_numpy(np.asarray(t)) for t in np_state))
+    beam_np = np_state.select(np.zeros(4, np.int64))
+    beam_t = t_state.select(torch.zeros(4, dtype=torch.long))
+    cases = {
+        "one token": (1, 1, np_state, t_state),
+        "a chunk of 64 tokens": (1, 64, np_state, t_state),
+        "a beam's step (4 rows)": (4, 1, beam_np, beam_t),
+    }
+    print(f"{'the network alone, p50':<28} {'numpy':>9} {'torch':>9} {'numpy / torch':>14}")
+    for name, (B, T, s_np, s_t) in cases.items():
+        x = rng.integers(20, len(vocab), (B, T))
+        r = np.full((B, T), 2, np.int64)
+        xt, rt = torch.from_numpy(x), torch.from_numpy(r)
+        repeat = 300 if T == 1 else 40
+        a = statistics.median(_ms(lambda: net(x, r, x, s_np), repeat))  # noqa: B023
+        with torch.no_grad():
+            b = statistics.median(_ms(lambda: model(xt, rt, xt, s_t, last_only=True), repeat))  # noqa: B023
+        print(f"{name:<28} {a:7.2f} ms {b:7.2f} ms {a / b:13.2f}x")
+
     if args.train_steps:
-        net = HeedLM(model.config).train()
-        opt = torch.optim.AdamW(net.parameters(), 1e-3)
+        trainee = HeedLM(net.config).train()
+        opt = torch.optim.AdamW(trainee.parameters(), 1e-3)
         B, T = 32, 128
-        st = net.initial_state(B)
+        st = trainee.initial_state(B)
         x = torch.randint(20, len(vocab), (B, T))
         r = torch.full((B, T), 2)
         mask = torch.ones(B, T)
         times = []
         for i in range(args.train_steps + 2):
             t0 = time.perf_counter()
-            o = net(x, r, x, st, x, x, mask)
+            o = trainee(x, r, x, st, x, x, mask)
             opt.zero_grad()
             o.loss.backward()
             opt.step()
