@@ -25,7 +25,6 @@ from heed.model.nn.network import HeedLM
 from heed.model.runtime.beam import beam_search
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.runtime.predictor import load_predictor
-from heed.model.runtime.threads import set_blas_threads
 
 
 def _ms(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -43,9 +42,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="threads for numpy and torch alike (the server's default: 1)")
     parser.add_argument("--train-steps", type=int, default=20)
     args = parser.parse_args()
-    set_blas_threads(args.threads)
     torch.set_num_threads(args.threads)
-    predictor = load_predictor(args.model)
+    predictor = load_predictor(args.model, threads=args.threads)
     net, vocab, meta = predictor.model, predictor.vocab, predictor.meta
     rng = np.random.default_rng(0)
     ids = rng.integers(20, len(vocab), 600)

@@ -24,7 +24,6 @@ from heed.model.nn.store import default_model_dir
 from heed.model.runtime import completer as completer_module
 from heed.model.runtime.completer import Completer
 from heed.model.runtime.predictor import load_predictor
-from heed.model.runtime.threads import set_blas_threads
 from heed.model.text.stream import TokenStream
 
 VALIDATION = Path(__file__).resolve().parent.parent / "runs" / "projects" / "validation"
@@ -36,7 +35,6 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 384, 512, 1024])
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    set_blas_threads(1)  # as the server runs
     predictor = load_predictor(default_model_dir())
     projects = sorted(p for p in VALIDATION.iterdir() if p.is_dir())
     points, texts = sample_points(held_out_files(projects), args.points, args.seed)

@@ -75,12 +75,10 @@ class Engine:
             try:
                 from heed.model.nn.store import ModelError, default_model_dir
                 from heed.model.runtime.predictor import load_predictor
-                from heed.model.runtime.threads import set_blas_threads
 
-                set_blas_threads(threads or 1)
                 folder = Path(model_path).expanduser() if model_path else default_model_dir()
                 try:
-                    self.predictor = load_predictor(folder)
+                    self.predictor = load_predictor(folder, threads=threads or 1)
                 except ModelError as exc:
                     self.predictor = None
                     self.status = Status("fallback", name, f"heed could not load its model: {exc}. "

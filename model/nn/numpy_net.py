@@ -97,7 +97,7 @@ class NumpyNet:
         for layer in range(self.config.layers):
             gates_x = x @ self._t[f"lstm.weight_ih_l{layer}"] + (w[f"lstm.bias_ih_l{layer}"] + w[f"lstm.bias_hh_l{layer}"])
             w_hh = self._t[f"lstm.weight_hh_l{layer}"]
-            h_, c_ = h[layer].astype(np.float32), c[layer].astype(np.float32)
+            h_, c_ = h[layer].astype(np.float32, copy=False), c[layer].astype(np.float32, copy=False)
             out = np.empty((x.shape[0], x.shape[1], H), np.float32)
             for t in range(x.shape[1]):
                 g = gates_x[:, t] + _dot(h_, w_hh)
@@ -134,7 +134,7 @@ class NumpyNet:
         context = np.einsum("bk,bkh->bh", attn, new.mem)
         attn_ext = np.concatenate([new.far_ext, new.mem_ext], axis=1)
         if F:  # the pointer: one softmax over the far names, then the window
-            far_scores = np.einsum("bh,bkh->bk", query, new.far.astype(np.float32)) / scale
+            far_scores = np.einsum("bh,bkh->bk", query, new.far.astype(np.float32, copy=False)) / scale
             beyond = np.where(new.far_valid, far_scores + w["far_bias"], -np.inf)
             attn = _softmax(np.concatenate([beyond, np.where(new.mem_valid, scores, -np.inf)], axis=1))
         z = np.concatenate([q, context], axis=-1)
@@ -169,7 +169,7 @@ def push_far(state: State, keys: np.ndarray, ext: np.ndarray, names: np.ndarray,
     valid last (`network.push_far`). Pushed keys take the far memory's precision."""
     if F == 0:
         return state.far, state.far_ext, state.far_valid
-    keys = keys.astype(state.far.dtype)
+    keys = keys.astype(state.far.dtype, copy=False)
     if keys.shape[1] == 1:  # one step (beam search): a row that pushes a name drops its oldest entry
         push = names[:, 0]
         if not push.any():
