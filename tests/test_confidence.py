@@ -12,7 +12,15 @@ import numpy as np
 import pytest
 
 from heed.model.runtime.completer import Completer, InlineSuggestion, sure_enough
-from heed.model.runtime.confidence import CALIBRATION, FEATURES, Calibration, Cut, features, line_context
+from heed.model.runtime.confidence import (
+    CALIBRATION,
+    FEATURES,
+    Calibration,
+    Cut,
+    agreement,
+    features,
+    line_context,
+)
 from heed.model.runtime.predictor import Predictor, load_predictor
 from heed.model.text.stream import TokenStream
 from heed.model.training.calibrate import fit_logistic, pick_threshold
@@ -27,6 +35,16 @@ def test_features_read_the_steps() -> None:
     assert named["logp"] == pytest.approx(-2.6) and named["min_logp"] == pytest.approx(-2.0)
     assert named["first_logp"] == pytest.approx(-0.1) and named["whole"] == 1.0 and named["typed"] == 0.0
     assert named["context: after a dot"] == 1.0 and named["context: other"] == 0.0
+    assert named["agree"] == 1.0  # no alternatives: nothing disagrees
+
+
+def test_agreement_is_the_share_of_the_beam_that_starts_the_same_way() -> None:
+    beam = [(["self", ".", "assertEqual", "(", "a"], -1.0), (["self", ".", "assertEqual", "(", "b"], -1.0),
+            (["self", ".", "assertTrue", "("], -1.0 - np.log(2.0))]  # half as likely as each of the others
+    assert agreement(["self", "."], beam) == pytest.approx(1.0)
+    assert agreement(["self", ".", "assertEqual"], beam) == pytest.approx(0.8)
+    assert agreement(["self", ".", "assertEqual", "(", "a"], beam) == pytest.approx(0.4)
+    assert agreement(["other"], beam) == 0.0
 
 
 @pytest.mark.parametrize(("before", "context"), [

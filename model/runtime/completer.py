@@ -22,7 +22,7 @@ from heed.model.nn.numpy_net import Output, mixture
 from heed.model.runtime.beam import beam_search
 from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.candidates import Candidate, Popup, finish_popup, project_names
-from heed.model.runtime.confidence import FEATURES, Cut, features, line_context, longest_sure
+from heed.model.runtime.confidence import FEATURES, Cut, agreement, features, line_context, longest_sure
 from heed.model.runtime.context import CursorContext, cursor_context, encode_ahead, short_cut
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.runtime.line_end import exploded_depth, overlap
@@ -299,16 +299,17 @@ class Completer:
         calibration = self.predictor.calibration
         threshold = (calibration.threshold if calibration else 0.0) if min_confidence is None else min_confidence
         context = line_context(stream.text[line_start:offset])
+        beam = [(h.tokens, h.logp) for h in hyps]
         suggestions = []
         for h in hyps:
             text = shown(h.tokens)
             if text is None:
                 continue
-            x = features(h.steps, True, h.complete, bool(typed), context)
+            x = features(h.steps, True, h.complete, bool(typed), context, agreement(h.tokens, beam))
             confidence = calibration.confidence(x) if calibration else None
             suggestion = InlineSuggestion(text, h.logp, h.complete, typed, confidence, x)
             for k in range(len(h.tokens) - 1, 0, -1) if calibration or all_cuts else ():
-                xk = features(h.steps[:k], False, False, bool(typed), context)
+                xk = features(h.steps[:k], False, False, bool(typed), context, agreement(h.tokens[:k], beam))
                 sure = calibration.confidence(xk) if calibration else None
                 if all_cuts or (confidence is not None and confidence < threshold and sure is not None and sure >= threshold):
                     part = shown(h.tokens[:k])

@@ -3,7 +3,8 @@
 A suggestion is *right* when the rest of the line starts with it: the user would accept all of it.
 Its confidence is a calibrated probability of that, from what beam search knows about it (the
 log-probability of each of its tokens, how many, whether it ends the line, whether a name was
-being typed, what precedes the cursor), by a logistic model fitted on the validation projects only
+being typed, what precedes the cursor, and how much of the beam's probability agrees with it:
+where every alternative starts with `self.assertEqual(`, that much is sure even if they part after), by a logistic model fitted on the validation projects only
 (`heed calibrate`, `model/training/calibrate.py`) and shipped beside the weights
 (`calibration.json`). The same model scores every token prefix of a suggestion, so where the
 whole is unlikely, the longest prefix that is likely enough (`os.path.join` without its
@@ -26,7 +27,7 @@ CALIBRATION = "calibration.json"
 LINE_CONTEXTS = ("import line", "after a dot", "after =", "in brackets", "keyword statement", "other")
 KEYWORD_STARTS = frozenset({"if", "elif", "while", "for", "return", "with", "assert", "raise", "yield", "del", "async"})
 FEATURES = ("bias", "logp", "mean_logp", "min_logp", "first_logp", "log_tokens", "whole", "ends_line", "typed",
-            *(f"context: {c}" for c in LINE_CONTEXTS))
+            "agree", *(f"context: {c}" for c in LINE_CONTEXTS))
 
 
 def line_context(before: str) -> str:
@@ -44,12 +45,27 @@ def line_context(before: str) -> str:
     return "keyword statement" if first in KEYWORD_STARTS else "other"
 
 
-def features(steps: Sequence[float], whole: bool, ends_line: bool, typed: bool, context: str) -> np.ndarray:
+def features(steps: Sequence[float], whole: bool, ends_line: bool, typed: bool, context: str, agree: float = 1.0
+             ) -> np.ndarray:
     """The model's inputs for a suggestion (or a prefix of one) made of tokens with log-probabilities
-    `steps`; `whole`: all of the suggestion; `ends_line`: it ends where beam search saw the line end."""
+    `steps`; `whole`: all of the suggestion; `ends_line`: it ends where beam search saw the line end;
+    `agree`: the share of the beam's alternatives (by probability) that start with it (`agreement`)."""
     s = np.asarray(steps, np.float64) if len(steps) else np.zeros(1)
-    row = [1.0, s.sum(), s.mean(), s.min(), s[0], math.log(len(steps) or 1), float(whole), float(ends_line), float(typed)]
+    row = [1.0, s.sum(), s.mean(), s.min(), s[0], math.log(len(steps) or 1), float(whole), float(ends_line), float(typed),
+           agree]
     return np.asarray(row + [float(context == c) for c in LINE_CONTEXTS])
+
+
+def agreement(tokens: Sequence[str], alternatives: Sequence[tuple[Sequence[str], float]]) -> float:
+    """The share of `alternatives` ((tokens, log-probability) each) whose tokens start with `tokens`,
+    weighed by their probabilities."""
+    if not alternatives:
+        return 1.0
+    top = max(logp for _, logp in alternatives)
+    weights = [math.exp(logp - top) for _, logp in alternatives]
+    n = len(tokens)
+    agreeing = sum(w for (alt, _), w in zip(alternatives, weights) if list(alt[:n]) == list(tokens))
+    return agreeing / sum(weights)
 
 
 @dataclass(frozen=True)
