@@ -146,3 +146,13 @@ print("torch" in sys.modules)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="numpy's wheels bundle OpenBLAS on Linux")
+def test_numpy_s_threads_can_be_set() -> None:
+    """The server sets OpenBLAS's threads through numpy's own library (one by default)."""
+    from heed.model.runtime.threads import set_blas_threads
+
+    assert set_blas_threads(1)
+    assert set_blas_threads(2)
+    assert set_blas_threads(1)
