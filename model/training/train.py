@@ -118,7 +118,14 @@ class Trainer:
             self.net = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        if cfg.train_only:  # the rest frozen: no gradient, no optimizer state, no weight decay
+            unknown = set(cfg.train_only) - {name.split(".")[0] for name, _ in self.model.named_parameters()}
+            if unknown:
+                raise SystemExit(f"train_only names no part of the model: {sorted(unknown)}")
+            for name, p in self.model.named_parameters():
+                p.requires_grad_(name.split(".")[0] in cfg.train_only)
+        trained = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.answerable = torch.tensor(self.vocab.answerable(), device=self.device)
         self.dot = self.vocab.index.get(".", -1)
         self.step = 0
