@@ -199,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="files left out, as heed.index.exclude")
     p.add_argument("--leave-out-fifth", action="store_true", help="never train on the files `heed eval --projects "
                    "--fifth` evaluates on (the honest measure of adaptation)")
+    p.add_argument("--train", choices=["all", "head", "embeddings", "no-lstm"], default="all",
+                   help="what is fine-tuned, the rest frozen (default all; head: the attention query, projection, "
+                   "pointer gate and biases after the LSTM; embeddings: the token and role embeddings and the "
+                   "output bias; no-lstm: all but the LSTM)")
     p.set_defaults(func=cmd_adapt)
 
     p = sub.add_parser("calibrate", parents=[verbose],

@@ -192,7 +192,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         os.nice(10)
     try:
         done = adapt(root, Path(args.out) if args.out else None, args.max_minutes, Path(_bundled(args.model)) if args.model else None,
-                     args.threads, args.lr, args.exclude, leave_out, progress=True)
+                     args.threads, args.lr, args.exclude, leave_out, progress=True, trained=args.train)
     except (ValueError, ModelError, OSError) as exc:
         print(f"heed: {exc}", file=sys.stderr)
         return 1

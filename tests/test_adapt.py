@@ -65,3 +65,33 @@ def test_the_split_is_by_path_and_stable() -> None:
     assert 0.07 < splits.count("valid") / len(splits) < 0.13
     assert splits == [split_of(f"p/m{i}.py") for i in range(2000)]
     assert sys.version_info >= (3, 10)
+
+
+@pytest.mark.parametrize("trained", ["head", "embeddings"])
+def test_a_partial_adaptation_leaves_the_rest_byte_identical(workspace: Path, tiny_model_dir: Path, tmp_path: Path,
+                                                             trained: str) -> None:
+    from safetensors.torch import load_file
+
+    from heed.model.nn.store import WEIGHTS
+    from heed.model.training.adapt import TRAINED
+
+    done = adapt(workspace, tmp_path / "out", 0.02, tiny_model_dir, progress=False, trained=trained)
+    assert load_model(done.model)[2]["trained_steps"] >= 1  # it loads, and it trained
+    before, after = load_file(str(tiny_model_dir / WEIGHTS)), load_file(str(done.model / WEIGHTS))
+    assert before.keys() == after.keys()
+    parts = TRAINED[trained]
+    frozen = [k for k in before if k.split(".")[0] not in parts]
+    changed = [k for k in before if k.split(".")[0] in parts]
+    assert any(k.startswith("lstm.") for k in frozen) and changed
+    for k in frozen:
+        assert before[k].numpy().tobytes() == after[k].numpy().tobytes(), f"{k} was frozen but changed"
+    for k in changed:
+        assert not before[k].equal(after[k]), f"{k} was to be trained but did not change"
+
+
+def test_the_command_line_offers_every_part_to_train() -> None:
+    from heed.cli import build_parser
+    from heed.model.training.adapt import TRAINED
+
+    action = next(a for a in build_parser()._subparsers._group_actions[0].choices["adapt"]._actions if a.dest == "train")
+    assert list(action.choices) == list(TRAINED) and action.default == "all"

@@ -33,6 +33,16 @@ from heed.model.training.corpus import SourceFile, default_cache_dir, encode_fil
 from heed.model.workspace.cache import adapted_dir
 from heed.model.workspace.files import python_files
 
+# What `--train` fine-tunes (the model's top-level parts, model/nn/network.py); the rest stays the
+# base model's, byte for byte. The output embedding is the input one (tied): "head" leaves both as
+# they are, and with the LSTM and the embeddings frozen no gradient goes back through the LSTM.
+TRAINED: dict[str, tuple[str, ...]] = {
+    "all": (),  # every weight
+    "head": ("query", "proj", "gate", "decoder_bias", "far_bias"),  # the output side after the LSTM
+    "embeddings": ("embed", "role_embed", "decoder_bias"),  # what each token is, in and out
+    "no-lstm": ("query", "proj", "gate", "decoder_bias", "far_bias", "embed", "role_embed"),  # all but the LSTM
+}
+
 VALID_SHARE = 10  # percent of the workspace's files held back to validate
 MIN_TRAIN_TOKENS = 2_000  # below this there is nothing to learn from
 
@@ -75,11 +85,13 @@ def workspace_corpus(root: Path, out: Path, model: Path, exclude: list[str], lea
 
 def adapt(workspace: Path, out: Path | None = None, minutes: float = 3.0, model: Path | None = None, threads: int = 1,
           lr: float = 3e-4, exclude: list[str] | None = None, leave_out: Callable[[Path], bool] | None = None,
-          progress: bool = True) -> Adapted:
-    """Fine-tune `model` (the bundled one by default) on `workspace`; raises ValueError when the
-    workspace has too little Python to learn from."""
+          progress: bool = True, trained: str = "all") -> Adapted:
+    """Fine-tune `model` (the bundled one by default) on `workspace`, only the parts TRAINED[trained]
+    names; raises ValueError when the workspace has too little Python to learn from."""
     from heed.model.training.train import train  # torch: only once there is something to train
 
+    if trained not in TRAINED:
+        raise ValueError(f"unknown part to train {trained!r}: one of {', '.join(TRAINED)}")
     base = model or default_model_dir()
     target = out or adapted_dir(workspace)
     with tempfile.TemporaryDirectory(prefix="heed-adapt-") as tmp:
@@ -91,7 +103,8 @@ def adapt(workspace: Path, out: Path | None = None, minutes: float = 3.0, model:
         staging = Path(tmp) / "model"  # written whole, then moved: a reader never sees half a model
         cfg = TrainConfig(corpus=str(corpus), out=str(staging), init_from=str(base), lr=lr, warmup=10, batch=16,
                           bptt=128, epochs=1000, max_minutes=minutes, eval_every=20, eval_tokens=tokens["valid"],
-                          patience=4, threads=threads, device="cpu", far=load_model(base)[0].config.far)
+                          patience=4, threads=threads, device="cpu", far=load_model(base)[0].config.far,
+                          train_only=TRAINED[trained])
         train(cfg)
         shutil.rmtree(staging / "checkpoint", ignore_errors=True)
         if (base / CALIBRATION).is_file():  # the base's ghost-text confidence, until `heed calibrate` fits one

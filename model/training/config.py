@@ -35,4 +35,5 @@ class TrainConfig:
     precision: str = "auto"  # auto: bf16 autocast on CUDA, float32 elsewhere; or bf16, fp32
     threads: int = 0
     init_from: str = ""
+    train_only: tuple[str, ...] = ()  # the model's top-level modules/parameters trained (empty: all); the rest frozen
     resume: bool = False

@@ -113,12 +113,19 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
         if self.bf16:
             self.model.lstm_in_fp32 = not lstm_runs_in_bf16(self.device)
+        if cfg.train_only:  # the rest frozen (before DDP, which registers what it reduces): no gradient,
+            # no optimizer state, no weight decay; a part this model lacks (far_bias without far) is skipped
+            for name, p in self.model.named_parameters():
+                p.requires_grad_(name.split(".")[0] in cfg.train_only)
+            if not any(p.requires_grad for p in self.model.parameters()):
+                raise SystemExit(f"train_only {list(cfg.train_only)} names no part of the model")
         self.net: torch.nn.Module = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        trained = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.answerable = torch.tensor(self.vocab.answerable(), device=self.device)
         self.dot = self.vocab.index.get(".", -1)
         self.step = 0
