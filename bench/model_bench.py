@@ -39,7 +39,7 @@ def _ms(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None)
-    parser.add_argument("--threads", type=int, default=1, help="threads for numpy and torch alike (the server's default: 1)")
+    parser.add_argument("--threads", type=int, default=2, help="threads for numpy and torch alike (the server's default here: 2)")
     parser.add_argument("--train-steps", type=int, default=20)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

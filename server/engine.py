@@ -78,7 +78,7 @@ class Engine:
 
                 folder = Path(model_path).expanduser() if model_path else default_model_dir()
                 try:
-                    self.predictor = load_predictor(folder, threads=threads or 1)
+                    self.predictor = load_predictor(folder, threads=threads)
                 except ModelError as exc:
                     self.predictor = None
                     self.status = Status("fallback", name, f"heed could not load its model: {exc}. "

@@ -52,7 +52,7 @@ class Settings:
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     learn: LearnSettings = field(default_factory=LearnSettings)
-    torch_threads: int = 0  # CPU threads for the model's products (`runtime/threads.py`); 0: one (the name is older)
+    torch_threads: int = 0  # CPU threads for the model's products (`runtime/threads.py`); 0: two where there are two cores (the name is older)
     log_level: str = "info"  # error, warning, info, debug
 
 

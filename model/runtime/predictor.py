@@ -27,7 +27,7 @@ from heed.model.runtime.confidence import Calibration
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.runtime.rerank import Rerank, Reranker
 from heed.model.runtime.state_cache import compact, far_positions
-from heed.model.runtime.threads import set_blas_threads
+from heed.model.runtime.threads import default_threads, set_blas_threads
 from heed.model.text.roles import UNKNOWN
 from heed.model.text.vocab import PAD, UNANSWERABLE, UNK, Vocab
 
@@ -176,12 +176,12 @@ class Predictor:
         return self.model(ids, role_ids, last, state)
 
 
-def load_predictor(folder: str | Path | None = None, features: Features = ALL_FEATURES, threads: int = 1) -> Predictor:
+def load_predictor(folder: str | Path | None = None, features: Features = ALL_FEATURES, threads: int = 0) -> Predictor:
     """A model folder (the bundled one by default) ready for inference, with its member table and
     the calibration of its ghost text's confidence (where it has one that fits). `threads`: for
-    numpy's products in this process (`threads.py`; the server's default, so that `heed eval`
+    numpy's products in this process (`threads.py`; 0: the server's default, so that `heed eval`
     and `heed calibrate` time the ghost text's beam as the server does)."""
-    set_blas_threads(threads)
+    set_blas_threads(threads or default_threads())
     model, vocab, meta = load_net(folder)
     predictor = Predictor(model, vocab, meta, load_members(folder, vocab), features)
     try:

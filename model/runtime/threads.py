@@ -1,16 +1,18 @@
 """How many threads numpy's matrix products use (its OpenBLAS), set after numpy is imported.
 
-The network runs one position at a time (or a beam of four): products of a few rows, for which
-OpenBLAS's threads cost more than they bring as soon as the other core is busy (the editor,
-`heed adapt`): a beam's step took 2-5 times longer with two threads than with one on two busy
-cores (docs/BENCHMARKS.md). numpy has no call for this; OpenBLAS has, under a name that depends
-on how it was built, in the library numpy loaded (`numpy.libs/` in its wheels).
+The network runs one position at a time (or a beam of four): products of a few rows, where a
+second thread helps while a core is free (the LSTM over 384 tokens: 30 ms on one thread, 21 ms
+on two, 25 ms on two beside a niced busy process such as `heed adapt`) and hurts when both cores
+are taken by others (48 ms). More than two gain nothing at these sizes. numpy has no call for
+this; OpenBLAS has, under a name that depends on how it was built, in the library numpy loaded
+(`numpy.libs/` in its wheels).
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +33,11 @@ def _blas_libraries() -> list[str]:
     numpy_dir = Path(np.__file__).parent
     return [str(p) for d in (numpy_dir.parent / "numpy.libs", numpy_dir / ".dylibs") if d.is_dir()
             for p in d.iterdir() if "blas" in p.name.lower()]
+
+
+def default_threads() -> int:
+    """Two where there are two cores or more (what the server ran torch with before)."""
+    return min(2, os.cpu_count() or 1)
 
 
 def set_blas_threads(n: int) -> bool:
