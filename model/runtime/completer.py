@@ -41,9 +41,10 @@ POPUP_POOL = 400  # model candidates considered before filtering by prefix
 # server warms the whole document in the background for the requests after it. The LSTM reads
 # about 20,000 tokens a second here. bench/quick_context.py, on the validation projects: the
 # popup's top-1 and top-5 and the ghost text's exact matches are the same (within a point or two
-# of 150 places) from 256 to 1,024 tokens as from the whole warmed document; 384 costs a third
-# less than 512 (the popup read 2,048 before: p95 174 ms).
-QUICK_INLINE, QUICK_POPUP = 384, 384
+# of 150 places) from 256 to 1,024 tokens as from the whole warmed document, and 256 costs a
+# fifth less than 384 (popup p95 48 against 61 ms; the popup read 2,048 before: p95 174 ms).
+# Both read the same, so that the ghost text resumes from the popup's states.
+QUICK_INLINE, QUICK_POPUP = 256, 256
 # A logical line longer than this before the cursor is data (a generated table, a megabyte of
 # brackets), not a line to finish: no ghost text there, whose checks read the whole line.
 MAX_LINE_TOKENS = 2_000
