@@ -4,8 +4,9 @@ A suggestion is *right* when the rest of the line starts with it: the user would
 Its confidence is a calibrated probability of that, from what beam search knows about it (the
 log-probability of each of its tokens, how many, whether it ends the line, whether a name was
 being typed, what precedes the cursor, and how much of the beam's probability agrees with it:
-where every alternative starts with `self.assertEqual(`, that much is sure even if they part after), by a logistic model fitted on the validation projects only
-(`heed calibrate`, `model/training/calibrate.py`) and shipped beside the weights
+where every alternative starts with `self.assertEqual(`, that much is sure even if they part
+after), by a logistic model fitted on the validation projects only (`heed calibrate`,
+`model/training/calibrate.py`) and shipped beside the weights
 (`calibration.json`). The same model scores every token prefix of a suggestion, so where the
 whole is unlikely, the longest prefix that is likely enough (`os.path.join` without its
 arguments) can be shown instead.
