@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from heed.model.nn.network import HeedLM
+from heed.model.nn.network import HeedLM, State
 from heed.model.runtime.beam import beam_search
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.runtime.predictor import load_predictor
@@ -65,7 +65,7 @@ def main() -> int:
     # The network alone, numpy against torch, from the same state.
     model = HeedLM.of(net.config, net.weights).eval()
     np_state = out.state
-    t_state = type(model.initial_state(1))(*(torch.from_numpy(np.asarray(t)) for t in np_state))
+    t_state = State(*(torch.from_numpy(np.asarray(t)) for t in np_state))
     beam_np = np_state.select(np.zeros(4, np.int64))
     beam_t = t_state.select(torch.zeros(4, dtype=torch.long))
     cases = {

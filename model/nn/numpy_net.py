@@ -3,7 +3,7 @@
 `network.py` defines the network (in torch, which trains it); this is the same arithmetic for
 inference, on the same weights, one query at a time (`last_only`): a language server that
 imports torch costs 230 MB of memory before it has loaded anything (docs/BENCHMARKS.md), and
-at these sizes (one position, a beam of four) numpy is as fast. A test checks every output
+at these sizes (one position, a beam of four) numpy is about as fast (bench/model_bench.py). A test checks every output
 against `HeedLM`'s.
 """
 
