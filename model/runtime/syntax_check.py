@@ -5,9 +5,10 @@ follows the cursor on its line. Python's own parser (`ast.parse`, which runs not
 on that statement alone: a bracket opened on the cursor's line must close on it (even `foo(`,
 the start of a call laid out one argument per line, is left for the user to type); brackets still
 open from the lines above (such a call's arguments) are closed, a block header gets a body, a clause
-(`else:`, `except ...:`) the statement it continues, a decorator a function. Anything that
-statement alone cannot show (a name defined elsewhere, `return` outside a function) is left to
-the rest of the file.
+(`else:`, `except ...:`) the statement it continues, a decorator a function, a future import
+the top of its module (`from __future__` anywhere else is a SyntaxError the compiler raises,
+which `ast.parse` does not). Anything that statement alone cannot show (a name defined
+elsewhere, `return` outside a function) is left to the rest of the file.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def leaves_valid_code(before: str, suggestion: str, after: str, document: str = 
     # that ends the line would swallow them.
     if first in FOLLOWS and not clause_fits(document, start, first):
         return False
+    if first == "from" and len(toks) > 1 and toks[1].text == "__future__" and (
+            before[:1] in (" ", "\t") or not future_fits(document[:start])):
+        return False  # a future import inside a block, or below other code
     source = CLAUSES.get(first, "") + statement + ("\n" + "".join(reversed(closers)) if closers else "")
     # As is, or a header with a body (a `try:` with its `finally`); a statement that goes on below
     # may still become a header there (`def f(\n    a,` ... `) -> int:`).
@@ -64,6 +68,24 @@ def leaves_valid_code(before: str, suggestion: str, after: str, document: str = 
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
     return False
+
+
+FUTURE_HEAD_LINES = 200  # a future import below this many lines is taken as misplaced, unread
+
+
+def future_fits(head: str) -> bool:
+    """Whether a `from __future__ import` may follow `head` (the module's text before its line):
+    Python compiles one only after nothing but the module's docstring, comments and other future
+    imports (which always parse: a head that does not parse holds something else)."""
+    if head.count("\n") > FUTURE_HEAD_LINES:
+        return False
+    try:
+        body = ast.parse(head).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        body = body[1:]  # the docstring
+    return all(isinstance(node, ast.ImportFrom) and node.module == "__future__" for node in body)
 
 
 def clause_fits(document: str, start: int, keyword: str) -> bool:
