@@ -84,7 +84,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     folder = Path(args.model) if args.model else default_model_dir()
     try:
         calibration = Calibration.load(folder)
-        calibrated = (f"ghost text calibrated (threshold {calibration.threshold:.2f})" if calibration
+        calibrated = (f"ghost text calibrated ({calibration.describe()})" if calibration
                       else "ghost text not calibrated (all of it shown)")
     except ValueError as exc:
         calibrated = f"ghost text not calibrated: {exc}"
@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "project's other files (ablation)")
     p.add_argument("--fifth", action="store_true", help="with --projects: only each project's evaluation fifth of files "
                    "(all of them; the ones `heed adapt --leave-out-fifth` never trains on)")
+    p.add_argument("--typing", type=int, default=0, metavar="N",
+                   help="with --projects: the ghost text alone, asked at every keystroke of N lines of each file "
+                        "typed through")
     p.add_argument("--min-confidence", type=float, default=None, metavar="P",
                    help="with --projects: ghost text shown at this confidence (default: the model's calibrated threshold)")
     p.set_defaults(func=cmd_eval)

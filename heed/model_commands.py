@@ -137,12 +137,13 @@ def _eval_projects(args: argparse.Namespace, features: Any) -> int:
         print(f"heed: {exc}", file=sys.stderr)
         return 1
     report = evaluate_projects(predictor, roots, args.files_per_project, args.seed, progress=not args.json,
-                               min_confidence=args.min_confidence, fifth=args.fifth)
+                               min_confidence=args.min_confidence, fifth=args.fifth, typing=args.typing)
     report["model"] = str(args.model or "default")
     if args.json:
         _print_json(report)
     else:
-        print(f"model {report['model']} on {len(roots)} projects, each file typed up to the cursor")
+        how = f"{args.typing} lines of each file typed through" if args.typing else "each file typed up to the cursor"
+        print(f"model {report['model']} on {len(roots)} projects, {how}")
         print(render(report))
     return 0
 
@@ -168,10 +169,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report)
         return 0
-    print(f"fitted on {report['samples']} suggestions and prefixes ({report['right']:.1%} right); "
-          f"threshold {report['threshold']:.2f}; written to {folder}")
-    for r in report["reliability"]:
-        print(f"  confidence {r['from']:.1f}+: {r['n']:6d} samples, predicted {r['predicted']:6.1%}, observed {r['observed']:6.1%}")
+    picked = report["picked"]
+    print(f"fitted on {report['samples']} suggestions and prefixes ({report['exact_wholes']:.1%} of the suggestions "
+          f"exact, {report['right_prefixes']:.1%} of the prefixes right); {calibration.describe()}; written to {folder}")
+    print(f"  there, with each project's confidences from the other projects' fit: shown {picked['shown']:.1%}, "
+          f"exact among shown {picked['exact']:.1%} (at least {picked['exact_low']:.1%}), "
+          f"{picked['chars_all']:.2f} characters accepted per place")
+    for kind in ("whole", "prefix"):
+        for r in report["reliability"][kind]:
+            print(f"  {kind:6s} confidence {r['from']:.1f}+: {r['n']:6d} samples, predicted {r['predicted']:6.1%}, "
+                  f"observed {r['observed']:6.1%}")
     for r in report["curve"]:
         print(f"  at >= {r['threshold']:.2f}: shown {r['shown']:6.1%}, among shown exact {r['exact']:6.1%}, "
               f"right {r['right']:6.1%}, similarity {r['similarity']:6.1%}, {r['chars']:.1f} chars")

@@ -19,10 +19,10 @@ class InlineSettings:
     beam_width: int = 4  # hypotheses kept by beam search
     max_tokens: int = 16  # longest ghost text, in tokens
     alternatives: int = 3  # ghost-text alternatives sent
-    # Ghost text is shown where its calibrated chance of being right (the rest of the line starts
-    # with it) is at least this, else cut to its longest prefix that is, else not shown: 0 shows
-    # everything, higher shows less and is right more often; -1: the model's default, picked on
-    # validation projects (model/runtime/confidence.py).
+    # Ghost text is shown where its calibrated chance of being exactly the rest of the line is at
+    # least this; where no suggestion's is, its longest prefix that is sure enough (its own bar,
+    # never below this one), else nothing: 0 shows everything, higher shows less and is right
+    # more often; -1: the model's default, picked on validation projects (model/runtime/confidence.py).
     min_confidence: float = -1.0
 
 

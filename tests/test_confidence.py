@@ -23,8 +23,9 @@ from heed.model.runtime.confidence import (
 )
 from heed.model.runtime.predictor import Predictor, load_predictor
 from heed.model.text.stream import TokenStream
-from heed.model.training.calibrate import fit_logistic, pick_threshold
+from heed.model.training.calibrate import fit_logistic, held_out_confidences, pick_thresholds
 from heed.model.training.metrics import accepted_chars, accepts
+from heed.model.training.projects import FileScore, LinePlace
 from heed.server.settings import parse_settings
 
 
@@ -55,11 +56,14 @@ def test_line_context(before: str, context: str) -> None:
     assert line_context(before) == context
 
 
-def _cal(threshold: float = 0.5) -> Calibration:
-    # confidence rises with the total log-probability: logp -1 -> 0.5 at this bias
+def _cal(threshold: float = 0.5, prefix_threshold: float = 0.7) -> Calibration:
+    # confidence rises with the total log-probability: logp -1 -> 0.5 at this bias; a prefix's a
+    # little faster
     w = [0.0] * len(FEATURES)
     w[FEATURES.index("bias")], w[FEATURES.index("logp")] = 2.0, 2.0
-    return Calibration(tuple(w), threshold, "test")
+    p = list(w)
+    p[FEATURES.index("bias")] = 3.0
+    return Calibration(tuple(w), tuple(p), threshold, prefix_threshold, "test")
 
 
 def test_calibration_round_trip_and_refusals(tmp_path: Path) -> None:
@@ -67,12 +71,29 @@ def test_calibration_round_trip_and_refusals(tmp_path: Path) -> None:
     cal.save(tmp_path)
     assert Calibration.load(tmp_path) == cal
     assert Calibration.load(tmp_path / "nowhere") is None
+    assert cal.describe() == "threshold 0.30, prefixes 0.70"
     data = json.loads((tmp_path / CALIBRATION).read_text())
-    for broken in ("{", json.dumps({**data, "features": data["features"][:-1]}), json.dumps({**data, "threshold": "x"}),
-                   json.dumps({**data, "weights": [float("nan")] * len(FEATURES)}).replace("NaN", "NaN")):
+    nan = {**data, "whole": {**data["whole"], "weights": [float("nan")] * len(FEATURES)}}
+    for broken in ("{", json.dumps({**data, "features": data["features"][:-1]}),
+                   json.dumps({**data, "prefix": {**data["prefix"], "threshold": "x"}}), json.dumps(nan),
+                   json.dumps({**data, "whole": {"weights": [1.0]}}), json.dumps({"features": data["features"]})):
         (tmp_path / CALIBRATION).write_text(broken)
         with pytest.raises(ValueError, match=CALIBRATION):
             Calibration.load(tmp_path)
+
+
+def test_a_calibration_from_before_the_two_models_still_loads(tmp_path: Path) -> None:
+    """One model and one threshold (heed until 2026-12-05): read as both."""
+    w = [0.1] * len(FEATURES)
+    (tmp_path / CALIBRATION).write_text(json.dumps({"features": list(FEATURES), "weights": w, "threshold": 0.4}))
+    cal = Calibration.load(tmp_path)
+    assert cal is not None and cal.whole == cal.prefix == tuple(w) and cal.threshold == cal.prefix_threshold == 0.4
+
+
+def test_a_prefix_is_held_to_the_higher_of_its_bar_and_the_setting() -> None:
+    cal = _cal(0.3, 0.7)
+    assert cal.prefix_bar(0.3) == 0.7 and cal.prefix_bar(0.1) == 0.7 and cal.prefix_bar(0.9) == 0.9
+    assert _cal(0.3, 1.01).prefix_bar(0.5) > 1  # never a prefix
 
 
 def test_a_broken_calibration_is_logged_and_the_model_still_loads(tiny_model_dir: Path, tmp_path: Path,
@@ -86,9 +107,9 @@ def test_a_broken_calibration_is_logged_and_the_model_still_loads(tiny_model_dir
     assert CALIBRATION in caplog.text and "without a confidence" in caplog.text
 
 
-def _suggestion(confidence: float | None, cuts: list[tuple[str, float]]) -> InlineSuggestion:
+def _suggestion(confidence: float | None, cuts: list[tuple[str, float]], text: str = "os.path.join(a, b)") -> InlineSuggestion:
     x = np.zeros(len(FEATURES))
-    return InlineSuggestion("os.path.join(a, b)", -3.0, True, "", confidence, x,
+    return InlineSuggestion(text, -3.0, True, "", confidence, x,
                             [Cut(k, text, x, c) for k, (text, c) in zip(range(len(cuts), 0, -1), cuts)])
 
 
@@ -96,6 +117,7 @@ def test_sure_enough_shows_whole_cut_or_nothing() -> None:
     s = _suggestion(0.3, [("os.path.join", 0.6), ("os.path", 0.8), ("os", 0.95)])
     assert [x.text for x in sure_enough([s], 0.2)] == ["os.path.join(a, b)"]
     assert [x.text for x in sure_enough([s], 0.5)] == ["os.path.join"]
+    assert [x.text for x in sure_enough([s], 0.5, 0.7)] == ["os.path"]  # a prefix's own bar
     assert [x.text for x in sure_enough([s], 0.7)] == ["os.path"]
     shown = sure_enough([s], 0.99)
     assert shown == []
@@ -103,11 +125,20 @@ def test_sure_enough_shows_whole_cut_or_nothing() -> None:
     assert sure_enough([unknown], 0.99) == [unknown]  # no calibration: shown as before
 
 
+def test_a_sure_whole_suggestion_goes_before_any_prefix() -> None:
+    """A prefix of the beam's first suggestion is not shown where a later suggestion is sure
+    enough whole: the prefix would crowd out a line that is likely right."""
+    first = _suggestion(0.2, [("os.path.join", 0.9)])
+    second = _suggestion(0.6, [], "os.getcwd()")
+    assert [x.text for x in sure_enough([first, second], 0.5, 0.7)] == ["os.getcwd()"]
+    assert [x.text for x in sure_enough([first, second], 0.7, 0.7)] == ["os.path.join"]
+
+
 def test_inline_with_a_calibration(tiny_predictor: Predictor, sample_source: str) -> None:
     stream = TokenStream(sample_source + "\ndef f(pat):\n    x = ")
     completer = Completer(tiny_predictor)
     try:
-        tiny_predictor.calibration = _cal(0.5)
+        tiny_predictor.calibration = _cal(0.5, 0.5)
         everything = completer.inline(stream, len(stream.text), budget_s=60.0, min_confidence=0.0, all_cuts=True)
         assert everything and all(s.confidence is not None and 0 < s.confidence < 1 for s in everything)
         for s in everything:
@@ -131,11 +162,38 @@ def test_fit_logistic_recovers_a_known_model() -> None:
     assert np.allclose(w, true, atol=0.2)
 
 
-def test_pick_threshold() -> None:
-    rows = [{"threshold": t, "shown": 1 - t, "exact": e, "chars": 10.0} for t, e in ((0.0, 0.2), (0.2, 0.4), (0.4, 0.55), (0.6, 0.7))]
-    assert pick_threshold(rows) == 0.4
-    low = [{**r, "exact": 0.1, "chars": c} for r, c in zip(rows, (5.0, 10.0, 11.0, 15.0))]
-    assert pick_threshold(low) == 0.2  # most characters over all places: 10 x 0.8
+def _place_file(places: list[tuple[str, list[tuple[str, float, list[tuple[str, float]]]]]]) -> FileScore:
+    """A file of line places, each (expected, [(suggestion, confidence, [(prefix, confidence)])])."""
+    return FileScore(lines=[LinePlace(expected, "other", [_suggestion(c, cuts, text) for text, c, cuts in sugs])
+                            for expected, sugs in places])
+
+
+def test_pick_thresholds_keeps_shown_ghost_text_exact_and_then_gives_the_most() -> None:
+    # Sure suggestions exact, unsure ones wrong, and sure prefixes of the unsure ones right: over
+    # 40 files, the pick shows the sure wholes and the sure prefixes, nothing unsure.
+    files = [_place_file([("f(x)", [("f(x)", 0.9, [("f", 0.95)])]),
+                          ("g(a, b)", [("g(c)", 0.3, [("g(", 0.8)])]),
+                          ("h()", [("k()", 0.2, [("k", 0.4)])])]) for _ in range(40)]
+    t, tp, row = pick_thresholds(files)
+    assert 0.3 < t <= 0.9 and 0.4 < tp <= 0.8
+    assert row["shown"] == pytest.approx(2 / 3) and row["exact"] == pytest.approx(0.5) and row["exact_low"] == pytest.approx(0.5)
+    # Where nothing is exact often enough, the most characters
+    files = [_place_file([("g(a, b)", [("g(c)", 0.3, [("g(", 0.8)])]), ("h()", [("k()", 0.2, [])])]) for _ in range(40)]
+    t, tp, row = pick_thresholds(files)
+    assert row["exact"] == 0.0 and row["chars_all"] == pytest.approx(1.0)  # "g(" at one place in two
+
+
+def test_held_out_confidences_come_from_the_other_groups() -> None:
+    rng = np.random.default_rng(1)
+    x = np.column_stack([np.ones(600), rng.normal(size=600)])
+    y = (x[:, 1] > 0).astype(float)
+    whole = np.arange(600) % 2 == 0
+    group = np.arange(600) // 200
+    p = held_out_confidences(x, y, whole, group)
+    assert ((p > 0.5) == (y == 1)).mean() > 0.95  # a clean signal carries from group to group
+    y[group == 2] = 1 - y[group == 2]  # ... a group that goes against the others gets it backwards
+    p = held_out_confidences(x, y, whole, group)
+    assert ((p[group == 2] > 0.5) == (y[group == 2] == 1)).mean() < 0.1
 
 
 @pytest.mark.parametrize(("expected", "shown", "ok", "chars"), [
@@ -159,16 +217,19 @@ def test_min_confidence_setting() -> None:
 
 def test_samples_label_each_suggestion_and_cut_by_the_rest_of_the_line() -> None:
     from heed.model.training.calibrate import samples
-    from heed.model.training.projects import FileScore, LinePlace
 
     x = np.ones(len(FEATURES))
     s = InlineSuggestion("os.path.join(a, b)", -3.0, True, "", None, x,
                          [Cut(4, "os.path.join", 2 * x), Cut(1, "os", 3 * x)])
     wrong = InlineSuggestion("sys.exit()", -5.0, True, "", None, 4 * x)
-    f = FileScore(lines=[LinePlace("os.path.join(c)", "other", [s, wrong])])
-    xs, ys = samples([f])
-    assert ys.tolist() == [0.0, 1.0, 1.0, 0.0]  # whole wrong, both cuts right, the other wrong
-    assert xs[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0]
+    right = InlineSuggestion("os.path.join(c)", -5.0, True, "", None, 5 * x, [Cut(1, "os", 6 * x)])
+    f = FileScore(lines=[LinePlace("os.path.join(c)", "other", [s, wrong, right])])
+    xs, ys, whole = samples([f])
+    # wholes by exactness (wrong, wrong, exact), prefixes by whether the line starts with them
+    assert ys.tolist() == [0.0, 1.0, 1.0, 0.0, 1.0, 1.0]
+    assert whole.tolist() == [True, False, False, True, True, False]
+    assert xs[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    f.lines = f.lines[:1]
     f.judge(0.0)
     assert f.shown == [True] and f.exact == [False] and f.right == [False] and f.chars == [len("os.path.join(")]
 

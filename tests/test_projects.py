@@ -19,7 +19,14 @@ from heed.model.runtime.completer import Completer, InlineSuggestion
 from heed.model.runtime.predictor import Predictor
 from heed.model.text.stream import TokenStream
 from heed.model.training.positions import places, read_source, sample
-from heed.model.training.projects import METRICS, evaluate_projects, score_file
+from heed.model.training.projects import (
+    METRICS,
+    evaluate_projects,
+    render,
+    replay_file,
+    score_file,
+    typed_rows,
+)
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +91,25 @@ def test_the_report_gives_each_figure_an_interval(tiny_predictor: Predictor, pro
     assert sum(c["places"] for c in contexts.values()) == pooled["line_exact"]["n"]
     assert sum(c["exact"] * c["places"] for c in contexts.values()) == pytest.approx(
         pooled["line_exact"]["value"] * pooled["line_exact"]["n"])
+
+
+def test_typing_through_a_line_asks_at_every_keystroke(tiny_predictor: Predictor, project: Path) -> None:
+    """`--typing`: each chosen line typed from its indentation, a line place at every keystroke
+    before its last character, with the rest of the line expected; the report scores the ghost text."""
+    path = sorted((project / "pkg").glob("*.py"))[0]
+    text = read_source(path)
+    assert text is not None
+    rows = typed_rows(places(text), 3, "seed")
+    assert len(rows) == 3 and rows == sorted(rows) == typed_rows(places(text), 3, "seed")
+    score = replay_file(tiny_predictor, path, text, rows, ModuleIndex())
+    lines = [text.split("\n")[r] for r in rows]
+    expected = [line.strip()[k:].strip() for line in lines for k in range(len(line.strip()))]
+    assert [p.expected for p in score.lines] == [e for e in expected if e]
+    assert not any(score.ranks.values())  # no popup asked
+    report = evaluate_projects(tiny_predictor, [project], max_files=2, progress=False, typing=2)
+    assert report["typing"] == 2 and report["pooled"]["line_shown"]["n"] > 20
+    assert report["pooled"]["attribute_top1"]["n"] == 0
+    assert "ident top1" not in render(report) and "exact if shown" in render(report)
 
 
 def test_the_command_line_evaluates_projects(tiny_model_dir: Path, project: Path) -> None:

@@ -22,7 +22,7 @@ from heed.model.nn.numpy_net import Output, mixture
 from heed.model.runtime.beam import beam_search
 from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.candidates import Candidate, Popup, finish_popup, project_names
-from heed.model.runtime.confidence import FEATURES, Cut, agreement, features, line_context, longest_sure
+from heed.model.runtime.confidence import FEATURES, Cut, agreement, features, line_context
 from heed.model.runtime.context import CursorContext, cursor_context, encode_ahead, short_cut
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.runtime.line_end import exploded_depth, overlap
@@ -237,8 +237,9 @@ class Completer:
     ) -> list[InlineSuggestion]:
         """The rest of the line after the cursor. With `selected` (the popup's selection, which
         replaces the typed prefix), the rest given that choice. Where the model has a calibration,
-        a suggestion less confident than `min_confidence` (None: the calibration's default) is cut
-        to its longest prefix that is code and confident enough, or dropped. `all_cuts`: keep every
+        the suggestions whose chance of being the whole rest of the line reaches `min_confidence`
+        (None: the calibration's default) are shown; where none does, a prefix that is code and
+        sure enough (`sure_enough`), or nothing. `all_cuts`: keep every
         such prefix on each suggestion, each with its confidence (`heed eval`, `heed calibrate`)."""
         if self.predictor is None or self.encoder is None:
             return []
@@ -299,6 +300,7 @@ class Completer:
 
         calibration = self.predictor.calibration
         threshold = (calibration.threshold if calibration else 0.0) if min_confidence is None else min_confidence
+        prefix_bar = calibration.prefix_bar(threshold) if calibration else threshold
         context = line_context(stream.text[line_start:offset])
         beam = [(h.tokens, h.logp) for h in hyps]
         suggestions = []
@@ -311,8 +313,8 @@ class Completer:
             suggestion = InlineSuggestion(text, h.logp, h.complete, typed, confidence, x)
             for k in range(len(h.tokens) - 1, 0, -1) if calibration or all_cuts else ():
                 xk = features(h.steps[:k], False, False, bool(typed), context, agreement(h.tokens[:k], beam))
-                sure = calibration.confidence(xk) if calibration else None
-                if all_cuts or (confidence is not None and confidence < threshold and sure is not None and sure >= threshold):
+                sure = calibration.prefix_confidence(xk) if calibration else None
+                if all_cuts or (confidence is not None and confidence < threshold and sure is not None and sure >= prefix_bar):
                     part = shown(h.tokens[:k])
                     if part is not None:
                         suggestion.cuts.append(Cut(k, part, xk, sure))
@@ -321,7 +323,7 @@ class Completer:
             suggestions.append(suggestion)
         if any(s.complete for s in suggestions):  # a line left with a bracket open is a poor suggestion
             suggestions = [s for s in suggestions if s.complete]
-        return suggestions if all_cuts else sure_enough(suggestions, threshold)
+        return suggestions if all_cuts else sure_enough(suggestions, threshold, prefix_bar)
 
     # -- why ------------------------------------------------------------------------------------
     def explain(self, stream: TokenStream, offset: int, text: str, top: int = 3) -> Explanation | None:
@@ -367,16 +369,18 @@ class Completer:
         )
 
 
-def sure_enough(suggestions: list[InlineSuggestion], threshold: float) -> list[InlineSuggestion]:
-    """The suggestions as shown at `threshold`: each whole, cut to its longest sure prefix, or gone."""
-    out: list[InlineSuggestion] = []
-    for s in suggestions:
-        pick = longest_sure(s.confidence, s.cuts, threshold)
-        if pick == -1:
-            out.append(s)
-        elif pick is not None:
-            cut = s.cuts[pick]
-            out.append(InlineSuggestion(cut.text, float(cut.x[FEATURES.index("logp")]), False, s.typed, cut.confidence, cut.x))
+def sure_enough(suggestions: list[InlineSuggestion], threshold: float, prefix_threshold: float | None = None
+                ) -> list[InlineSuggestion]:
+    """The suggestions as shown: those at least `threshold` sure whole, in the beam's order; where
+    none is, each one's longest prefix at least `prefix_threshold` sure (default: `threshold`);
+    else nothing. A suggestion without a confidence (no calibration) is shown whole."""
+    out = [s for s in suggestions if s.confidence is None or s.confidence >= threshold]
+    if not out:
+        bar = threshold if prefix_threshold is None else prefix_threshold
+        for s in suggestions:
+            cut = next((c for c in s.cuts if c.confidence is not None and c.confidence >= bar), None)
+            if cut is not None:
+                out.append(InlineSuggestion(cut.text, float(cut.x[FEATURES.index("logp")]), False, s.typed, cut.confidence, cut.x))
     unique: dict[str, InlineSuggestion] = {}
     for s in out:
         unique.setdefault(s.text, s)

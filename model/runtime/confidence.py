@@ -1,15 +1,21 @@
 """How likely ghost text is to be right, and how much of it to show.
 
-A suggestion is *right* when the rest of the line starts with it: the user would accept all of it.
-Its confidence is a calibrated probability of that, from what beam search knows about it (the
-log-probability of each of its tokens, how many, whether it ends the line, whether a name was
-being typed, what precedes the cursor, and how much of the beam's probability agrees with it:
-where every alternative starts with `self.assertEqual(`, that much is sure even if they part
-after), by a logistic model fitted on the validation projects only (`heed calibrate`,
-`model/training/calibrate.py`) and shipped beside the weights
-(`calibration.json`). The same model scores every token prefix of a suggestion, so where the
-whole is unlikely, the longest prefix that is likely enough (`os.path.join` without its
-arguments) can be shown instead.
+Two calibrated probabilities, from what beam search knows about a suggestion (the log-probability
+of each of its tokens, how many, whether it ends the line, whether a name was being typed, what
+precedes the cursor, and how much of the beam's probability agrees with it: where every
+alternative starts with `self.assertEqual(`, that much is sure even if they part after), each a
+logistic model fitted on the validation projects only (`heed calibrate`,
+`model/training/calibrate.py`) and shipped beside the weights (`calibration.json`):
+
+- a whole suggestion's chance of being *exactly* the rest of the line: the suggestions that reach
+  the threshold are shown whole;
+- where none does, a prefix's chance of being *right* (the rest of the line starts with it, so
+  the user would accept all of it): the longest prefix that reaches its own, higher bar
+  (`os.path.join` without its arguments) is shown instead.
+
+One model for both read a cut's easy "right" as if it were a whole line's "exact", so short cuts
+crowded out whole lines that were right: on the validation projects, left out one project at a
+time, two models show ghost text as often with 5 to 6 more points of it exact (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -71,38 +77,64 @@ def agreement(tokens: Sequence[str], alternatives: Sequence[tuple[Sequence[str],
 
 @dataclass(frozen=True)
 class Calibration:
-    """A fitted logistic model over FEATURES, and the threshold chosen with it on validation data."""
+    """Two logistic models over FEATURES and the thresholds chosen with them on validation data:
+    `whole` reads the chance that a suggestion is exactly the rest of the line, `prefix` the chance
+    that the rest of the line starts with a shorter prefix of one (a cut)."""
 
-    weights: tuple[float, ...]
-    threshold: float  # the default of the setting: below it, nothing (or a shorter prefix) is shown
+    whole: tuple[float, ...]
+    prefix: tuple[float, ...]
+    threshold: float  # the setting's default: a whole suggestion this sure is shown
+    prefix_threshold: float  # where none is, a cut this sure (and as sure as the setting asks); above 1: never
     fitted_on: str = ""  # the data, for the record
 
     def confidence(self, x: np.ndarray) -> float:
-        z = float(np.dot(self.weights, x))
-        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+        return _logistic(self.whole, x)
+
+    def prefix_confidence(self, x: np.ndarray) -> float:
+        return _logistic(self.prefix, x)
+
+    def prefix_bar(self, threshold: float) -> float:
+        """How sure a cut must be where a whole suggestion must be `threshold` sure: a user who asks
+        for surer ghost text gets surer cuts, one who asks for more gets more whole lines."""
+        return max(self.prefix_threshold, threshold)
+
+    def describe(self) -> str:
+        prefixes = "never" if self.prefix_threshold > 1 else f"{self.prefix_threshold:.2f}"
+        return f"threshold {self.threshold:.2f}, prefixes {prefixes}"
 
     def save(self, folder: Path) -> None:
-        data = {"features": list(FEATURES), "weights": list(self.weights), "threshold": self.threshold,
-                "fitted_on": self.fitted_on}
+        data = {"features": list(FEATURES), "whole": {"weights": list(self.whole), "threshold": self.threshold},
+                "prefix": {"weights": list(self.prefix), "threshold": self.prefix_threshold}, "fitted_on": self.fitted_on}
         (folder / CALIBRATION).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
     @staticmethod
     def load(folder: Path) -> Calibration | None:
         """The model folder's calibration; None where it has none. A file that does not fit this
-        heed's features (another version, or damage) raises ValueError: the caller says why."""
+        heed's features (another version, or damage) raises ValueError: the caller says why. One
+        written before the two models (a single `weights` and `threshold`, read as both) loads too."""
         path = folder / CALIBRATION
         if not path.is_file():
             return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            weights = tuple(float(w) for w in data["weights"])
-            threshold = float(data["threshold"])
             names = tuple(data["features"])
+            if "whole" in data:
+                whole, prefix = data["whole"], data["prefix"]
+            else:
+                whole = prefix = {"weights": data["weights"], "threshold": data["threshold"]}
+            models = [tuple(float(w) for w in m["weights"]) for m in (whole, prefix)]
+            thresholds = [float(m["threshold"]) for m in (whole, prefix)]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}: not a calibration ({exc})") from exc
-        if names != FEATURES or len(weights) != len(FEATURES) or not all(map(math.isfinite, (*weights, threshold))):
+        if names != FEATURES or any(len(m) != len(FEATURES) for m in models) \
+                or not all(map(math.isfinite, (*models[0], *models[1], *thresholds))):
             raise ValueError(f"{path}: made for other features than this heed's")
-        return Calibration(weights, threshold, str(data.get("fitted_on", "")))
+        return Calibration(models[0], models[1], thresholds[0], thresholds[1], str(data.get("fitted_on", "")))
+
+
+def _logistic(weights: Sequence[float], x: np.ndarray) -> float:
+    z = float(np.dot(weights, x))
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
 @dataclass
@@ -114,12 +146,3 @@ class Cut:
     text: str
     x: np.ndarray
     confidence: float | None = None
-
-
-def longest_sure(whole: float | None, cuts: Sequence[Cut], threshold: float) -> int | None:
-    """What to show of a suggestion at `threshold`: -1 for all of it, the index in `cuts` (longest
-    first) of the longest prefix at least as confident, or None for nothing. Without a confidence
-    (no calibration), all of it."""
-    if whole is None or whole >= threshold:
-        return -1
-    return next((i for i, c in enumerate(cuts) if c.confidence is not None and c.confidence >= threshold), None)

@@ -1,42 +1,65 @@
-"""`heed calibrate`: fit the ghost text's confidence on validation projects, and pick its threshold.
+"""`heed calibrate`: fit the ghost text's confidence on validation projects, and pick its thresholds.
 
 At mid-line places of the validation projects (never the evaluation or final ones), each document
 cut at the cursor, the completer's suggestions are asked for as the server asks, with every
-prefix each could be cut to (`Completer.inline(all_cuts=True)`). Each suggestion and each prefix
-is a sample: its features (`runtime/confidence.py`) and whether the rest of the line starts with
-it. A logistic model is fitted to them (L2, Newton's method); its threshold is the lowest at which
-what the server would show is exact at least EXACT_TARGET of the time on those projects, or, where
-none reaches it, the one that gives the most accepted characters over all places.
+prefix each could be cut to (`Completer.inline(all_cuts=True)`). Two logistic models are fitted
+(L2, Newton's method) over their features (`runtime/confidence.py`): on each whole suggestion,
+whether it is exactly the rest of the line; on each prefix, whether the rest of the line starts
+with it.
+
+The thresholds (a whole suggestion's, and the higher bar a prefix must reach where no whole one
+does) are picked on confidences each project gets from the models fitted on the *other*
+projects, so that the choice sees how the models do on code they were not fitted to: of the
+pairs whose shown ghost text is exact at least EXACT_TARGET of the time, at the lower end of its
+95% interval (files resampled), the one that gives the most accepted characters over all places;
+where none reaches it, the one that gives the most characters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from heed.model.runtime.confidence import FEATURES, Calibration
+from heed.model.runtime.completer import InlineSuggestion
+from heed.model.runtime.confidence import FEATURES, Calibration, Cut
 from heed.model.runtime.predictor import Predictor
-from heed.model.training.metrics import accepts
+from heed.model.training.metrics import accepted_chars, accepts
 from heed.model.training.projects import CURVE, FileScore, curve, score_projects
 
 LINES_PER_FILE = 12
-EXACT_TARGET = 0.5  # exact among shown (issue #22's bar)
+EXACT_TARGET = 0.5  # exact among shown (issue #22's bar), at the lower end of its interval
 L2 = 1.0
+WHOLE_GRID = tuple(round(0.05 + 0.025 * i, 3) for i in range(37))  # 0.05 ... 0.95
+PREFIX_GRID = (*(round(0.5 + 0.05 * i, 2) for i in range(10)), 1.01)  # 1.01: never a prefix
+BOOTSTRAP = 500
 
 
-def samples(files: list[FileScore]) -> tuple[np.ndarray, np.ndarray]:
-    """(features, right) for every suggestion and every prefix of one, at every line place."""
-    xs, ys = [], []
+def _each(files: list[FileScore]) -> Iterator[tuple[str, InlineSuggestion | Cut, bool]]:
+    """(expected, suggestion or prefix, whether it is a whole suggestion), for every suggestion and
+    every prefix of one at every line place, always in the same order."""
     for f in files:
         for place in f.lines:
             for s in place.suggestions:
-                for text, x in [(s.text, s.x), *((c.text, c.x) for c in s.cuts)]:
-                    if x is not None:
-                        xs.append(x)
-                        ys.append(accepts(place.expected, text.split("\n")[0].strip()))
-    return np.asarray(xs, np.float64).reshape(-1, len(FEATURES)), np.asarray(ys, np.float64)
+                if s.x is not None:
+                    yield place.expected, s, True
+                for c in s.cuts:
+                    yield place.expected, c, False
+
+
+def samples(files: list[FileScore]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, label, whole) for every suggestion and every prefix: a whole suggestion's label is
+    whether it is exactly the rest of the line, a prefix's whether the rest of the line starts with it."""
+    xs, ys, whole = [], [], []
+    for expected, s, is_whole in _each(files):
+        text = s.text.split("\n")[0].strip()
+        xs.append(s.x)
+        ys.append(text == expected if is_whole else accepts(expected, text))
+        whole.append(is_whole)
+    return (np.asarray(xs, np.float64).reshape(-1, len(FEATURES)), np.asarray(ys, np.float64),
+            np.asarray(whole, bool))
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 50) -> np.ndarray:
@@ -55,9 +78,12 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 50) 
     return w
 
 
-def reliability(x: np.ndarray, y: np.ndarray, w: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+def _probability(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x @ w, -50, 50)))
+
+
+def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
     """Predicted against observed, by bins of predicted confidence (how well calibrated it is)."""
-    p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -50, 50)))
     rows = []
     for b in range(bins):
         inside = (p >= b / bins) & ((p < (b + 1) / bins) | (b == bins - 1))
@@ -67,13 +93,58 @@ def reliability(x: np.ndarray, y: np.ndarray, w: np.ndarray, bins: int = 10) -> 
     return rows
 
 
-def pick_threshold(rows: list[dict[str, float]]) -> float:
-    """The lowest threshold whose shown ghost text is exact at least EXACT_TARGET of the time,
-    else the one with the most characters accepted over all places."""
-    reaching = [r for r in rows if r["exact"] >= EXACT_TARGET and r["shown"] > 0]
-    if reaching:
-        return min(r["threshold"] for r in reaching)
-    return max(rows, key=lambda r: r["chars"] * r["shown"])["threshold"]
+def held_out_confidences(x: np.ndarray, y: np.ndarray, whole: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Each sample's confidence under the model (whole or prefix) fitted on the other groups."""
+    p = np.zeros(len(y))
+    for g in np.unique(group):
+        for kind in (whole, ~whole):
+            fit, test = kind & (group != g), kind & (group == g)
+            if test.any() and fit.any() and 0 < y[fit].mean() < 1:
+                p[test] = _probability(x[test], fit_logistic(x[fit], y[fit]))
+            elif test.any():
+                p[test] = y[fit].mean() if fit.any() else 0.0
+    return p
+
+
+def judged(files: list[FileScore], threshold: float, prefix_threshold: float) -> np.ndarray:
+    """Per file: [line places, shown, exact, characters accepted] at these thresholds."""
+    rows = []
+    for f in files:
+        got = [(p.shown(threshold, prefix_threshold), p.expected) for p in f.lines]
+        rows.append([len(got), sum(bool(g) for g, _ in got), sum(bool(g) and g == e for g, e in got),
+                     sum(accepted_chars(e, g) for g, e in got)])
+    return np.asarray(rows, np.float64).reshape(-1, 4)
+
+
+def pick_thresholds(files: list[FileScore], seed: int = 0) -> tuple[float, float, dict[str, float]]:
+    """(threshold, prefix threshold, what they give): see the module's docstring."""
+    resample = np.random.default_rng(seed).integers(0, len(files), size=(BOOTSTRAP, len(files)))
+    best: tuple[tuple[float, ...], dict[str, float]] | None = None
+    for t in WHOLE_GRID:
+        for tp in PREFIX_GRID:
+            if tp < t:
+                continue  # a prefix is held to at least the whole's bar (`Calibration.prefix_bar`)
+            counts = judged(files, t, tp)
+            places, shown, exact, chars = counts.sum(axis=0)
+            if shown == 0:
+                continue
+            boot = counts[resample].sum(axis=1)  # [BOOTSTRAP, 4]
+            low = float(np.percentile(boot[:, 2] / np.maximum(boot[:, 1], 1), 2.5))
+            row = {"threshold": t, "prefix_threshold": tp, "shown": shown / places, "exact": exact / shown,
+                   "exact_low": low, "chars_all": chars / places}
+            # Ties go to the surer ghost text, then to the higher thresholds (less shown for the same).
+            key = (float(low >= EXACT_TARGET), chars / places, exact / shown, t, tp)
+            if best is None or key > best[0]:
+                best = (key, row)
+    if best is None:
+        raise ValueError("calibrate: no threshold shows any ghost text")
+    row = best[1]
+    return row["threshold"], row["prefix_threshold"], row
+
+
+def _set_confidences(files: list[FileScore], p: np.ndarray) -> None:
+    for (_, s, _), c in zip(_each(files), p):
+        s.confidence = float(c)
 
 
 def calibrate(predictor: Predictor, roots: list[Path], max_files: int, seed: int = 0,
@@ -82,22 +153,25 @@ def calibrate(predictor: Predictor, roots: list[Path], max_files: int, seed: int
     predictor.calibration = None  # the suggestions as they come, every one shown
     scores = score_projects(predictor, roots, max_files, seed, progress, per_file={"line": LINES_PER_FILE})
     files = [f for group in scores.values() for f in group]
-    x, y = samples(files)
-    if len(y) == 0 or y.min() == y.max():
-        raise ValueError(f"calibrate: {len(y)} samples, all {'right' if len(y) and y[0] else 'wrong'}: nothing to fit")
-    w = fit_logistic(x, y)
-    fitted = Calibration(tuple(float(v) for v in w), 0.0, f"{len(y)} suggestions and prefixes at "
+    x, y, whole = samples(files)
+    for kind, name in ((whole, "whole suggestions"), (~whole, "prefixes")):
+        if not kind.any() or y[kind].min() == y[kind].max():
+            raise ValueError(f"calibrate: {int(kind.sum())} {name}, all {'right' if kind.any() and y[kind][0] else 'wrong'}: "
+                             "nothing to fit")
+    # Left out a project at a time (a file at a time where there is one project).
+    parts = list(scores.values()) if len(scores) > 1 else [[f] for f in files]
+    group = np.asarray([i for i, part in enumerate(parts) for _ in _each(part)])
+    held_out = held_out_confidences(x, y, whole, group)
+    _set_confidences(files, held_out)
+    threshold, prefix_threshold, picked = pick_thresholds(files, seed)
+    w_whole, w_prefix = fit_logistic(x[whole], y[whole]), fit_logistic(x[~whole], y[~whole])
+    chosen = Calibration(tuple(float(v) for v in w_whole), tuple(float(v) for v in w_prefix), threshold, prefix_threshold,
+                         f"{int(whole.sum())} suggestions and {int((~whole).sum())} prefixes at "
                          f"{sum(len(f.lines) for f in files)} places of {', '.join(r.name for r in roots)}")
-    predictor.calibration = fitted
-    for f in files:  # confidences under the fitted model, for the curve
-        for place in f.lines:
-            for s in place.suggestions:
-                s.confidence = fitted.confidence(s.x) if s.x is not None else None
-                for c in s.cuts:
-                    c.confidence = fitted.confidence(c.x)
-    rows = curve(files, list(CURVE))
-    chosen = Calibration(fitted.weights, pick_threshold(rows), fitted.fitted_on)
+    rows = curve(files, list(CURVE), chosen)  # as the held-out confidences show it, at each whole threshold
     predictor.calibration = chosen
-    report = {"samples": len(y), "right": float(y.mean()), "threshold": chosen.threshold, "curve": rows,
-              "reliability": reliability(x, y, w), "weights": dict(zip(FEATURES, chosen.weights))}
+    report = {"samples": len(y), "exact_wholes": float(y[whole].mean()), "right_prefixes": float(y[~whole].mean()),
+              "threshold": threshold, "prefix_threshold": prefix_threshold, "picked": picked, "curve": rows,
+              "reliability": {"whole": reliability(held_out[whole], y[whole]), "prefix": reliability(held_out[~whole], y[~whole])},
+              "weights": {"whole": dict(zip(FEATURES, w_whole)), "prefix": dict(zip(FEATURES, w_prefix))}}
     return chosen, report

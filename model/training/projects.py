@@ -9,6 +9,9 @@ the popup's 20 items in its order (ties included), the ghost text with its time 
 the module look-up nor the workspace index (the project's files, read as the server reads its
 workspace) sees the file under evaluation on disk (it holds the whole file there).
 
+With `typing` (`heed eval --projects --typing N`), the ghost text alone while typing through a
+file: N lines of each file typed a character at a time, asked at every keystroke (`replay_file`).
+
 Scores per project and pooled over projects, each with a 95% bootstrap interval over files
 (files resampled within each project): popup top-1, top-5 and MRR (0 past rank 10; a name not
 among the 20 items is a miss) at attribute and identifier places, with the cursor right after
@@ -24,6 +27,7 @@ shown; and, pooled, the same at other thresholds (`curve`).
 from __future__ import annotations
 
 import hashlib
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +39,7 @@ from tqdm import tqdm
 
 from heed.model.lookup.modules import ModuleIndex
 from heed.model.runtime.completer import Completer, InlineSuggestion, sure_enough
-from heed.model.runtime.confidence import LINE_CONTEXTS, line_context
+from heed.model.runtime.confidence import LINE_CONTEXTS, Calibration, line_context
 from heed.model.runtime.predictor import Predictor
 from heed.model.text import lexer
 from heed.model.text.stream import TokenStream
@@ -61,9 +65,9 @@ class LinePlace:
     context: str  # one of LINE_CONTEXTS
     suggestions: list[InlineSuggestion]
 
-    def shown(self, threshold: float) -> str:
+    def shown(self, threshold: float, prefix_threshold: float | None = None) -> str:
         """The ghost text the editor would show at `threshold` (the server's own choice)."""
-        picked = sure_enough(self.suggestions, threshold)
+        picked = sure_enough(self.suggestions, threshold, prefix_threshold)
         return picked[0].text.split("\n")[0].strip() if picked else ""
 
 
@@ -87,9 +91,9 @@ class FileScore:
     def contexts(self) -> list[str]:
         return [p.context for p in self.lines]
 
-    def judge(self, threshold: float) -> None:
-        """Score the line places as shown at `threshold`."""
-        got = [p.shown(threshold) for p in self.lines]
+    def judge(self, threshold: float, prefix_threshold: float | None = None) -> None:
+        """Score the line places as shown at `threshold` (`sure_enough`)."""
+        got = [p.shown(threshold, prefix_threshold) for p in self.lines]
         self.shown = [bool(g) for g in got]
         self.exact = [g == p.expected for g, p in zip(got, self.lines)]
         self.right = [accepts(p.expected, g) for g, p in zip(got, self.lines)]
@@ -124,6 +128,48 @@ def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place],
             score.ranks[place.kind].append(labels.index(place.expected) + 1 if place.expected in labels else 0)
     score.seconds = time.monotonic() - started
     return score
+
+
+def replay_file(predictor: Predictor, path: Path, text: str, rows: list[int], index: ModuleIndex,
+                workspace: WorkspaceIndex | None = None) -> FileScore:
+    """Type each of `rows` (0-based, in order) a character at a time from its indentation, the file
+    before it typed and nothing after it, and ask for ghost text at every keystroke as the server
+    is asked (the idle warm-up in the pause before the line, none between keystrokes): a line place
+    at each, the rest of the line expected."""
+    started = time.monotonic()
+    index.exclude = path
+    if workspace is not None:
+        workspace.leave_out = path
+    completer = Completer(predictor, path, index, workspace)
+    stream = TokenStream("")
+    score = FileScore()
+    starts = [0, *(i + 1 for i, ch in enumerate(text) if ch == "\n")]
+    at = 0
+    for row in rows:
+        line_end = text.find("\n", starts[row])
+        line_end = len(text) if line_end < 0 else line_end
+        line = text[starts[row] : line_end]
+        begin = starts[row] + len(line) - len(line.lstrip())
+        stream.edit(at, at, text[at:begin])
+        at = begin
+        completer.warm(stream)
+        for cursor in range(begin, line_end):
+            stream.edit(at, at, text[at:cursor])
+            at = cursor
+            expected = text[cursor:line_end].strip()
+            if not expected:
+                continue
+            suggestions = completer.inline(stream, cursor, quick=True, min_confidence=0.0, all_cuts=True)
+            score.lines.append(LinePlace(expected, line_context(text[starts[row] : cursor]), suggestions))
+    score.seconds = time.monotonic() - started
+    return score
+
+
+def typed_rows(found: dict[str, list[Place]], n: int, seed: str) -> list[int]:
+    """Up to `n` lines to type through, drawn with a seed of their own among those that have mid-line
+    places (code of two tokens or more, no comment, no token that spans lines), in file order."""
+    pool = sorted({p.line for p in found.get("line", [])})
+    return sorted(random.Random(f"{seed}:typing").sample(pool, min(n, len(pool))))
 
 
 def by_line_context(files: list[FileScore]) -> dict[str, dict[str, float]]:
@@ -167,9 +213,11 @@ def in_fifth(root: Path, path: Path) -> bool:
 
 
 def score_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX_FILES, seed: int = 0,
-                   progress: bool = True, per_file: dict[str, int] = PER_FILE, fifth: bool = False) -> dict[str, list[FileScore]]:
-    """Each project's files scored at `per_file` places of each kind (seeded); `fifth`: only its
-    evaluation fifth's (`in_fifth`)."""
+                   progress: bool = True, per_file: dict[str, int] = PER_FILE, fifth: bool = False,
+                   typing: int = 0) -> dict[str, list[FileScore]]:
+    """Each project's files scored at `per_file` places of each kind (seeded), or with `typing`,
+    that many lines of each typed through (`replay_file`); `fifth`: only its evaluation fifth's
+    (`in_fifth`)."""
     scores: dict[str, list[FileScore]] = {}
     for root in roots:
         index = ModuleIndex()
@@ -182,25 +230,33 @@ def score_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX
             text = read_source(path)
             if text is None or text.count("\n") < MIN_LINES:
                 continue
-            chosen = sample(places(text), per_file, f"{seed}:{path.relative_to(root)}")
+            found, key = places(text), f"{seed}:{path.relative_to(root)}"
+            if typing:
+                rows = typed_rows(found, typing, key)
+                if rows:
+                    scores[root.name].append(replay_file(predictor, path, text, rows, index, workspace))
+                continue
+            chosen = sample(found, per_file, key)
             if chosen:
                 scores[root.name].append(score_file(predictor, path, text, chosen, index, workspace))
     return scores
 
 
 def evaluate_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX_FILES, seed: int = 0,
-                      progress: bool = True, min_confidence: float | None = None, fifth: bool = False) -> dict[str, Any]:
+                      progress: bool = True, min_confidence: float | None = None, fifth: bool = False,
+                      typing: int = 0) -> dict[str, Any]:
     """The report: per project and pooled, each figure with its 95% interval, the ghost text as
     shown at `min_confidence` (None: the model's calibrated default, or everything without one);
-    and the pooled ghost text at other thresholds (`curve`)."""
-    scores = score_projects(predictor, roots, max_files, seed, progress, fifth=fifth)
+    and the pooled ghost text at other thresholds (`curve`). `typing`: the ghost text only, at
+    every keystroke of that many lines of each file typed through (`replay_file`)."""
+    scores = score_projects(predictor, roots, max_files, seed, progress, fifth=fifth, typing=typing)
     every = [f for files in scores.values() for f in files]
     calibration = predictor.calibration
     threshold = (calibration.threshold if calibration else 0.0) if min_confidence is None else min_confidence
-    report: dict[str, Any] = {"threshold": threshold, "calibrated": calibration is not None}
-    report["curve"] = curve(every, sorted({*CURVE, threshold})) if calibration else []
+    report: dict[str, Any] = {"threshold": threshold, "calibrated": calibration is not None, "typing": typing}
+    report["curve"] = curve(every, sorted({*CURVE, threshold}), calibration) if calibration else []
     for f in every:
-        f.judge(threshold)
+        f.judge(threshold, calibration.prefix_bar(threshold) if calibration else None)
     report["projects"] = {name: summarize({name: s}, seed) for name, s in scores.items()}
     report["pooled"] = summarize(scores, seed)
     report["line_by_context"] = by_line_context(every)
@@ -210,13 +266,14 @@ def evaluate_projects(predictor: Predictor, roots: list[Path], max_files: int = 
 CURVE = tuple(round(0.05 * i, 2) for i in range(20))  # thresholds the pooled ghost text is reported at
 
 
-def curve(files: list[FileScore], thresholds: list[float]) -> list[dict[str, float]]:
-    """The pooled ghost text at each threshold: how often it is shown, and among what is shown, how
-    often it is exact and right as far as it goes, its similarity and the characters accepted."""
+def curve(files: list[FileScore], thresholds: list[float], calibration: Calibration | None = None) -> list[dict[str, float]]:
+    """The pooled ghost text at each threshold (with the prefixes' bar `calibration` sets there):
+    how often it is shown, and among what is shown, how often it is exact and right as far as it
+    goes, its similarity and the characters accepted."""
     rows = []
     for t in thresholds:
         for f in files:
-            f.judge(t)
+            f.judge(t, calibration.prefix_bar(t) if calibration else None)
         shown = sum(sum(f.shown) for f in files)
         places = sum(len(f.shown) for f in files)
 
@@ -286,6 +343,8 @@ def render(report: dict[str, Any]) -> str:
                ("ident top5", "identifier_top5"), ("line shown", "line_shown"), ("line exact", "line_exact"),
                ("exact if shown", "line_exact_shown"), ("right if shown", "line_right_shown"),
                ("sim if shown", "line_similarity_shown")]
+    if report.get("typing"):  # the ghost text only
+        columns = [c for c in columns if c[1].startswith("line_")]
     rows = [*report["projects"].items(), ("pooled", report["pooled"])]
     lines = [f"{'project':<12} {'files':>5}  " + "  ".join(f"{title:>19}" for title, _ in columns)]
     for name, r in rows:
