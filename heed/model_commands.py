@@ -169,19 +169,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report)
         return 0
-    picked = report["picked"]
     print(f"fitted on {report['samples']} suggestions and prefixes ({report['exact_wholes']:.1%} of the suggestions "
           f"exact, {report['right_prefixes']:.1%} of the prefixes right); {calibration.describe()}; written to {folder}")
-    print(f"  there, with each project's confidences from the other projects' fit: shown {picked['shown']:.1%}, "
-          f"exact among shown {picked['exact']:.1%} (at least {picked['exact_low']:.1%}), "
-          f"{picked['chars_all']:.2f} characters accepted per place")
+    for kind, curve in report["curve"].items():
+        got = report["picked"][kind]
+        print(f"{kind} ({report['places'][kind]} places), with each project's confidences from the other projects' fit: "
+              f"shown {got['shown']:.1%}, exact among shown {got['exact']:.1%} (at least {got['exact_low']:.1%}), "
+              f"{got['chars_all']:.2f} characters accepted per place")
+        for r in curve:
+            print(f"  at >= {r['threshold']:.2f}: shown {r['shown']:6.1%}, among shown exact {r['exact']:6.1%}, "
+                  f"right {r['right']:6.1%}, similarity {r['similarity']:6.1%}, {r['chars']:.1f} chars")
     for kind in ("whole", "prefix"):
         for r in report["reliability"][kind]:
             print(f"  {kind:6s} confidence {r['from']:.1f}+: {r['n']:6d} samples, predicted {r['predicted']:6.1%}, "
                   f"observed {r['observed']:6.1%}")
-    for r in report["curve"]:
-        print(f"  at >= {r['threshold']:.2f}: shown {r['shown']:6.1%}, among shown exact {r['exact']:6.1%}, "
-              f"right {r['right']:6.1%}, similarity {r['similarity']:6.1%}, {r['chars']:.1f} chars")
     return 0
 
 

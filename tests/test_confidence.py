@@ -30,8 +30,12 @@ from heed.server.settings import parse_settings
 
 
 def test_features_read_the_steps() -> None:
-    x = features([-0.1, -2.0, -0.5], whole=True, ends_line=True, typed=False, context="after a dot")
+    x = features([-0.1, -2.0, -0.5], whole=True, ends_line=True, typed="", context="after a dot")
     named = dict(zip(FEATURES, x))
+    assert named["log_typed"] == named["ends_name"] == named["unforeseen"] == 0.0
+    typed = dict(zip(FEATURES, features([-0.1], True, True, "Command", "other", ends_name=True, unforeseen=True)))
+    assert typed["typed"] == 1.0 and typed["log_typed"] == pytest.approx(np.log(8.0))
+    assert typed["ends_name"] == typed["unforeseen"] == 1.0
     assert len(x) == len(FEATURES)
     assert named["logp"] == pytest.approx(-2.6) and named["min_logp"] == pytest.approx(-2.0)
     assert named["first_logp"] == pytest.approx(-0.1) and named["whole"] == 1.0 and named["typed"] == 0.0
@@ -83,11 +87,17 @@ def test_calibration_round_trip_and_refusals(tmp_path: Path) -> None:
 
 
 def test_a_calibration_from_before_the_two_models_still_loads(tmp_path: Path) -> None:
-    """One model and one threshold (heed until 2026-12-05): read as both."""
-    w = [0.1] * len(FEATURES)
-    (tmp_path / CALIBRATION).write_text(json.dumps({"features": list(FEATURES), "weights": w, "threshold": 0.4}))
+    """One model and one threshold over fewer features (heed until 2026-12-05): read as both, the
+    features added since weighing nothing."""
+    old = [n for n in FEATURES if n not in ("log_typed", "ends_name", "unforeseen")]
+    (tmp_path / CALIBRATION).write_text(json.dumps({"features": old, "weights": [0.1] * len(old), "threshold": 0.4}))
     cal = Calibration.load(tmp_path)
-    assert cal is not None and cal.whole == cal.prefix == tuple(w) and cal.threshold == cal.prefix_threshold == 0.4
+    assert cal is not None and cal.whole == cal.prefix and cal.threshold == cal.prefix_threshold == 0.4
+    assert dict(zip(FEATURES, cal.whole)) == {n: 0.1 if n in old else 0.0 for n in FEATURES}
+    (tmp_path / CALIBRATION).write_text(json.dumps({"features": [*old, "later"], "weights": [0.1] * (len(old) + 1),
+                                                    "threshold": 0.4}))
+    with pytest.raises(ValueError, match="other features"):
+        Calibration.load(tmp_path)  # a feature this heed does not know
 
 
 def test_a_prefix_is_held_to_the_higher_of_its_bar_and_the_setting() -> None:
@@ -174,13 +184,20 @@ def test_pick_thresholds_keeps_shown_ghost_text_exact_and_then_gives_the_most() 
     files = [_place_file([("f(x)", [("f(x)", 0.9, [("f", 0.95)])]),
                           ("g(a, b)", [("g(c)", 0.3, [("g(", 0.8)])]),
                           ("h()", [("k()", 0.2, [("k", 0.4)])])]) for _ in range(40)]
-    t, tp, row = pick_thresholds(files)
+    t, tp, row = pick_thresholds({"mid-line": files})
     assert 0.3 < t <= 0.9 and 0.4 < tp <= 0.8
-    assert row["shown"] == pytest.approx(2 / 3) and row["exact"] == pytest.approx(0.5) and row["exact_low"] == pytest.approx(0.5)
+    got = row["mid-line"]
+    assert got["shown"] == pytest.approx(2 / 3) and got["exact"] == pytest.approx(0.5) and got["exact_low"] == pytest.approx(0.5)
+    # A second kind of place where sure prefixes make what is shown exact too seldom: the pick
+    # shows the prefixes of neither
+    typing = [_place_file([("g(a, b)", [("k()", 0.2, [("g(", 0.8)])]), ("f(y)", [("f(y)", 0.9, [])]),
+                           ("z", [("w()", 0.1, [("w", 0.85)])])]) for _ in range(40)]
+    t, tp, row = pick_thresholds({"mid-line": files, "typing": typing})
+    assert tp > 0.85 and row["typing"]["exact"] == 1.0 and row["mid-line"]["exact"] >= 0.5
     # Where nothing is exact often enough, the most characters
     files = [_place_file([("g(a, b)", [("g(c)", 0.3, [("g(", 0.8)])]), ("h()", [("k()", 0.2, [])])]) for _ in range(40)]
-    t, tp, row = pick_thresholds(files)
-    assert row["exact"] == 0.0 and row["chars_all"] == pytest.approx(1.0)  # "g(" at one place in two
+    t, tp, row = pick_thresholds({"mid-line": files})
+    assert row["mid-line"]["exact"] == 0.0 and row["mid-line"]["chars_all"] == pytest.approx(1.0)  # "g(" at one place in two
 
 
 def test_held_out_confidences_come_from_the_other_groups() -> None:

@@ -3,7 +3,8 @@
 Two calibrated probabilities, from what beam search knows about a suggestion (the log-probability
 of each of its tokens, how many, whether it ends the line, whether a name was being typed, what
 precedes the cursor, and how much of the beam's probability agrees with it: where every
-alternative starts with `self.assertEqual(`, that much is sure even if they part after), each a
+alternative starts with `self.assertEqual(`, that much is sure even if they part after; and,
+mid-name, how much of the name is typed and whether the suggestion takes it as finished), each a
 logistic model fitted on the validation projects only (`heed calibrate`,
 `model/training/calibrate.py`) and shipped beside the weights (`calibration.json`):
 
@@ -34,7 +35,7 @@ CALIBRATION = "calibration.json"
 LINE_CONTEXTS = ("import line", "after a dot", "after =", "in brackets", "keyword statement", "other")
 KEYWORD_STARTS = frozenset({"if", "elif", "while", "for", "return", "with", "assert", "raise", "yield", "del", "async"})
 FEATURES = ("bias", "logp", "mean_logp", "min_logp", "first_logp", "log_tokens", "whole", "ends_line", "typed",
-            "agree", *(f"context: {c}" for c in LINE_CONTEXTS))
+            "agree", *(f"context: {c}" for c in LINE_CONTEXTS), "log_typed", "ends_name", "unforeseen")
 
 
 def line_context(before: str) -> str:
@@ -52,15 +53,19 @@ def line_context(before: str) -> str:
     return "keyword statement" if first in KEYWORD_STARTS else "other"
 
 
-def features(steps: Sequence[float], whole: bool, ends_line: bool, typed: bool, context: str, agree: float = 1.0
-             ) -> np.ndarray:
+def features(steps: Sequence[float], whole: bool, ends_line: bool, typed: str, context: str, agree: float = 1.0,
+             ends_name: bool = False, unforeseen: bool = False) -> np.ndarray:
     """The model's inputs for a suggestion (or a prefix of one) made of tokens with log-probabilities
     `steps`; `whole`: all of the suggestion; `ends_line`: it ends where beam search saw the line end;
-    `agree`: the share of the beam's alternatives (by probability) that start with it (`agreement`)."""
+    `typed`: the start of a name typed before the cursor; `agree`: the share of the beam's
+    alternatives (by probability) that start with it (`agreement`); `ends_name`: it takes the typed
+    name as finished (what it adds starts after the name); `unforeseen`: the model could not
+    produce the typed name, so it was taken as finished with no probability of its own (mid-name,
+    while typing, that is mostly wrong)."""
     s = np.asarray(steps, np.float64) if len(steps) else np.zeros(1)
-    row = [1.0, s.sum(), s.mean(), s.min(), s[0], math.log(len(steps) or 1), float(whole), float(ends_line), float(typed),
-           agree]
-    return np.asarray(row + [float(context == c) for c in LINE_CONTEXTS])
+    row = [1.0, s.sum(), s.mean(), s.min(), s[0], math.log(len(steps) or 1), float(whole), float(ends_line), float(bool(typed)),
+           agree, *(float(context == c) for c in LINE_CONTEXTS), math.log1p(len(typed)), float(ends_name), float(unforeseen)]
+    return np.asarray(row)
 
 
 def agreement(tokens: Sequence[str], alternatives: Sequence[tuple[Sequence[str], float]]) -> float:
@@ -117,18 +122,20 @@ class Calibration:
             return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            names = tuple(data["features"])
+            names = list(data["features"])
             if "whole" in data:
                 whole, prefix = data["whole"], data["prefix"]
             else:
                 whole = prefix = {"weights": data["weights"], "threshold": data["threshold"]}
-            models = [tuple(float(w) for w in m["weights"]) for m in (whole, prefix)]
+            weights = [[float(w) for w in m["weights"]] for m in (whole, prefix)]
             thresholds = [float(m["threshold"]) for m in (whole, prefix)]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}: not a calibration ({exc})") from exc
-        if names != FEATURES or any(len(m) != len(FEATURES) for m in models) \
-                or not all(map(math.isfinite, (*models[0], *models[1], *thresholds))):
+        if not set(names) <= set(FEATURES) or len(set(names)) != len(names) or any(len(w) != len(names) for w in weights) \
+                or not all(map(math.isfinite, (*weights[0], *weights[1], *thresholds))):
             raise ValueError(f"{path}: made for other features than this heed's")
+        # A feature this heed added since the file was written weighs nothing in it.
+        models = [tuple(dict(zip(names, w)).get(name, 0.0) for name in FEATURES) for w in weights]
         return Calibration(models[0], models[1], thresholds[0], thresholds[1], str(data.get("fitted_on", "")))
 
 

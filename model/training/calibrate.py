@@ -1,18 +1,21 @@
 """`heed calibrate`: fit the ghost text's confidence on validation projects, and pick its thresholds.
 
-At mid-line places of the validation projects (never the evaluation or final ones), each document
-cut at the cursor, the completer's suggestions are asked for as the server asks, with every
-prefix each could be cut to (`Completer.inline(all_cuts=True)`). Two logistic models are fitted
-(L2, Newton's method) over their features (`runtime/confidence.py`): on each whole suggestion,
-whether it is exactly the rest of the line; on each prefix, whether the rest of the line starts
-with it.
+On the validation projects (never the evaluation or final ones) the completer's suggestions are
+asked for as the server asks, with every prefix each could be cut to
+(`Completer.inline(all_cuts=True)`), at two kinds of place: mid-line places, each document cut
+at the cursor, and every keystroke of lines typed through (`projects.replay_file`: half-typed
+names, where the suggestion may finish the name or take it as finished). Two logistic models are
+fitted (L2, Newton's method) over their features (`runtime/confidence.py`): on each whole
+suggestion, whether it is exactly the rest of the line; on each prefix, whether the rest of the
+line starts with it.
 
 The thresholds (a whole suggestion's, and the higher bar a prefix must reach where no whole one
 does) are picked on confidences each project gets from the models fitted on the *other*
 projects, so that the choice sees how the models do on code they were not fitted to: of the
-pairs whose shown ghost text is exact at least EXACT_TARGET of the time, at the lower end of its
-95% interval (files resampled), the one that gives the most accepted characters over all places;
-where none reaches it, the one that gives the most characters.
+pairs whose shown ghost text is exact at least EXACT_TARGET of the time at both kinds of place,
+at the lower end of its 95% interval (files resampled), the one that gives the most accepted
+characters per place (the two kinds weighing the same); where none reaches it, the one that
+gives the most characters.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ from heed.model.runtime.predictor import Predictor
 from heed.model.training.metrics import accepted_chars, accepts
 from heed.model.training.projects import CURVE, FileScore, curve, score_projects
 
-LINES_PER_FILE = 12
+LINES_PER_FILE = 12  # mid-line places per file
+TYPING_FILES, TYPING_LINES = 15, 2  # files per project, and lines of each, typed through
 EXACT_TARGET = 0.5  # exact among shown (issue #22's bar), at the lower end of its interval
 L2 = 1.0
-WHOLE_GRID = tuple(round(0.05 + 0.025 * i, 3) for i in range(37))  # 0.05 ... 0.95
-PREFIX_GRID = (*(round(0.5 + 0.05 * i, 2) for i in range(10)), 1.01)  # 1.01: never a prefix
+WHOLE_GRID = tuple(round(0.1 + 0.025 * i, 3) for i in range(33))  # 0.1 ... 0.9
+PREFIX_GRID = (*(round(0.6 + 0.05 * i, 2) for i in range(8)), 1.01)  # 1.01: never a prefix
 BOOTSTRAP = 500
 
 
@@ -116,25 +120,29 @@ def judged(files: list[FileScore], threshold: float, prefix_threshold: float) ->
     return np.asarray(rows, np.float64).reshape(-1, 4)
 
 
-def pick_thresholds(files: list[FileScore], seed: int = 0) -> tuple[float, float, dict[str, float]]:
-    """(threshold, prefix threshold, what they give): see the module's docstring."""
-    resample = np.random.default_rng(seed).integers(0, len(files), size=(BOOTSTRAP, len(files)))
-    best: tuple[tuple[float, ...], dict[str, float]] | None = None
+def pick_thresholds(kinds: dict[str, list[FileScore]], seed: int = 0) -> tuple[float, float, dict[str, Any]]:
+    """(threshold, prefix threshold, what they give at each kind of place): see the module's docstring."""
+    rng = np.random.default_rng(seed)
+    resamples = {kind: rng.integers(0, len(files), size=(BOOTSTRAP, len(files))) for kind, files in kinds.items() if files}
+    best: tuple[tuple[float, ...], dict[str, Any]] | None = None
     for t in WHOLE_GRID:
         for tp in PREFIX_GRID:
             if tp < t:
                 continue  # a prefix is held to at least the whole's bar (`Calibration.prefix_bar`)
-            counts = judged(files, t, tp)
-            places, shown, exact, chars = counts.sum(axis=0)
-            if shown == 0:
-                continue
-            boot = counts[resample].sum(axis=1)  # [BOOTSTRAP, 4]
-            low = float(np.percentile(boot[:, 2] / np.maximum(boot[:, 1], 1), 2.5))
-            row = {"threshold": t, "prefix_threshold": tp, "shown": shown / places, "exact": exact / shown,
-                   "exact_low": low, "chars_all": chars / places}
+            row: dict[str, Any] = {"threshold": t, "prefix_threshold": tp}
+            for kind, draws in resamples.items():
+                counts = judged(kinds[kind], t, tp)
+                places, shown, exact, chars = counts.sum(axis=0)
+                boot = counts[draws].sum(axis=1)  # [BOOTSTRAP, 4]
+                low = float(np.percentile(boot[:, 2] / np.maximum(boot[:, 1], 1), 2.5)) if shown else 0.0
+                row[kind] = {"shown": shown / places, "exact": exact / shown if shown else 0.0, "exact_low": low,
+                             "chars_all": chars / places}
+            parts = [row[kind] for kind in resamples]
+            reaches = all(r["exact_low"] >= EXACT_TARGET for r in parts)
             # Ties go to the surer ghost text, then to the higher thresholds (less shown for the same).
-            key = (float(low >= EXACT_TARGET), chars / places, exact / shown, t, tp)
-            if best is None or key > best[0]:
+            key = (float(reaches), float(np.mean([r["chars_all"] for r in parts])), float(np.mean([r["exact"] for r in parts])),
+                   t, tp)
+            if any(r["shown"] for r in parts) and (best is None or key > best[0]):
                 best = (key, row)
     if best is None:
         raise ValueError("calibrate: no threshold shows any ghost text")
@@ -151,27 +159,35 @@ def calibrate(predictor: Predictor, roots: list[Path], max_files: int, seed: int
               progress: bool = True) -> tuple[Calibration, dict[str, Any]]:
     """A calibration for `predictor`, fitted on the projects under `roots`, and what it found."""
     predictor.calibration = None  # the suggestions as they come, every one shown
-    scores = score_projects(predictor, roots, max_files, seed, progress, per_file={"line": LINES_PER_FILE})
-    files = [f for group in scores.values() for f in group]
+    scores = {"mid-line": score_projects(predictor, roots, max_files, seed, progress, per_file={"line": LINES_PER_FILE}),
+              "typing": score_projects(predictor, roots, min(max_files, TYPING_FILES), seed, progress, typing=TYPING_LINES)}
+    kinds = {kind: [f for group in by_project.values() for f in group] for kind, by_project in scores.items()}
+    files = [f for group in kinds.values() for f in group]
     x, y, whole = samples(files)
-    for kind, name in ((whole, "whole suggestions"), (~whole, "prefixes")):
-        if not kind.any() or y[kind].min() == y[kind].max():
-            raise ValueError(f"calibrate: {int(kind.sum())} {name}, all {'right' if kind.any() and y[kind][0] else 'wrong'}: "
+    for part, name in ((whole, "whole suggestions"), (~whole, "prefixes")):
+        if not part.any() or y[part].min() == y[part].max():
+            raise ValueError(f"calibrate: {int(part.sum())} {name}, all {'right' if part.any() and y[part][0] else 'wrong'}: "
                              "nothing to fit")
     # Left out a project at a time (a file at a time where there is one project).
-    parts = list(scores.values()) if len(scores) > 1 else [[f] for f in files]
-    group = np.asarray([i for i, part in enumerate(parts) for _ in _each(part)])
+    if len(roots) > 1:
+        group_of = {id(f): i for by_project in scores.values() for i, group in enumerate(by_project.values()) for f in group}
+    else:
+        group_of = {id(f): i for i, f in enumerate(files)}
+    group = np.asarray([group_of[id(f)] for f in files for _ in _each([f])])
     held_out = held_out_confidences(x, y, whole, group)
     _set_confidences(files, held_out)
-    threshold, prefix_threshold, picked = pick_thresholds(files, seed)
+    threshold, prefix_threshold, picked = pick_thresholds(kinds, seed)
     w_whole, w_prefix = fit_logistic(x[whole], y[whole]), fit_logistic(x[~whole], y[~whole])
+    places = {kind: sum(len(f.lines) for f in fs) for kind, fs in kinds.items()}
     chosen = Calibration(tuple(float(v) for v in w_whole), tuple(float(v) for v in w_prefix), threshold, prefix_threshold,
-                         f"{int(whole.sum())} suggestions and {int((~whole).sum())} prefixes at "
-                         f"{sum(len(f.lines) for f in files)} places of {', '.join(r.name for r in roots)}")
-    rows = curve(files, list(CURVE), chosen)  # as the held-out confidences show it, at each whole threshold
+                         f"{int(whole.sum())} suggestions and {int((~whole).sum())} prefixes at {places['mid-line']} "
+                         f"mid-line places and {places['typing']} keystrokes of {', '.join(r.name for r in roots)}")
+    # As the held-out confidences show it, at each whole threshold
+    curves = {kind: curve(fs, list(CURVE), chosen) for kind, fs in kinds.items()}
     predictor.calibration = chosen
     report = {"samples": len(y), "exact_wholes": float(y[whole].mean()), "right_prefixes": float(y[~whole].mean()),
-              "threshold": threshold, "prefix_threshold": prefix_threshold, "picked": picked, "curve": rows,
+              "places": places, "threshold": threshold, "prefix_threshold": prefix_threshold, "picked": picked,
+              "curve": curves,
               "reliability": {"whole": reliability(held_out[whole], y[whole]), "prefix": reliability(held_out[~whole], y[~whole])},
               "weights": {"whole": dict(zip(FEATURES, w_whole)), "prefix": dict(zip(FEATURES, w_prefix))}}
     return chosen, report
