@@ -1,23 +1,21 @@
 #!/usr/bin/env bash
 # CI: heed as a user installs it. Builds the sdist and, from it, the wheel; installs the wheel into
-# a fresh venv outside the checkout (the CPU build of torch first); runs `heed check` and a
-# `heed complete` there, from a folder outside the checkout, with the model the wheel ships; and
+# a fresh venv outside the checkout (no torch: completion runs in numpy, and only training needs
+# the `learn` extra); runs `heed check` and a `heed complete` there, from a folder outside the
+# checkout, with the model the wheel ships, and checks that `heed adapt` says it needs torch; and
 # checks what the VS Code .vsix holds (built by `make vscode-test`): the extension, and the same
-# heed wheel, which the extension installs into a venv of its own. About a minute, most of it
-# installing torch.
+# heed wheel, which the extension installs into a venv of its own. Under a minute.
 #
 #   bash .ci/wheel_check.sh        # `make wheel-check` runs it with the Makefile's Python and torch
 #
 # Env: BUILD_PYTHON (a Python with the `build` package, default .venv/bin/python), PYTHON (makes the
-# fresh venv, default python3), TORCH (the torch requirement, default torch==2.13.0: a CPU build on
-# these machines; elsewhere add TORCH_INDEX=https://download.pytorch.org/whl/cpu), VSIX (default
-# editors/vscode/heed.vsix), WHEEL_CHECK_DIR (work folder, kept; default a temporary one, removed).
+# fresh venv, default python3), VSIX (default editors/vscode/heed.vsix), WHEEL_CHECK_DIR (work
+# folder, kept; default a temporary one, removed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD_PYTHON=${BUILD_PYTHON:-.venv/bin/python}
 PYTHON=${PYTHON:-python3}
-TORCH=${TORCH:-torch==2.13.0}
 VSIX=${VSIX:-editors/vscode/heed.vsix}
 if [ -n "${WHEEL_CHECK_DIR:-}" ]; then
     WORK=$WHEEL_CHECK_DIR
@@ -72,28 +70,27 @@ if problems:
     sys.exit("\n".join(problems))
 EOF
 
-step "a fresh venv outside the checkout: $TORCH (CPU), then the wheel"
+step "a fresh venv outside the checkout, the wheel in it"
 "$PYTHON" -m venv "$WORK/venv"
 V=$WORK/venv/bin
 pip_install() {
     "$V/python" -m pip install --disable-pip-version-check "$@" >"$WORK/pip.log" 2>&1 \
         || { tail -30 "$WORK/pip.log"; fail "pip install $*"; }
 }
-pip_install ${TORCH_INDEX:+--index-url "$TORCH_INDEX"} "$TORCH"
 pip_install "$wheel"
 mkdir -p "$WORK/user"
 cp docs/examples/stack.py "$WORK/user/"
 cd "$WORK/user"
-# Nothing of the checkout on the path: heed, its model and torch come from the venv.
+# Nothing of the checkout on the path: heed and its model come from the venv.
 unset PYTHONPATH
-"$V/python" - <<'EOF' || fail "the installed heed is not the wheel's, or torch is not a CPU build"
-import importlib.metadata as md, sys, torch, heed
+"$V/python" - <<'EOF' || fail "the installed heed is not the wheel's, or it pulled torch in"
+import importlib.metadata as md, importlib.util, sys, heed
 assert heed.__file__.startswith(sys.prefix), heed.__file__
 assert md.version("heed-lsp") == heed.__version__, (md.version("heed-lsp"), heed.__version__)
-assert torch.version.cuda is None, f"torch {torch.__version__} is a CUDA build"
-cuda = [d.metadata["Name"] for d in md.distributions() if d.metadata["Name"].lower().startswith("nvidia")]
-assert not cuda, f"CUDA packages installed: {cuda}"
-print(f"heed {heed.__version__} from {heed.__file__}; torch {torch.__version__} (CPU)")
+assert importlib.util.find_spec("torch") is None, "torch was installed: only the learn extra needs it"
+heavy = [d.metadata["Name"] for d in md.distributions() if d.metadata["Name"].lower().startswith(("nvidia", "torch"))]
+assert not heavy, f"installed: {heavy}"
+print(f"heed {heed.__version__} from {heed.__file__}; no torch")
 EOF
 
 step "heed --version, heed check, heed complete in $WORK/user"
@@ -102,6 +99,9 @@ step "heed --version, heed check, heed complete in $WORK/user"
 "$V/heed" complete stack.py:12:21 --max-items 5 | tee complete.txt
 grep -q '^ *1\. ' complete.txt || fail "heed complete stack.py:12:21 offered nothing"
 "$V/heed" complete stack.py:12:21 --inline
+if "$V/heed" adapt . >adapt.txt 2>&1 || ! grep -q "needs torch" adapt.txt; then
+    cat adapt.txt; fail "heed adapt without torch did not say it needs torch"
+fi
 cd "$ROOT"
 
 step "what $VSIX holds"

@@ -73,8 +73,21 @@ def cmd_corpus_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _without_torch(command: str) -> bool:
+    """Say so and return True where `command` needs torch and this environment lacks it."""
+    from heed.model.nn.store import torch_missing
+
+    why = torch_missing()
+    if why:
+        print(f"heed: `heed {command}` needs torch: {why}", file=sys.stderr)
+    return bool(why)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import fields
+
+    if _without_torch("train"):
+        return 1
 
     from heed.model.training import corpus
     from heed.model.training.train import TrainConfig, train
@@ -98,13 +111,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from heed.model.runtime.predictor import Features
-    from heed.model.training.evaluate import evaluate
 
     features = Features(ngrams=not args.no_cache, members=not args.no_members, modules=not args.no_modules,
                         pointer=not args.no_pointer, far=not args.no_far, syntax_check=not args.no_syntax_check,
                         workspace=not args.no_index)
     if args.projects:
-        return _eval_projects(args, features)
+        return _eval_projects(args, features)  # what the server answers: no torch needed
+    if _without_torch("eval --corpus"):
+        return 1
+    from heed.model.training.evaluate import evaluate
+
     report = evaluate(args.model, args.corpus, line_points=args.line_points, features=features,
                       max_files=args.max_files, progress=not args.json)
     if args.json:
@@ -187,6 +203,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_adapt(args: argparse.Namespace) -> int:
+    if _without_torch("adapt"):
+        return 1
     from heed.model.nn.store import ModelError
     from heed.model.training.adapt import adapt
     from heed.model.training.projects import in_fifth

@@ -82,6 +82,18 @@ class HeedServer(LanguageServer):
         log.log(logging.WARNING if kind <= types.MessageType.Warning else logging.INFO, "%s", message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
+    async def ask(self, kind: types.MessageType, message: str, choices: list[str]) -> str | None:
+        """`window/showMessageRequest`: the choice the user picked, None where they dismissed it or
+        the editor could not ask."""
+        log.info("asking: %s %s", message, choices)
+        try:
+            picked = await self.window_show_message_request_async(types.ShowMessageRequestParams(
+                type=kind, message=message, actions=[types.MessageActionItem(title=c) for c in choices]))
+        except Exception as exc:  # noqa: BLE001 - an editor that cannot ask: as if dismissed
+            log.warning("the editor did not answer %r: %s", message, exc)
+            return None
+        return picked.title if picked is not None else None
+
     def apply_settings(self, raw: Any) -> None:
         self.settings, errors = parse_settings(raw)
         logging.getLogger("heed").setLevel(self.settings.log_level.upper())

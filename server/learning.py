@@ -7,7 +7,9 @@ bar (a cancel kills the process; `heed adapt` writes its model whole or not at a
 it succeeds loads the adapted model in place of the one in use, without a restart. From then
 on, a server started in that workspace loads the adapted model when it exists and loads: a
 broken, partial or foreign one (another tokenizer) is never used, and the log says why.
-`heed.forgetProject` deletes it and goes back to the bundled model. A model the user names in
+Training needs torch, which a plain install leaves out (completion runs in numpy): where the
+server's Python lacks it, the server asks whether to install its CPU build there (pip, with its
+own cancellable bar) before it learns. `heed.forgetProject` deletes it and goes back to the bundled model. A model the user names in
 `heed.modelPath` always wins. With `heed.learn.automatic` (off by default) the server learns by
 itself when it starts in a workspace it has not learned, or whose files changed enough since.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import shutil
 import sys
@@ -27,6 +30,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from heed.model.nn.store import TORCH_CPU_INDEX, torch_missing
 from heed.model.workspace.cache import adapted_dir
 from heed.model.workspace.files import python_files
 from heed.server.progress import ClientProgress
@@ -36,6 +40,10 @@ LEARN_COMMAND, FORGET_COMMAND = "heed.learnProject", "heed.forgetProject"
 DEFAULT_MINUTES = 3.0  # `heed adapt`'s own default budget
 SETUP_SECONDS = 30.0  # what the corpus takes before training starts, for the bar's percentage
 CHANGED_SHARE, CHANGED_MIN = 0.1, 10  # files changed since the last run that make an automatic one
+INSTALL_TORCH = "Install torch"
+TORCH_INSTALL = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar",
+                 "off", "torch", "--index-url", TORCH_CPU_INDEX]
+INSTALL_MINUTES = 3.0  # about what pip takes, for the bar's percentage
 
 
 def adapted_model(root: Path | None) -> Path | None:
@@ -87,6 +95,11 @@ class Learner:
             self.active, self.process = False, None
 
     async def _learn(self, root: Path, minutes: float) -> str:
+        missing = torch_missing()
+        if missing:
+            failed = await self._install_torch(missing)
+            if failed:
+                return failed
         command = [sys.executable, "-m", "heed", "-v", "adapt", str(root), "--max-minutes", f"{minutes:g}"]
         log.info("learning the project: %s", " ".join(command))
         progress = self.progress = ClientProgress(self.server, "heed: learning this project", cancellable=True)
@@ -109,6 +122,37 @@ class Learner:
         progress.end("learned: loading the adapted model")
         await self.reload()
         return self._say(types.MessageType.Info, f"heed has learned {root.name}: {tail[-1] if tail else ''}".rstrip(": "))
+
+    async def _install_torch(self, why: str) -> str:
+        """Ask to install torch's CPU build into the server's Python, and do it: "" once torch is
+        there, else what was said."""
+        choice = await self.server.ask(
+            types.MessageType.Warning, "heed: learning this project needs torch, which heed's Python lacks. Install its "
+            "CPU build there now (about 200 MB to download)?", [INSTALL_TORCH, "Not now"])
+        if choice != INSTALL_TORCH:
+            return self._say(types.MessageType.Info, f"heed: not learning this project without torch. {why}")
+        log.info("installing torch: %s", " ".join(TORCH_INSTALL))
+        progress = self.progress = ClientProgress(self.server, "heed: installing torch", cancellable=True)
+        await progress.begin("pip install torch (CPU build)", 0)
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *TORCH_INSTALL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        except OSError as exc:
+            progress.end("failed")
+            return self._say(types.MessageType.Error, f"heed could not install torch: {exc}. {why}")
+        tail = await self._follow(self.process, INSTALL_MINUTES)
+        code = await self.process.wait()
+        self.process = None
+        if self.cancelled:
+            progress.end("cancelled")
+            return self._say(types.MessageType.Info, "heed: installing torch was cancelled; nothing is learned")
+        importlib.invalidate_caches()
+        if code != 0 or torch_missing():
+            progress.end("failed")
+            error = next((line for line in reversed(tail) if line.startswith("ERROR")), tail[-1] if tail else f"exit code {code}")
+            return self._say(types.MessageType.Error, f"heed could not install torch: {error}. {why}")
+        progress.end("torch installed")
+        return ""
 
     async def _follow(self, process: asyncio.subprocess.Process, minutes: float) -> list[str]:
         """Show the process's last line in the bar, with the share of its time budget spent; the

@@ -139,3 +139,102 @@ async def test_an_automatic_run_learns_a_project_not_learned_yet(start: Start, t
     while time.monotonic() < deadline and not (client.statuses and client.statuses[-1]["model"] == str(adapted_dir(root))):
         await asyncio.sleep(0.2)
     assert client.statuses[-1]["model"] == str(adapted_dir(root)), client.statuses
+
+
+class AskingServer:
+    """What `Learner` needs of the server, answering its question with `answer`."""
+
+    def __init__(self, answer: str | None):
+        self.answer, self.asked, self.said = answer, [], []  # type: ignore[var-annotated]
+        self.client_capabilities = types.ClientCapabilities()  # no progress bars
+
+    async def ask(self, kind: types.MessageType, message: str, choices: list[str]) -> str | None:
+        self.asked.append((message, choices))
+        return self.answer
+
+    def show(self, kind: types.MessageType, message: str) -> None:
+        self.said.append(message)
+
+
+async def test_without_torch_learning_asks_to_install_it_first(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A plain install has no torch: declined, nothing runs and the message says how to install it;
+    accepted, pip runs in the server's Python (here a stand-in that fails, then one that succeeds
+    without torch appearing) and a failure is reported with pip's error."""
+    import sys
+
+    from heed.server import learning
+
+    monkeypatch.setattr(learning, "torch_missing", lambda: "torch is not installed: pip install torch")
+    reloaded: list[bool] = []
+
+    async def reload() -> None:
+        reloaded.append(True)
+
+    server = AskingServer("Not now")
+    said = await learning.Learner(server, reload).learn(tmp_path)
+    assert server.asked and "needs torch" in server.asked[0][0] and learning.INSTALL_TORCH in server.asked[0][1]
+    assert "not learning this project without torch" in said and "pip install torch" in said
+
+    server = AskingServer(learning.INSTALL_TORCH)
+    monkeypatch.setattr(learning, "TORCH_INSTALL", [sys.executable, "-c", "import sys; print('ERROR: no space left'); sys.exit(1)"])
+    said = await learning.Learner(server, reload).learn(tmp_path)
+    assert said.startswith("heed could not install torch: ERROR: no space left"), said
+    monkeypatch.setattr(learning, "TORCH_INSTALL", [sys.executable, "-c", "print('Successfully installed torch')"])
+    said = await learning.Learner(server, reload).learn(tmp_path)
+    assert said.startswith("heed could not install torch"), said  # pip said yes, but torch still does not import
+    assert not reloaded and not adapted_dir(tmp_path).exists()
+
+
+def without_torch(folder: Path) -> Path:
+    """A folder that, on PYTHONPATH, makes `import torch` and `find_spec("torch")` fail in a new
+    Python process: a plain install of heed, which has no torch."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(
+        "import sys\nclass NoTorch:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, NoTorch())\n")
+    return folder
+
+
+async def test_a_server_without_torch_asks_before_learning_and_keeps_completing(
+        start: Start, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The real server in a Python without torch: "learn this project" asks the editor whether to
+    install it (`window/showMessageRequest`); declined, nothing is learned, and the popup works."""
+    monkeypatch.setenv("PYTHONPATH", str(without_torch(tmp_path / "no-torch")))
+    monkeypatch.setenv("HEED_CACHE", str(tmp_path / "cache"))
+    root = python_project(tmp_path / "ws", files=3)
+    client = await start(root, model=True)
+    asked: list[types.ShowMessageRequestParams] = []
+
+    @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+    def on_ask(params: types.ShowMessageRequestParams) -> types.MessageActionItem:
+        asked.append(params)
+        return types.MessageActionItem(title="Not now")
+
+    said = await execute(client, "heed.learnProject", 0.05)
+    assert len(asked) == 1 and "needs torch" in asked[0].message
+    assert [a.title for a in asked[0].actions or []] == ["Install torch", "Not now"]
+    assert "not learning this project without torch" in said and "--index-url" in said, said
+    assert not adapted_dir(root).exists()
+    doc = root / "proj" / "new.py"
+    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(
+        uri=doc.as_uri(), language_id="python", version=1, text="import os\nos.")))
+    popup = await client.text_document_completion_async(types.CompletionParams(
+        types.TextDocumentIdentifier(doc.as_uri()), types.Position(1, 3)))
+    assert popup is not None and popup.items
+    assert "Traceback" not in server_log(client)
+
+
+def test_the_command_line_says_what_needs_torch(tmp_path: Path) -> None:
+    """`heed adapt`, `heed train` and the corpus `heed eval` without torch: a clear message, exit 1."""
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "PYTHONPATH": str(without_torch(tmp_path))}
+    for args in (["adapt", str(tmp_path)], ["train", "--corpus", str(tmp_path / "c"), "--out", str(tmp_path / "m")], ["eval"]):
+        done = subprocess.run([sys.executable, "-m", "heed", *args], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 1 and f"`heed {args[0]}" in done.stderr and "needs torch" in done.stderr, done.stderr
+        assert "--index-url https://download.pytorch.org/whl/cpu" in done.stderr
+    check = subprocess.run([sys.executable, "-m", "heed", "check"], capture_output=True, text=True, env=env, timeout=120)
+    assert check.returncode == 0 and "loaded" in check.stdout, check.stderr  # completion needs no torch

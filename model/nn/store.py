@@ -12,8 +12,10 @@ a message a user can act on.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,6 +125,22 @@ def load_net(folder: Path | str | None = None) -> tuple[NumpyNet, Vocab, dict[st
     """(the network for inference, vocabulary, metadata) from a model folder: what the server runs."""
     config, weights, vocab, meta = load_weights(folder)
     return NumpyNet(config, weights), vocab, meta
+
+
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # a bare `torch` on Linux is the several-GB CUDA build
+
+
+def torch_missing() -> str:
+    """"" where torch can be imported; else what to run to install it. Completion runs in numpy;
+    training and adapting a model (`heed train`, `heed adapt`, "learn this project") need torch,
+    an extra a plain install leaves out (`pip install heed-lsp[learn]`)."""
+    try:
+        if importlib.util.find_spec("torch") is not None:
+            return ""
+    except (ImportError, ValueError):  # a broken or blocked install: as good as none
+        pass
+    return (f"torch is not installed for {sys.executable}: training and learning a project need it (completion does "
+            f"not); its CPU build: {sys.executable} -m pip install torch --index-url {TORCH_CPU_INDEX}")
 
 
 def load_model(folder: Path | str | None = None, device: str = "cpu",

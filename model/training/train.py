@@ -360,8 +360,13 @@ class Trainer:
 
 
 def plot_curve(history: list[dict[str, Any]], path: Path) -> None:
-    """Loss and accuracy over steps, training and validation."""
-    import matplotlib
+    """Loss and accuracy over steps, training and validation (curve.csv holds them where matplotlib,
+    which "learn this project" does not install, is missing)."""
+    try:
+        import matplotlib
+    except ImportError:
+        log.info("no matplotlib: %s not drawn", path.name)
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

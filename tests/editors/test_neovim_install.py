@@ -3,7 +3,7 @@
 `cmd`/`python` is set and `heed` is not on PATH, and `:checkhealth heed` says which command it
 found and where. Real Neovim builds (see conftest.py); absent ones skip.
 
-The install test installs a wheel of this checkout with `--no-deps` and skips the torch step, so
+The install test installs a wheel of this checkout with `--no-deps` (and, as by default, no torch), so
 it needs no network and takes seconds; `heed --version` (all it checks) needs neither.
 """
 
@@ -131,7 +131,6 @@ local co = coroutine.create(function()
   return require('heed.install').run({
     python = os.getenv('HEED_TEST_PYTHON'),
     source = os.getenv('HEED_TEST_SOURCE'),
-    torch_index = false,
     pip_args = { '--no-deps' },
     progress = coroutine.yield,
   })

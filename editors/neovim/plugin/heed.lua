@@ -22,7 +22,7 @@ end, { desc = 'Restart the heed language server' })
 
 vim.api.nvim_create_user_command('HeedInstall', function()
   require('heed.install').command()
-end, { desc = "Make or upgrade heed's own venv (CPU torch and heed) under stdpath('data')" })
+end, { desc = "Make or upgrade heed's own venv under stdpath('data')" })
 
 vim.api.nvim_create_user_command('HeedLearn', function()
   require('heed').execute('heed.learnProject')

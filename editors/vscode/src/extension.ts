@@ -82,7 +82,7 @@ async function offerInstall(choice: Extract<ServerChoice, { kind: "install" }>):
   }
   const cmd = installCommands(choice.base.command, openCheckout())[0];
   const picked = await vscode.window.showWarningMessage(
-    `heed: ${choice.reason}. Install heed into an environment of the extension's own (the CPU build of torch and heed, about 1 GB)?`,
+    `heed: ${choice.reason}. Install heed into an environment of the extension's own (heed and its dependencies, about 130 MB)?`,
     "Install heed",
     "Copy Command",
     "Choose Interpreter",

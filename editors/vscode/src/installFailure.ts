@@ -11,7 +11,6 @@ const CAUSES: [RegExp, string][] = [
     /ensurepip is not available|No module named (venv|ensurepip)|python3(\.\d+)?-venv/i,
     "this Python cannot make virtual environments (on Debian or Ubuntu: sudo apt install python3-venv)",
   ],
-  [/No matching distribution found for torch/i, "pip found no torch build for this Python and platform"],
   [/No matching distribution found for (\S+)/i, "pip could not find $1 (no network, or not on the package index)"],
 ];
 

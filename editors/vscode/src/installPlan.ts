@@ -1,9 +1,9 @@
 // The commands that make the extension's venv: what `heed: Install or Repair Server` runs. Pure: no vscode import.
-import { DISTRIBUTION, TORCH_CPU_INDEX } from "./interpreter";
+import { DISTRIBUTION } from "./interpreter";
 import { venvPython } from "./ownedVenv";
 
 export interface Step {
-  id: "venv" | "torch" | "heed" | "import" | "check";
+  id: "venv" | "heed" | "import" | "check";
   title: string; // shown in the progress notification
   command: string[];
   weight: number; // share of the progress bar, out of 100
@@ -24,19 +24,18 @@ export const IMPORT_CHECK = [
 ].join("; ");
 
 /**
- * The CPU build of torch comes first, from PyTorch's index: heed's own `torch` requirement would
- * otherwise pull the several-GB CUDA build on Linux. heed's wheel then finds torch installed and
- * takes only libcst, pygls and the rest from the package index. pip reads PIP_* variables and its
+ * heed's wheel and its dependencies (libcst, pygls, numpy and the rest) from the package index: the
+ * server completes in numpy, so torch is left out; "heed: Learn This Project" offers to install it
+ * when it is first needed (the server runs pip in this venv). pip reads PIP_* variables and its
  * config files as usual, so `PIP_NO_INDEX=1 PIP_FIND_LINKS=DIR` installs offline.
  */
 export function installPlan({ basePython, venv, wheel, platform }: PlanInput): Step[] {
   const python = venvPython(venv, platform);
   const pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"];
   return [
-    { id: "venv", title: "Creating a Python environment", command: [...basePython, "-m", "venv", venv], weight: 5 },
-    { id: "torch", title: "Installing torch (CPU build)", command: [...pip, "torch", "--index-url", TORCH_CPU_INDEX], weight: 65 },
-    { id: "heed", title: "Installing heed", command: [...pip, wheel ?? DISTRIBUTION], weight: 20 },
-    { id: "import", title: "Checking heed imports", command: [python, "-c", IMPORT_CHECK], weight: 2 },
-    { id: "check", title: "Loading heed's model", command: [python, "-m", "heed", "check"], weight: 8 },
+    { id: "venv", title: "Creating a Python environment", command: [...basePython, "-m", "venv", venv], weight: 15 },
+    { id: "heed", title: "Installing heed", command: [...pip, wheel ?? DISTRIBUTION], weight: 65 },
+    { id: "import", title: "Checking heed imports", command: [python, "-c", IMPORT_CHECK], weight: 5 },
+    { id: "check", title: "Loading heed's model", command: [python, "-m", "heed", "check"], weight: 15 },
   ];
 }

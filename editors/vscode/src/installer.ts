@@ -7,8 +7,9 @@ import { explainFailure } from "./installFailure";
 import { installPlan, Step } from "./installPlan";
 import { currentVenv, Stamp, switchCurrent, venvPython, venvsDir, writeStamp } from "./ownedVenv";
 
-/** About what torch's CPU build and heed take once installed, with pip's download beside them. */
-export const NEEDED_BYTES = 1.5e9;
+/** About what heed and its dependencies take once installed, with pip's download beside them (torch,
+ * installed later if "Learn This Project" asks for it, needs about 1 GB more). */
+export const NEEDED_BYTES = 0.5e9;
 
 export interface InstallOptions {
   storage: string; // the extension's global storage folder
@@ -63,7 +64,7 @@ export async function installServer(o: InstallOptions): Promise<Installed> {
   const free = (o.freeBytes ?? statFree)(o.storage);
   if (free !== undefined && free < NEEDED_BYTES) {
     const gb = (n: number) => (n / 1e9).toFixed(1);
-    throw new InstallError("Checking disk space", `only ${gb(free)} GB free in ${o.storage}; heed needs about ${gb(NEEDED_BYTES)} GB (torch)`, []);
+    throw new InstallError("Checking disk space", `only ${gb(free)} GB free in ${o.storage}; heed needs about ${gb(NEEDED_BYTES)} GB`, []);
   }
   const previous = currentVenv(o.storage);
   const venv = newVenvDir(o.storage, o.extensionVersion);

@@ -19,8 +19,6 @@ export interface Probe {
 
 /** heed's distribution on the package index; `heed` there is an unrelated project. */
 export const DISTRIBUTION = "heed-lsp";
-/** PyTorch's CPU-only builds: a plain `pip install torch` on Linux pulls the CUDA build (several GB). */
-export const TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu";
 
 // Prints what we need to know in one run. heed counts only when the heed-lsp distribution is
 // installed AND its `heed` module imports with heed.cli and heed.__version__: an unrelated package
@@ -134,16 +132,15 @@ function quote(arg: string): string {
 }
 
 /**
- * Commands that install heed for `python`, each one line (copyable as is): the CPU build of torch
- * first (a bare `torch` requirement pulls the CUDA build on Linux; an installed torch is kept), then
- * heed from the open checkout when there is one, else the package index.
+ * Commands that install heed for `python`, each one line (copyable as is): heed from the open
+ * checkout when there is one, else the package index (no torch: the server completes without it,
+ * and offers to install it when learning a project needs it).
  */
 export function installCommands(python: string[], checkout?: string): string[] {
   const py = python.map(quote).join(" ");
-  const torch = `${py} -m pip install torch --index-url ${TORCH_CPU_INDEX}`;
-  const cmds = [`${torch} && ${py} -m pip install ${DISTRIBUTION}`];
+  const cmds = [`${py} -m pip install ${DISTRIBUTION}`];
   if (checkout) {
-    cmds.unshift(`${torch} && ${py} -m pip install ${quote(checkout)}`);
+    cmds.unshift(`${py} -m pip install ${quote(checkout)}`);
   }
   return cmds;
 }

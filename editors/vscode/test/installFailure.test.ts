@@ -8,12 +8,11 @@ test("pip's output names the cause a user can act on", () => {
     [
       [
         "WARNING: Retrying (Retry(total=0)) after connection broken by 'NewConnectionError(... Failed to establish a new connection: [Errno -3] Temporary failure in name resolution)'",
-        "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)",
-        "ERROR: No matching distribution found for torch",
+        "ERROR: Could not find a version that satisfies the requirement libcst (from versions: none)",
+        "ERROR: No matching distribution found for libcst",
       ],
       "pip could not reach the package index (no network, or a proxy in the way)",
     ],
-    [["ERROR: No matching distribution found for torch"], "pip found no torch build for this Python and platform"],
     [["ERROR: No matching distribution found for pygls>=2.1"], "pip could not find pygls>=2.1 (no network, or not on the package index)"],
     [
       ["The virtual environment was not created successfully because ensurepip is not", "available.  On Debian/Ubuntu systems, you need to install the python3-venv"],

@@ -17,13 +17,11 @@ function fakeRunner(behave: Partial<Record<Step["id"], Behaviour>>, seen: string
     assert.ok(cwd && fs.existsSync(cwd), "commands run in the storage folder, not the editor's");
     const id: Step["id"] = command.includes("venv")
       ? "venv"
-      : command.includes("torch")
-        ? "torch"
-        : command.includes("-c")
-          ? "import"
-          : command.includes("check")
-            ? "check"
-            : "heed";
+      : command.includes("-c")
+        ? "import"
+        : command.includes("check")
+          ? "check"
+          : "heed";
     if (id === "venv") {
       const dir = command[command.length - 1];
       fs.mkdirSync(path.join(dir, "bin"), { recursive: true });
@@ -62,10 +60,10 @@ test("a full install: every step in order, logged, stamped, then made current", 
   const seen: string[][] = [];
   const { o, log, steps, storage } = options(t, fakeRunner({}, seen));
   const installed = await installServer(o);
-  assert.deepEqual(steps, ["venv", "torch", "heed", "import", "check"]);
-  assert.equal(seen.length, 5);
+  assert.deepEqual(steps, ["venv", "heed", "import", "check"]);
+  assert.equal(seen.length, 4);
   assert.ok(log.some((l) => l.startsWith("$ /usr/bin/python3 -m venv ")));
-  assert.ok(log.includes("torch done"));
+  assert.ok(log.includes("heed done"));
   assert.equal(currentVenv(storage), installed.venv);
   assert.equal(installed.python, venvPython(installed.venv, "linux"));
   assert.equal(installed.previous, undefined);
@@ -76,7 +74,7 @@ test("a full install: every step in order, logged, stamped, then made current", 
 });
 
 test("a failing step removes the new venv and leaves the one in use current", async (t) => {
-  const { o, storage } = options(t, fakeRunner({ torch: { lines: ["ERROR: [Errno 28] No space left on device"], code: 1 } }));
+  const { o, storage } = options(t, fakeRunner({ heed: { lines: ["ERROR: [Errno 28] No space left on device"], code: 1 } }));
   const old = path.join(venvsDir(storage), "old");
   fs.mkdirSync(old, { recursive: true });
   writeStamp(old, { extensionVersion: "0.0.9", heed: "0.0.9", python: "python3", createdAt: "x" });
@@ -87,7 +85,7 @@ test("a failing step removes the new venv and leaves the one in use current", as
     (e: unknown) => e as InstallError,
   );
   assert.ok(err instanceof InstallError);
-  assert.equal(err.step, "Installing torch (CPU build)");
+  assert.equal(err.step, "Installing heed");
   assert.equal(err.reason, "the disk is full");
   assert.deepEqual(err.tail, ["ERROR: [Errno 28] No space left on device"]);
   assert.equal(err.cancelled, false);
@@ -133,7 +131,7 @@ test("a Python that cannot be run fails with the reason, and leaves nothing", as
 test("too little disk space is said before anything is made", async (t) => {
   const seen: string[][] = [];
   const { o, storage } = options(t, fakeRunner({}, seen), { freeBytes: () => NEEDED_BYTES / 3 });
-  await assert.rejects(installServer(o), (e: InstallError) => /only 0\.5 GB free in .*heed needs about 1\.5 GB/.test(e.reason));
+  await assert.rejects(installServer(o), (e: InstallError) => /only 0\.2 GB free in .*heed needs about 0\.5 GB/.test(e.reason));
   assert.equal(seen.length, 0);
   assert.deepEqual(fs.readdirSync(venvsDir(storage)), []);
 });

@@ -91,12 +91,11 @@ test("no usable Python lists each reason", async () => {
   assert.match(r.kind === "none" ? r.problems[0] : "", /3\.8\.0 is too old/);
 });
 
-test("install commands name the interpreter, install the CPU torch first, and the checkout first when open", () => {
-  const torch = "-m pip install torch --index-url https://download.pytorch.org/whl/cpu";
-  assert.deepEqual(installCommands(["/venv/bin/python"]), [`/venv/bin/python ${torch} && /venv/bin/python -m pip install heed-lsp`]);
+test("install commands name the interpreter, install no torch, and the checkout first when open", () => {
+  assert.deepEqual(installCommands(["/venv/bin/python"]), ["/venv/bin/python -m pip install heed-lsp"]);
   assert.deepEqual(installCommands(["/my venv/python"], "/src/heed"), [
-    `"/my venv/python" ${torch} && "/my venv/python" -m pip install /src/heed`,
-    `"/my venv/python" ${torch} && "/my venv/python" -m pip install heed-lsp`,
+    `"/my venv/python" -m pip install /src/heed`,
+    `"/my venv/python" -m pip install heed-lsp`,
   ]);
 });
 

@@ -43,7 +43,7 @@ local function executable(bin)
 end
 
 -- The plugin's own environment, made by require('heed.install').run() (lazy.nvim's build step,
--- or :HeedInstall): a venv with the CPU build of torch and heed.
+-- or :HeedInstall): a venv with heed.
 function M.venv_dir()
   return vim.fn.stdpath('data') .. '/heed/venv'
 end

@@ -23,8 +23,7 @@ end
 
 local INSTALL_ADVICE = {
   "Install heed into the plugin's own venv: :HeedInstall (lazy.nvim's build step runs the same)",
-  'or into a Python of yours, the CPU build of torch first: `python3 -m pip install torch --index-url '
-    .. 'https://download.pytorch.org/whl/cpu`, then `python3 -m pip install heed-lsp` '
+  'or into a Python of yours: `python3 -m pip install heed-lsp` '
     .. '(heed-lsp is heed; the `heed` package on PyPI is an unrelated project)',
   "or point at the right Python: require('heed').setup{ python = '/path/to/venv/bin/python' }",
 }

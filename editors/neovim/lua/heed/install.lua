@@ -1,5 +1,6 @@
 -- The plugin's own environment: a venv at config.venv_dir() (stdpath('data')/heed/venv) holding
--- the CPU build of torch and heed. config.resolve() starts the server from it when no cmd or
+-- heed (no torch: the server completes without it, and :HeedLearn offers to install torch's CPU
+-- build when it first needs it). config.resolve() starts the server from it when no cmd or
 -- python is set and `heed` is not on PATH. Run by lazy.nvim's build step or :HeedInstall;
 -- Neovim 0.7+ (jobstart and vim.wait, no vim.system).
 local config = require('heed.config')
@@ -131,7 +132,8 @@ end
 -- Makes or upgrades the plugin's venv. opts (all optional):
 --   python      the Python to make the venv with (a name, path or command list; default python3, python)
 --   source      what pip installs as heed (default: this checkout if the plugin runs from one, else heed-lsp)
---   torch_index the index of the torch build (default the CPU one; false skips the torch step)
+--   torch_index also install torch now (for :HeedLearn), from this index (M.torch_index: the CPU
+--               build); default nil: no torch, the server offers it when learning needs it
 --   pip_args    extra arguments for both pip installs (e.g. { '--no-index', '--find-links', DIR })
 --   progress    fun(msg) told each step (lazy.nvim: coroutine.yield shows it in its build log)
 -- Returns the venv's python; raises an error with the failing step's output. A venv that did not
@@ -172,8 +174,8 @@ function M.run(opts)
     end
     local pip = { python, '-m', 'pip', 'install', '--disable-pip-version-check' }
     local extra = opts.pip_args or {}
-    if opts.torch_index ~= false then
-      local index = opts.torch_index or M.torch_index
+    if type(opts.torch_index) == 'string' then
+      local index = opts.torch_index
       local args = vim.list_extend(vim.list_extend(vim.deepcopy(pip), { 'torch', '--index-url', index }), extra)
       local _, err = step('installing torch (CPU build) from ' .. index, args)
       if err then

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A folder of wheels for the extension's install to run offline from (run.sh's install mode points
-# pip at it with PIP_NO_INDEX and PIP_FIND_LINKS): torch and heed's dependencies at the versions
-# PYTHON has. heed itself is left out: it must come from the wheel in the .vsix. Kept in CACHE under
-# a name from those versions, so it is downloaded once (~250 MB, most of it torch).
+# pip at it with PIP_NO_INDEX and PIP_FIND_LINKS): heed's dependencies at the versions PYTHON has
+# (no torch: the install leaves it out). heed itself is left out: it must come from the wheel in the
+# .vsix. Kept in CACHE under a name from those versions, so it is downloaded once (~60 MB).
 #
 #   wheelhouse.sh PYTHON HEED_WHEEL CACHE      prints the wheelhouse folder
 set -euo pipefail
@@ -17,7 +17,7 @@ if [[ ! -f "$DIR/.complete" ]]; then
   mkdir -p "$DIR"
   printf '%s\n' "$pins" >"$DIR/constraints.txt"
   "$PYTHON" -m pip download --disable-pip-version-check --only-binary=:all: \
-    --dest "$DIR" -c "$DIR/constraints.txt" torch "$WHEEL" >"$DIR/download.log" 2>&1 \
+    --dest "$DIR" -c "$DIR/constraints.txt" "$WHEEL" >"$DIR/download.log" 2>&1 \
     || { tail -20 "$DIR/download.log" >&2; exit 1; }
   rm -f "$DIR"/heed_lsp-*.whl
   touch "$DIR/.complete"
