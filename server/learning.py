@@ -102,16 +102,10 @@ class Learner:
                 return failed
         command = [sys.executable, "-m", "heed", "-v", "adapt", str(root), "--max-minutes", f"{minutes:g}"]
         log.info("learning the project: %s", " ".join(command))
-        progress = self.progress = ClientProgress(self.server, "heed: learning this project", cancellable=True)
-        await progress.begin(f"reading {root.name}'s Python files", 0)
-        try:
-            self.process = await asyncio.create_subprocess_exec(
-                *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        except OSError as exc:
-            progress.end("failed")
-            return self._say(types.MessageType.Error, f"heed could not start learning: {exc}")
-        tail = await self._follow(self.process, minutes)
-        code = await self.process.wait()
+        code, tail, progress = await self._run(command, "heed: learning this project", f"reading {root.name}'s Python files",
+                                               minutes)
+        if isinstance(code, str):
+            return self._say(types.MessageType.Error, f"heed could not start learning: {code}")
         if self.cancelled:
             progress.end("cancelled")
             return self._say(types.MessageType.Info, "heed: learning this project was cancelled; the model in use stays")
@@ -132,17 +126,10 @@ class Learner:
         if choice != INSTALL_TORCH:
             return self._say(types.MessageType.Info, f"heed: not learning this project without torch. {why}")
         log.info("installing torch: %s", " ".join(TORCH_INSTALL))
-        progress = self.progress = ClientProgress(self.server, "heed: installing torch", cancellable=True)
-        await progress.begin("pip install torch (CPU build)", 0)
-        try:
-            self.process = await asyncio.create_subprocess_exec(
-                *TORCH_INSTALL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        except OSError as exc:
-            progress.end("failed")
-            return self._say(types.MessageType.Error, f"heed could not install torch: {exc}. {why}")
-        tail = await self._follow(self.process, INSTALL_MINUTES)
-        code = await self.process.wait()
-        self.process = None
+        code, tail, progress = await self._run(TORCH_INSTALL, "heed: installing torch", "pip install torch (CPU build)",
+                                               INSTALL_MINUTES)
+        if isinstance(code, str):
+            return self._say(types.MessageType.Error, f"heed could not install torch: {code}. {why}")
         if self.cancelled:
             progress.end("cancelled")
             return self._say(types.MessageType.Info, "heed: installing torch was cancelled; nothing is learned")
@@ -153,6 +140,23 @@ class Learner:
             return self._say(types.MessageType.Error, f"heed could not install torch: {error}. {why}")
         progress.end("torch installed")
         return ""
+
+    async def _run(self, command: list[str], title: str, message: str, minutes: float
+                   ) -> tuple[int | str, list[str], ClientProgress]:
+        """Run `command` under a cancellable bar: (its exit code, or why it did not start; the
+        lines it wrote; the bar, ended only where it did not start)."""
+        progress = self.progress = ClientProgress(self.server, title, cancellable=True)
+        await progress.begin(message, 0)
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        except OSError as exc:
+            progress.end("failed")
+            return str(exc), [], progress
+        tail = await self._follow(self.process, minutes)
+        code = await self.process.wait()
+        self.process = None
+        return code, tail, progress
 
     async def _follow(self, process: asyncio.subprocess.Process, minutes: float) -> list[str]:
         """Show the process's last line in the bar, with the share of its time budget spent; the

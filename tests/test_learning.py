@@ -30,6 +30,16 @@ async def execute(client, command: str, *arguments: object, timeout: float = 240
         types.ExecuteCommandParams(command=command, arguments=list(arguments))), timeout)
 
 
+async def popup_items(client, root: Path) -> list[types.CompletionItem]:  # type: ignore[no-untyped-def]
+    """The popup after `os.` in a new file of the workspace."""
+    doc = root / "proj" / "new.py"
+    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(
+        uri=doc.as_uri(), language_id="python", version=1, text="import os\nos.")))
+    popup = await client.text_document_completion_async(types.CompletionParams(
+        types.TextDocumentIdentifier(doc.as_uri()), types.Position(1, 3)))
+    return [] if popup is None else popup if isinstance(popup, list) else popup.items
+
+
 async def ready_model(client, timeout: float = 120) -> str:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -57,12 +67,7 @@ async def test_learning_the_project_switches_to_the_adapted_model_and_forgetting
     assert await ready_model(client) == str(folder)  # switched without a restart
     bars = [r for r in client.progress_reports.values() if r and getattr(r[0], "title", "") == "heed: learning this project"]
     assert bars and bars[0][0].cancellable and isinstance(bars[0][-1], types.WorkDoneProgressEnd)
-    doc = root / "proj" / "new.py"
-    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(
-        uri=doc.as_uri(), language_id="python", version=1, text="import os\nos.")))
-    popup = await client.text_document_completion_async(types.CompletionParams(
-        types.TextDocumentIdentifier(doc.as_uri()), types.Position(1, 3)))
-    assert popup is not None and popup.items
+    assert await popup_items(client, root)
 
     said = await execute(client, "heed.forgetProject")
     assert "forgotten" in said and not folder.exists()
@@ -217,12 +222,7 @@ async def test_a_server_without_torch_asks_before_learning_and_keeps_completing(
     assert [a.title for a in asked[0].actions or []] == ["Install torch", "Not now"]
     assert "not learning this project without torch" in said and "--index-url" in said, said
     assert not adapted_dir(root).exists()
-    doc = root / "proj" / "new.py"
-    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(
-        uri=doc.as_uri(), language_id="python", version=1, text="import os\nos.")))
-    popup = await client.text_document_completion_async(types.CompletionParams(
-        types.TextDocumentIdentifier(doc.as_uri()), types.Position(1, 3)))
-    assert popup is not None and popup.items
+    assert await popup_items(client, root)
     assert "Traceback" not in server_log(client)
 
 
