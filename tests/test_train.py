@@ -233,3 +233,16 @@ def test_attribute_names_weigh_more_in_the_loss(tiny_corpus: Path, tmp_path: Pat
     loss = trainer.train_step(batch)["loss"]
     assert loss == pytest.approx(float((nll * weight).sum() / weight.sum()), rel=1e-4)
     assert loss != pytest.approx(float((nll * batch.mask).sum() / batch.mask.sum()), rel=1e-4)
+
+
+def test_the_curve_is_drawn_only_where_matplotlib_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"Learn this project" installs torch alone: without matplotlib, curve.csv stays and no
+    curve.png is drawn, and training goes on."""
+    import sys
+
+    from heed.model.training.train import plot_curve
+
+    history = [{"step": s, "train_loss": 3.0 / s, "val_loss": 3.2 / s, "train_acc": 0.1 * s, "val_acc": 0.1 * s} for s in (1, 2)]
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
+    plot_curve(history, tmp_path / "curve.png")
+    assert not (tmp_path / "curve.png").exists()
