@@ -30,6 +30,7 @@ from heed.model.runtime.ngram import ProjectGrams
 from heed.model.runtime.predictor import Prediction, Predictor
 from heed.model.runtime.state_cache import StateCache
 from heed.model.runtime.syntax_check import leaves_valid_code
+from heed.model.runtime.typed_along import LastSuggestions, line_around, typed_along
 from heed.model.text import detok
 from heed.model.text.cursor import is_after_dot, typed_prefix
 from heed.model.text.stream import TokenStream
@@ -93,6 +94,7 @@ class Completer:
         # ... which a file outside the project (a library's, opened to read it) does not use: the
         # project's idioms are not its own.
         self.in_project = workspace is not None and (path is None or workspace.holds(path))
+        self.last_line: LastSuggestions | None = None  # the ghost text made last, which typing along keeps
 
     def _receiver(self, stream: TokenStream, dot_end: int, ctx: CursorContext) -> ReceiverNames | None:
         """After a dot, what other code says can follow (`lookup/receivers.py`). Each name takes
@@ -243,6 +245,14 @@ class Completer:
         such prefix on each suggestion, each with its confidence (`heed eval`, `heed calibrate`)."""
         if self.predictor is None or self.encoder is None:
             return []
+        calibration = self.predictor.calibration
+        threshold = (calibration.threshold if calibration else 0.0) if min_confidence is None else min_confidence
+        prefix_bar = calibration.prefix_bar(threshold) if calibration else threshold
+        last, self.last_line = self.last_line, None
+        kept = typed_along(last, stream, offset, threshold) if selected is None else None
+        if kept is not None:  # the user typed along with the last suggestion: it goes on from there
+            self.last_line = last
+            return kept if all_cuts else sure_enough(kept, threshold, prefix_bar)
         short = QUICK_INLINE if quick else 0
         ctx = self._context(stream, offset, short)
         if ctx.inside or len(ctx.inputs) == 0 or len(ctx.line_before) > MAX_LINE_TOKENS:
@@ -298,9 +308,6 @@ class Completer:
                 return text
             return None
 
-        calibration = self.predictor.calibration
-        threshold = (calibration.threshold if calibration else 0.0) if min_confidence is None else min_confidence
-        prefix_bar = calibration.prefix_bar(threshold) if calibration else threshold
         context = line_context(stream.text[line_start:offset])
         beam = [(h.tokens, h.logp) for h in hyps]
         suggestions = []
@@ -324,6 +331,8 @@ class Completer:
             suggestions.append(suggestion)
         if any(s.complete for s in suggestions):  # a line left with a bracket open is a poor suggestion
             suggestions = [s for s in suggestions if s.complete]
+        if selected is None:
+            self.last_line = LastSuggestions(*line_around(stream, offset), suggestions)
         return suggestions if all_cuts else sure_enough(suggestions, threshold, prefix_bar)
 
     # -- why ------------------------------------------------------------------------------------

@@ -121,7 +121,7 @@ def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place],
         if rank is not None:
             score.ranks["all"].append(rank)
         if place.kind == "line":
-            suggestions = completer.inline(stream, at, quick=True, min_confidence=0.0, all_cuts=True)
+            suggestions = completer.inline(stream, at, quick=True, all_cuts=True)  # (the default decides typing along)
             score.lines.append(LinePlace(place.expected, line_context(text[text.rfind("\n", 0, at) + 1 : at]), suggestions))
         else:
             labels = [c.text for c in completer.popup(stream, at, quick=True).candidates]
@@ -159,7 +159,9 @@ def replay_file(predictor: Predictor, path: Path, text: str, rows: list[int], in
             expected = text[cursor:line_end].strip()
             if not expected:
                 continue
-            suggestions = completer.inline(stream, cursor, quick=True, min_confidence=0.0, all_cuts=True)
+            # At the default threshold: what was shown decides whether typing along keeps it
+            # (`runtime/typed_along.py`), so the curve's other thresholds keep what the default showed.
+            suggestions = completer.inline(stream, cursor, quick=True, all_cuts=True)
             score.lines.append(LinePlace(expected, line_context(text[starts[row] : cursor]), suggestions))
     score.seconds = time.monotonic() - started
     return score
