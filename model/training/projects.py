@@ -102,8 +102,9 @@ class FileScore:
 
 
 def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place], index: ModuleIndex,
-               workspace: WorkspaceIndex | None = None) -> FileScore:
-    """Type the file forward to each place and ask there as the server would."""
+               workspace: WorkspaceIndex | None = None, min_confidence: float | None = None) -> FileScore:
+    """Type the file forward to each place and ask there as the server would (`min_confidence`:
+    the threshold the ghost text is shown at, which decides what typing along keeps)."""
     started = time.monotonic()
     index.exclude = path  # the file on disk is whole: the look-up must not read the answer there
     if workspace is not None:
@@ -121,7 +122,7 @@ def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place],
         if rank is not None:
             score.ranks["all"].append(rank)
         if place.kind == "line":
-            suggestions = completer.inline(stream, at, quick=True, all_cuts=True)  # (the default decides typing along)
+            suggestions = completer.inline(stream, at, quick=True, min_confidence=min_confidence, all_cuts=True)
             score.lines.append(LinePlace(place.expected, line_context(text[text.rfind("\n", 0, at) + 1 : at]), suggestions))
         else:
             labels = [c.text for c in completer.popup(stream, at, quick=True).candidates]
@@ -131,11 +132,13 @@ def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place],
 
 
 def replay_file(predictor: Predictor, path: Path, text: str, rows: list[int], index: ModuleIndex,
-                workspace: WorkspaceIndex | None = None) -> FileScore:
+                workspace: WorkspaceIndex | None = None, min_confidence: float | None = None) -> FileScore:
     """Type each of `rows` (0-based, in order) a character at a time from its indentation, the file
     before it typed and nothing after it, and ask for ghost text at every keystroke as the server
     is asked (the idle warm-up in the pause before the line, none between keystrokes): a line place
-    at each, the rest of the line expected."""
+    at each, the rest of the line expected. What was shown at `min_confidence` (None: the model's
+    default) decides what typing along keeps (`runtime/typed_along.py`), so the figures at other
+    thresholds (`curve`) keep what that one showed."""
     started = time.monotonic()
     index.exclude = path
     if workspace is not None:
@@ -159,9 +162,7 @@ def replay_file(predictor: Predictor, path: Path, text: str, rows: list[int], in
             expected = text[cursor:line_end].strip()
             if not expected:
                 continue
-            # At the default threshold: what was shown decides whether typing along keeps it
-            # (`runtime/typed_along.py`), so the curve's other thresholds keep what the default showed.
-            suggestions = completer.inline(stream, cursor, quick=True, all_cuts=True)
+            suggestions = completer.inline(stream, cursor, quick=True, min_confidence=min_confidence, all_cuts=True)
             score.lines.append(LinePlace(expected, line_context(text[starts[row] : cursor]), suggestions))
     score.seconds = time.monotonic() - started
     return score
@@ -216,10 +217,10 @@ def in_fifth(root: Path, path: Path) -> bool:
 
 def score_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX_FILES, seed: int = 0,
                    progress: bool = True, per_file: dict[str, int] = PER_FILE, fifth: bool = False,
-                   typing: int = 0) -> dict[str, list[FileScore]]:
+                   typing: int = 0, min_confidence: float | None = None) -> dict[str, list[FileScore]]:
     """Each project's files scored at `per_file` places of each kind (seeded), or with `typing`,
     that many lines of each typed through (`replay_file`); `fifth`: only its evaluation fifth's
-    (`in_fifth`)."""
+    (`in_fifth`); `min_confidence`: the ghost text's threshold (None: the model's default)."""
     scores: dict[str, list[FileScore]] = {}
     for root in roots:
         index = ModuleIndex()
@@ -236,11 +237,11 @@ def score_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX
             if typing:
                 rows = typed_rows(found, typing, key)
                 if rows:
-                    scores[root.name].append(replay_file(predictor, path, text, rows, index, workspace))
+                    scores[root.name].append(replay_file(predictor, path, text, rows, index, workspace, min_confidence))
                 continue
             chosen = sample(found, per_file, key)
             if chosen:
-                scores[root.name].append(score_file(predictor, path, text, chosen, index, workspace))
+                scores[root.name].append(score_file(predictor, path, text, chosen, index, workspace, min_confidence))
     return scores
 
 
@@ -251,7 +252,8 @@ def evaluate_projects(predictor: Predictor, roots: list[Path], max_files: int = 
     shown at `min_confidence` (None: the model's calibrated default, or everything without one);
     and the pooled ghost text at other thresholds (`curve`). `typing`: the ghost text only, at
     every keystroke of that many lines of each file typed through (`replay_file`)."""
-    scores = score_projects(predictor, roots, max_files, seed, progress, fifth=fifth, typing=typing)
+    scores = score_projects(predictor, roots, max_files, seed, progress, fifth=fifth, typing=typing,
+                            min_confidence=min_confidence)
     every = [f for files in scores.values() for f in files]
     calibration = predictor.calibration
     threshold = (calibration.threshold if calibration else 0.0) if min_confidence is None else min_confidence
