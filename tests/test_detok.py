@@ -22,3 +22,16 @@ def test_spacing(before: list[str], tokens: list[str], text: str) -> None:
 
 def test_a_slice_is_not_spaced_but_a_dict_is() -> None:
     assert join(["x", "="], ["y", "[", "1", ":", "]", "+", "{", "a", ":", "b", "}"]) == " y[1:] + {a: b}"
+
+
+@pytest.mark.parametrize(("before", "tokens", "text"), [
+    (["x", "["], [":", "-", "1", "]"], ":-1]"),
+    (["f", "("], ["-", "1", ")"], "-1)"),
+    (["x", "="], ["-", "y"], " -y"),
+    (["return"], ["-", "1"], " -1"),
+    (["x", "="], ["a", "-", "1"], " a - 1"),
+    (["x", "=", "f", "(", ")"], ["-", "1"], " - 1"),
+    (["x", "=", "a"], ["-", "1"], " - 1"),
+])
+def test_a_sign_binds_to_what_follows_it_but_a_minus_does_not(before: list[str], tokens: list[str], text: str) -> None:
+    assert join(before, tokens) == text

@@ -18,10 +18,17 @@ def _is_word(text: str) -> bool:
     return bool(text) and (text[0].isalnum() or text[0] in "_'\"" or text[-1] in "'\"")
 
 
-def needs_space(prev: str, text: str, stack: list[str], annotated: bool = False) -> bool:
+def is_operand_end(text: str) -> bool:
+    """Whether a token can end an operand, so that a `-` after it subtracts (`a - 1`, `f() - 1`)
+    rather than negates (`(-1)`, `= -1`, `return -1`)."""
+    return _is_word(text) and not keyword.iskeyword(text) or text in (")", "]", "}") or text in ("None", "True", "False")
+
+
+def needs_space(prev: str, text: str, stack: list[str], annotated: bool = False, unary: bool = False) -> bool:
     """Whether a space goes between token texts `prev` and `text` (inside brackets `stack`;
-    `annotated`: the item of the innermost bracket so far has an annotation, `a: int`)."""
-    if not prev:
+    `annotated`: the item of the innermost bracket so far has an annotation, `a: int`; `unary`:
+    `prev` is a sign, `-1`)."""
+    if not prev or unary:
         return False
     if text in _NO_SPACE_BEFORE:
         return text == ":" and prev in ("lambda",)
@@ -59,11 +66,13 @@ def join(before: list[str], tokens: list[str]) -> str:
     for t in before:
         brackets.take(t)
     prev = before[-1] if before else ""
+    earlier = before[-2] if len(before) > 1 else ""  # the token before `prev`
     out = []
     for t in tokens:
-        if needs_space(prev, t, brackets.stack, bool(brackets.annotated) and brackets.annotated[-1]):
+        unary = prev in ("-", "+", "~") and not is_operand_end(earlier)
+        if needs_space(prev, t, brackets.stack, bool(brackets.annotated) and brackets.annotated[-1], unary):
             out.append(" ")
         out.append(t)
         brackets.take(t)
-        prev = t
+        earlier, prev = prev, t
     return "".join(out)
