@@ -111,7 +111,8 @@ def held_out_confidences(x: np.ndarray, y: np.ndarray, whole: np.ndarray, group:
 
 
 def judged(files: list[FileScore], threshold: float, prefix_threshold: float) -> np.ndarray:
-    """Per file: [line places, shown, exact, characters accepted] at these thresholds."""
+    """Per file: [line places, shown, exact, characters accepted] at these thresholds: what
+    `FileScore.judge` scores, less the edit similarity, which the grid of pairs cannot afford."""
     rows = []
     for f in files:
         got = [(p.shown(threshold, prefix_threshold), p.expected) for p in f.lines]
