@@ -154,11 +154,21 @@ def test_the_receiver_is_what_its_name_was_last_bound_to(project: Path) -> None:
         "x = shapes.Circle()\nx.": ("type", "zzq_area"),  # an instance made here
         "s: str = ''\ns.": ("type", "join"),  # a builtin class
         "class K:\n    zzq_k = 1\nK.": ("type", "zzq_k"),  # a class of the document
+        # an optional import: `None` is the fallback, never what `shapes.` means
+        "try:\n    import pkg.shapes as shapes\nexcept ImportError:\n    shapes = None\nshapes.": ("module", "Circle"),
+        "x = shapes.Circle()\nx = None\nx.": ("type", "zzq_area"),
+        # a function's parameters and locals bind nothing once it has ended
+        "def g(shapes):\n    return shapes\nshapes.": ("module", "Circle"),
+        "def g(): shapes = 3\nshapes.": ("module", "Circle"),
+        "class A:\n    def g(self):\n        shapes = 3\n        return shapes\n    def h(self):\n        shapes.": ("module", "Circle"),
+        "def f(c: shapes.Circle):\n    def g(c):\n        pass\n    c.": ("type", "zzq_area"),
+        "def f(c: shapes.Circle):\n    def g():\n        return c.": ("type", "zzq_area"),  # the enclosing function's
     }
     for code, (why, name) in cases.items():
         got = names_after(head + code, index)
         assert got is not None and got[0] == why and name in got[1], code
-    for code in ("pkg = 3\npkg.", "def f(c):\n    c.", "x = make()\nx.", "for c in y:\n    c.", "f().x."):
+    for code in ("pkg = 3\npkg.", "x = shapes.Circle()\nx = None or 3\nx.", "def g(shapes):\n    shapes.",
+                 "def g():\n    if x:\n        shapes = 3\n    shapes.", "def f(c):\n    c.", "x = make()\nx.", "for c in y:\n    c.", "f().x."):
         assert names_after(head + code, index) is None, code
 
 

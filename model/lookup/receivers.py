@@ -112,13 +112,59 @@ def _names(look: Lookup, names: dict[str, str], extra: np.ndarray, why: str) -> 
 
 def last_binding(look: Lookup, name: str, before: int | None = None) -> int | None:
     """Index of the context's last token before `before` (default: its final dot) that binds
-    `name` (import, parameter, assignment, def, class); None if there is none."""
+    `name` (import, parameter, assignment, def, class) where `before` can see it; None if there is none."""
     end = len(look.texts) - 1 if before is None else before
     texts, roles = look.texts, look.roles
+    blocks: Blocks | None = None
     for i in range(end - 1, max(end - SCAN, 0) - 1, -1):
-        if texts[i] == name and roles[i] in BINDING:
+        if texts[i] == name and roles[i] in BINDING and not binds_none(texts, i):
+            if roles[i] in (PARAMETER, TARGET):
+                blocks = blocks or Blocks.of(look, end)
+                if blocks.function_ended(i):
+                    continue
             return i
     return None
+
+
+@dataclass
+class Blocks:
+    """The indentation of a context up to `end` (after each token) and where its lines end."""
+
+    look: Lookup
+    end: int
+    depth: np.ndarray
+    newlines: np.ndarray
+
+    @staticmethod
+    def of(look: Lookup, end: int) -> Blocks:
+        ids, m = look.ids[:end], look.tokens
+        depth = np.cumsum((ids == m.indent).astype(np.int32) - (ids == m.dedent))
+        return Blocks(look, end, depth, np.flatnonzero(ids == m.newline))
+
+    def function_ended(self, i: int) -> bool:
+        """Whether the parameter or local name at `i` belongs to a function that ended before
+        `end`: another method's parameter `pty` does not bind the module `pty` imported at the top."""
+        ids, m, end, depth = self.look.ids, self.look.tokens, self.end, self.depth
+        for k in np.flatnonzero(ids[:i] == m.def_id)[::-1][:64]:  # innermost first
+            at = int(np.searchsorted(self.newlines, k))
+            body = int(self.newlines[at]) + 1 if at < len(self.newlines) else end  # after its header's line
+            indented = body < end and ids[body] == m.indent
+            if i < body:  # in its header (a parameter) or its one-line body
+                return body < end and not (indented and depth[body:end].min() > depth[k])
+            if not indented:
+                continue
+            closed = np.flatnonzero(depth[body:end] <= depth[k])
+            if len(closed) and body + closed[0] < i:
+                continue  # ended before `i`: not around it
+            return bool(len(closed))
+        return False
+
+
+def binds_none(texts: Sequence[str], i: int) -> bool:
+    """Whether the binding at `i` is `name = None` alone: a placeholder (`except ImportError: pty =
+    None`, a default reset), never what code that writes `name.` expects it to hold; the binding
+    before it says more."""
+    return tuple(texts[i + 1 : i + 3]) == ("=", "None") and (i + 3 >= len(texts) or texts[i + 3] in ("\n", ";"))
 
 
 def type_of(look: Lookup, at: int) -> str | None:
