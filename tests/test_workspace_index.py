@@ -179,3 +179,22 @@ def test_a_file_outside_the_project_does_not_use_its_index(garage: Path, tmp_pat
     assert "Engine" in {c.text for c in inside.popup(TokenStream(text), len(text), 400).candidates if c.prob > 0}
     assert "Engine" not in {c.text for c in elsewhere.popup(TokenStream(text), len(text), 400).candidates if c.prob > 0}
     assert not elsewhere.popup(TokenStream("make_"), 5).candidates
+
+
+def test_after_a_dot_the_project_s_ngrams_weigh_more(garage: Path, tiny_predictor) -> None:  # type: ignore[no-untyped-def]
+    """What the project puts after `engine .` is what an engine has: after a dot the project's
+    n-grams weigh PROJECT_AFTER_DOT times what they weigh elsewhere (the document's, less)."""
+    from heed.model.runtime import ngram
+    from heed.model.runtime.context import cursor_context
+
+    comp, _ = completer(garage, tiny_predictor)
+    text = "def go():\n    engine."
+    inputs = cursor_context(TokenStream(text), len(text), comp.encoder).inputs
+    project = comp._project()
+    assert project is not None and comp.encoder is not None
+    plain = project.guess(ngram.identities(inputs.ids, inputs.ext))
+    assert plain.weight > 0 and comp.encoder.text_of(int(plain.tokens[np.argmax(plain.probs)])) == "start"
+    adjuster = tiny_predictor.adjuster(inputs, project=project)
+    _, guess = adjuster.mix(np.full(comp.encoder.n_ext, 1e-4, np.float32), tiny_predictor.answerable)
+    assert ngram.PROJECT_AFTER_DOT > 1 and guess.weight == pytest.approx(plain.weight * ngram.PROJECT_AFTER_DOT)
+    assert "start" in {c.text for c in comp.popup(TokenStream(text), len(text)).candidates if c.prob > 0}

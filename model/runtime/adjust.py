@@ -59,12 +59,13 @@ class Adjuster:
             ) -> tuple[np.ndarray, ngram.NgramGuess]:
         """`probs` [n_ext] with the document's n-grams mixed in, and their guess."""
         guess = self.ngrams.guess(len(self.context), tail or []) if self.ngrams is not None else ngram.NgramGuess.none()
+        last = tail[-1] if tail else int(self.context.ids[-1]) if len(self.context.ids) else -1
+        after_dot = last == self.dot >= 0
+        if after_dot:
+            guess = guess.scaled(ngram.AFTER_DOT)
         if self.project is not None:
             project = self._first if not tail and self._first is not None else self.project.guess(self._identities, tail or [])
-            guess = ngram.combine(guess, project)
-        last = tail[-1] if tail else int(self.context.ids[-1]) if len(self.context.ids) else -1
-        if last == self.dot >= 0:
-            guess = guess.scaled(ngram.AFTER_DOT)
+            guess = ngram.combine(guess, project.scaled(ngram.PROJECT_AFTER_DOT) if after_dot else project)
         return ngram.mix(probs, guess, allowed), guess
 
     def rerank(self, n_ext: int, tail: list[int] | None = None) -> Rerank | None:
