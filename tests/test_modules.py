@@ -157,6 +157,8 @@ def test_the_receiver_is_what_its_name_was_last_bound_to(project: Path) -> None:
         # an optional import: `None` is the fallback, never what `shapes.` means
         "try:\n    import pkg.shapes as shapes\nexcept ImportError:\n    shapes = None\nshapes.": ("module", "Circle"),
         "x = shapes.Circle()\nx = None\nx.": ("type", "zzq_area"),
+        "shapes.Circle().": ("type", "zzq_area"),  # an instance made in the chain
+        "pkg.shapes.Circle().": ("type", "zzq_radius"),
         # a function's parameters and locals bind nothing once it has ended
         "def g(shapes):\n    return shapes\nshapes.": ("module", "Circle"),
         "def g(): shapes = 3\nshapes.": ("module", "Circle"),

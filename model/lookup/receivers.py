@@ -84,8 +84,11 @@ def receiver_names(look: Lookup) -> ReceiverNames | None:
     role = int(look.roles[at]) if at is not None else IMPORT  # none in the context: maybe an import before it
     if role == IMPORT:
         bound = look.binding_of(chain[0])
-        module = resolve_chain(look.index, chain, *bound, look.origin) if bound is not None and not any(
-            c.endswith("()") for c in chain) else None
+        call = next((k for k, c in enumerate(chain) if c.endswith("()")), len(chain))
+        module = resolve_chain(look.index, chain[:call], *bound, look.origin) if bound is not None else None
+        if module is not None and call < len(chain):  # `csv.Sniffer().`: what a class or function of the module gives
+            value = follow(module_value(look.index, module, chain[call]), chain[call + 1 :])
+            return _names(look, value.names, value.ids, "type") if value is not None else None
         if module is not None and not module.dynamic:
             found_names = _names(look, module.names, np.zeros(0, np.int64), "module")
             found_names.source = module
