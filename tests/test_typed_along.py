@@ -83,3 +83,26 @@ def test_the_completer_keeps_the_suggestion_typed_along(tiny_predictor: Predicto
         assert completer.last_line is not None and completer.last_line.before == "    x = " + top.text[0]
     finally:
         tiny_predictor.calibration = None
+
+
+def test_calibrate_replays_typing_along_at_each_threshold() -> None:
+    """`heed calibrate` replays keystrokes with nothing kept; `served` says what the completer would
+    have shown at a threshold: the first keystroke's suggestion kept while it is typed along with
+    (where it was shown), what was made at the keystroke where it was not."""
+    from heed.model.training.calibrate import judged, served
+    from heed.model.training.projects import FileScore, LinePlace
+
+    line = "    return self.items.pop()"
+    sure = InlineSuggestion("items.pop()", -1.0, True, "", 0.6, X)
+    places = []
+    for typed in ("", "i", "it"):  # keystrokes after `self.`; what was made fresh at each is wrong
+        before = "    return self." + typed
+        made = [sure] if not typed else [InlineSuggestion(typed[-1] + "x", -1.0, True, typed, 0.55, X)]
+        places.append(LinePlace(line[len(before):], "other", made, (0, before, "")))
+    f = FileScore(lines=[LinePlace("pop()", "other", [InlineSuggestion("pop()", -1.0, True, "", 0.9, X)]), *places])
+    kept = served(f, 0.5)
+    assert [s[0].text for s in kept] == ["pop()", "items.pop()", "tems.pop()", "ems.pop()"]
+    assert judged([f], 0.5, 1.01, [kept]).tolist() == [[4, 4, 4, 5 + 11 + 10 + 9]]
+    made = served(f, 0.65)  # the first was not shown at 0.65: each keystroke's own suggestions
+    assert [s[0].text for s in made] == ["pop()", "items.pop()", "ix", "tx"]
+    assert judged([f], 0.5, 1.01).tolist()[0][2] == 2  # without `served`: what was made at each place

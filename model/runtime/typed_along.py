@@ -44,12 +44,18 @@ def typed_along(last: LastSuggestions | None, stream: TokenStream, offset: int, 
     """The last suggestions, each cut by what was typed since, where the user typed along with the
     first of them and it was sure enough to be shown at `threshold`; None where they are to be
     made again (one that was not shown is made again with what was typed: surer, or another)."""
+    return kept_along(last, *line_around(stream, offset), threshold)
+
+
+def kept_along(last: LastSuggestions | None, start: int, before: str, after: str, threshold: float
+               ) -> list[InlineSuggestion] | None:
+    """`typed_along` for a cursor on the line that starts at `start`, with `before` and `after`
+    it on that line (`heed calibrate` replays keystrokes with this)."""
     if last is None or not last.suggestions:
         return None
     confidence = last.suggestions[0].confidence
     if confidence is None or confidence < threshold:
         return None
-    start, before, after = line_around(stream, offset)
     if start != last.line_start or after != last.after or not before.startswith(last.before):
         return None
     typed = before[len(last.before) :]

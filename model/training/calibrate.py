@@ -29,8 +29,9 @@ import numpy as np
 from heed.model.runtime.completer import InlineSuggestion
 from heed.model.runtime.confidence import FEATURES, Calibration, Cut
 from heed.model.runtime.predictor import Predictor
+from heed.model.runtime.typed_along import LastSuggestions, kept_along
 from heed.model.training.metrics import accepted_chars, accepts
-from heed.model.training.projects import CURVE, FileScore, curve, score_projects
+from heed.model.training.projects import CURVE, FileScore, curve, score_projects, shown_text
 
 LINES_PER_FILE = 12  # mid-line places per file
 TYPING_FILES, TYPING_LINES = 15, 2  # files per project, and lines of each, typed through
@@ -110,12 +111,33 @@ def held_out_confidences(x: np.ndarray, y: np.ndarray, whole: np.ndarray, group:
     return p
 
 
-def judged(files: list[FileScore], threshold: float, prefix_threshold: float) -> np.ndarray:
+def served(f: FileScore, threshold: float) -> list[list[InlineSuggestion]]:
+    """The suggestions the completer would hold at each of a file's line places with ghost text
+    shown at `threshold`: at a keystroke that types along with the last suggestion shown on its
+    line, that one kept (`typed_along`), else what was made there (the replay made them all with
+    nothing kept: `calibrate` runs it uncalibrated)."""
+    out: list[list[InlineSuggestion]] = []
+    last: LastSuggestions | None = None
+    for place in f.lines:
+        if place.line is None:  # a mid-line place, no keystroke before it
+            out.append(place.suggestions)
+            continue
+        kept = kept_along(last, *place.line, threshold)
+        if kept is None:
+            last = LastSuggestions(*place.line, place.suggestions) if place.suggestions else None
+        out.append(kept if kept is not None else place.suggestions)
+    return out
+
+
+def judged(files: list[FileScore], threshold: float, prefix_threshold: float,
+           held: list[list[list[InlineSuggestion]]] | None = None) -> np.ndarray:
     """Per file: [line places, shown, exact, characters accepted] at these thresholds: what
-    `FileScore.judge` scores, less the edit similarity, which the grid of pairs cannot afford."""
+    `FileScore.judge` scores, less the edit similarity, which the grid of pairs cannot afford.
+    `held`: each file's `served` suggestions at `threshold` (default: those made at each place)."""
     rows = []
-    for f in files:
-        got = [(p.shown(threshold, prefix_threshold), p.expected) for p in f.lines]
+    for i, f in enumerate(files):
+        lists = held[i] if held is not None else [p.suggestions for p in f.lines]
+        got = [(shown_text(s, threshold, prefix_threshold), p.expected) for s, p in zip(lists, f.lines)]
         rows.append([len(got), sum(bool(g) for g, _ in got), sum(bool(g) and g == e for g, e in got),
                      sum(accepted_chars(e, g) for g, e in got)])
     return np.asarray(rows, np.float64).reshape(-1, 4)
@@ -127,12 +149,13 @@ def pick_thresholds(kinds: dict[str, list[FileScore]], seed: int = 0) -> tuple[f
     resamples = {kind: rng.integers(0, len(files), size=(BOOTSTRAP, len(files))) for kind, files in kinds.items() if files}
     best: tuple[tuple[float, ...], dict[str, Any]] | None = None
     for t in WHOLE_GRID:
+        held = {kind: [served(f, t) for f in files] for kind, files in kinds.items()}  # what typing along keeps at t
         for tp in PREFIX_GRID:
             if tp < t:
                 continue  # a prefix is held to at least the whole's bar (`Calibration.prefix_bar`)
             row: dict[str, Any] = {"threshold": t, "prefix_threshold": tp}
             for kind, draws in resamples.items():
-                counts = judged(kinds[kind], t, tp)
+                counts = judged(kinds[kind], t, tp, held[kind])
                 places, shown, exact, chars = counts.sum(axis=0)
                 boot = counts[draws].sum(axis=1)  # [BOOTSTRAP, 4]
                 low = float(np.percentile(boot[:, 2] / np.maximum(boot[:, 1], 1), 2.5)) if shown else 0.0

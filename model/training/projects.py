@@ -41,6 +41,7 @@ from heed.model.lookup.modules import ModuleIndex
 from heed.model.runtime.completer import Completer, InlineSuggestion, sure_enough
 from heed.model.runtime.confidence import LINE_CONTEXTS, Calibration, line_context
 from heed.model.runtime.predictor import Predictor
+from heed.model.runtime.typed_along import line_around
 from heed.model.text import lexer
 from heed.model.text.stream import TokenStream
 from heed.model.text.vocab import token_key
@@ -64,11 +65,17 @@ class LinePlace:
     expected: str
     context: str  # one of LINE_CONTEXTS
     suggestions: list[InlineSuggestion]
+    line: tuple[int, str, str] | None = None  # a keystroke's (`replay_file`): `typed_along.line_around` there
 
     def shown(self, threshold: float, prefix_threshold: float | None = None) -> str:
         """The ghost text the editor would show at `threshold` (the server's own choice)."""
-        picked = sure_enough(self.suggestions, threshold, prefix_threshold)
-        return picked[0].text.split("\n")[0].strip() if picked else ""
+        return shown_text(self.suggestions, threshold, prefix_threshold)
+
+
+def shown_text(suggestions: list[InlineSuggestion], threshold: float, prefix_threshold: float | None = None) -> str:
+    """The line of ghost text `sure_enough` picks at these thresholds ("": none)."""
+    picked = sure_enough(suggestions, threshold, prefix_threshold)
+    return picked[0].text.split("\n")[0].strip() if picked else ""
 
 
 @dataclass
@@ -163,7 +170,8 @@ def replay_file(predictor: Predictor, path: Path, text: str, rows: list[int], in
             if not expected:
                 continue
             suggestions = completer.inline(stream, cursor, quick=True, min_confidence=min_confidence, all_cuts=True)
-            score.lines.append(LinePlace(expected, line_context(text[starts[row] : cursor]), suggestions))
+            score.lines.append(LinePlace(expected, line_context(text[starts[row] : cursor]), suggestions,
+                                         line_around(stream, cursor)))
     score.seconds = time.monotonic() - started
     return score
 
