@@ -131,18 +131,21 @@ def last_binding(look: Lookup, name: str, before: int | None = None) -> int | No
 
 @dataclass
 class Blocks:
-    """The indentation of a context up to `end` (after each token) and where its lines end."""
+    """The indentation of a context up to `end` (after each token), its lowest from each token on,
+    and where its lines end."""
 
     look: Lookup
     end: int
     depth: np.ndarray
+    lowest: np.ndarray
     newlines: np.ndarray
 
     @staticmethod
     def of(look: Lookup, end: int) -> Blocks:
         ids, m = look.ids[:end], look.tokens
         depth = np.cumsum((ids == m.indent).astype(np.int32) - (ids == m.dedent))
-        return Blocks(look, end, depth, np.flatnonzero(ids == m.newline))
+        lowest = np.minimum.accumulate(depth[::-1])[::-1] if len(depth) else depth
+        return Blocks(look, end, depth, lowest, np.flatnonzero(ids == m.newline))
 
     def function_ended(self, i: int) -> bool:
         """Whether the parameter or local name at `i` belongs to a function that ended before
@@ -153,13 +156,10 @@ class Blocks:
             body = int(self.newlines[at]) + 1 if at < len(self.newlines) else end  # after its header's line
             indented = body < end and ids[body] == m.indent
             if i < body:  # in its header (a parameter) or its one-line body
-                return body < end and not (indented and depth[body:end].min() > depth[k])
-            if not indented:
-                continue
-            closed = np.flatnonzero(depth[body:end] <= depth[k])
-            if len(closed) and body + closed[0] < i:
-                continue  # ended before `i`: not around it
-            return bool(len(closed))
+                return body < end and not (indented and self.lowest[body] > depth[k])
+            if not indented or (i > body and depth[body:i].min() <= depth[k]):
+                continue  # a one-line function, or one that ended before `i`: not around it
+            return bool(self.lowest[i] <= depth[k])
         return False
 
 
