@@ -214,14 +214,8 @@ def mixture(out: Output, n_ext: int, answerable: np.ndarray) -> np.ndarray:
     """The full next-token distribution [B, n_ext] over vocabulary ids and pointer identities
     (`network.mixture` at the last position): i < V a vocabulary token, i >= V a name outside
     the vocabulary that the pointer can copy. Placeholders (`<unk>`, `<str>`...) are zeroed."""
-    return mixture_parts(out, n_ext, answerable)[0]
-
-
-def mixture_parts(out: Output, n_ext: int, answerable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`mixture`, and the vocabulary's part of it [B, V] (the rest of each entry is the pointer's)."""
     logits, gate = out.logits[:, -1], out.gate[:, -1]
-    vocab = _softmax(logits) * gate[:, None] * answerable
-    probs = vocab.copy()
+    probs = _softmax(logits) * gate[:, None] * answerable
     V = probs.shape[-1]
     if n_ext > V:
         probs = np.concatenate([probs, np.zeros((len(probs), n_ext - V), np.float32)], axis=1)
@@ -229,7 +223,7 @@ def mixture_parts(out: Output, n_ext: int, answerable: np.ndarray) -> tuple[np.n
     ext = np.clip(out.key_ext, 0, n_ext - 1)
     for row in range(len(probs)):
         probs[row] += np.bincount(ext[row], weights=weight[row], minlength=n_ext)[:n_ext].astype(np.float32)
-    return probs, vocab
+    return probs
 
 
 def answerable_ext(key_ext: np.ndarray, answerable: np.ndarray) -> np.ndarray:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from heed.model.nn.numpy_net import Output, mixture_parts
+from heed.model.nn.numpy_net import Output, mixture
 from heed.model.runtime.adjust import Adjuster
 from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.encoding import DocEncoder
@@ -36,7 +36,6 @@ class LineHypothesis:
     logp: float
     complete: bool  # ended at the end of the line (or where brackets balance)
     steps: list[float]  # log-probability of each token given those before it (the end's, if any, last)
-    sources: list[tuple[float, float]] = field(default_factory=list)  # each step's (pointer, n-grams) share of it
 
 
 def beam_search(
@@ -71,20 +70,14 @@ def beam_search(
     n_ext = encoder.n_ext
     # The far memory in single precision once, rather than converted for every step's attention.
     out = out._replace(state=out.state._replace(far=out.state.far.astype(np.float32)))
-    # (logp, ext ids, bracket depth, steps, sources)
-    live: list[tuple[float, list[int], int, list[float], list[tuple[float, float]]]] = [(0.0, [], 0, [], [])]
+    live: list[tuple[float, list[int], int, list[float]]] = [(0.0, [], 0, [])]  # (logp, ext ids, bracket depth, steps)
     finished: list[LineHypothesis] = []
-    V = len(predictor.vocab)
     for step in range(max_tokens):
         if cancelled and cancelled():
             raise RequestCancelled
-        model, vocab = mixture_parts(out, n_ext, predictor.beam_answers)  # [beams, n_ext], [beams, V]
-        probs, mixed, ngram_weight = model, model, np.zeros(len(live))
+        probs = mixture(out, n_ext, predictor.beam_answers)  # [beams, n_ext]
         if adjuster is not None:
-            adjusted = [adjuster.adjust(p, predictor.beam_answers, b[1]) for p, b in zip(model, live)]
-            probs, mixed = np.stack([a.probs for a in adjusted]), np.stack([a.mixed for a in adjusted])
-            ngram_weight = np.array([a.guess.weight for a in adjusted])
-
+            probs = np.stack([adjuster.adjust(p, predictor.beam_answers, b[1]).probs for p, b in zip(probs, live)])
         logp = np.log(np.maximum(probs, 1e-12))
         if step == 0 and first is not None:
             allowed = np.array([first(t) for t in encoder.texts()], bool)
@@ -93,41 +86,39 @@ def beam_search(
         k = min(width * 2, total.size)
         flat = np.argpartition(-total, k - 1)[:k]
         flat = flat[np.argsort(-total[flat], kind="stable")]
-        nxt: list[tuple[float, list[int], int, list[float], list[tuple[float, float]]]] = []
+        nxt: list[tuple[float, list[int], int, list[float]]] = []
         rows: list[int] = []
         for score, idx in zip(total[flat].tolist(), flat.tolist()):
             if score == -math.inf:
                 break
             row, tok = divmod(idx, n_ext)
-            base_logp, toks, depth, steps, sources = live[row]
-            shares = source_shares(float(model[row, tok]), float(vocab[row, tok]) if tok < V else 0.0,
-                                   float(mixed[row, tok]), float(ngram_weight[row]))
-            steps, sources = steps + [score - base_logp], sources + [shares]
+            base_logp, toks, depth, steps = live[row]
+            steps = steps + [score - base_logp]
             text = encoder.text_of(tok)
-            if tok < V and (tok in predictor.stop_ids or tok in predictor.unanswerable_ids):
+            if tok < len(predictor.vocab) and (tok in predictor.stop_ids or tok in predictor.unanswerable_ids):
                 if toks or tok in predictor.stop_ids:
-                    finished.append(LineHypothesis([encoder.text_of(t) for t in toks], score, tok in predictor.stop_ids, steps, sources))
+                    finished.append(LineHypothesis([encoder.text_of(t) for t in toks], score, tok in predictor.stop_ids, steps))
                 continue
             d = depth + (text in OPENERS) - (text in CLOSERS)
             if -d > open_before:  # a bracket that is not open
                 continue
             if d < 0 and stop_at_close or text == "," and d == comma_ends_at:  # the line ends here
-                finished.append(LineHypothesis([encoder.text_of(t) for t in toks + [tok]], score, True, steps, sources))
+                finished.append(LineHypothesis([encoder.text_of(t) for t in toks + [tok]], score, True, steps))
                 continue
             if len(nxt) < width:
-                nxt.append((score, toks + [tok], d, steps, sources))
+                nxt.append((score, toks + [tok], d, steps))
                 rows.append(row)
         complete = [h.logp for h in finished if h.complete]
         # Done when enough lines have ended and every live one is already less likely.
-        if not nxt or (len(complete) >= alternatives and max(c[0] for c in nxt) < max(complete)):
+        if not nxt or (len(complete) >= alternatives and max(c for c, _, _, _ in nxt) < max(complete)):
             break
         live = nxt
         if step == max_tokens - 1 or time.monotonic() > deadline:
             break
         roles = [last_role([*line_before, *(encoder.text_of(t) for t in b[1])]) for b in live]
         out = predictor.feed(out.state.select(np.array(rows)), [b[1][-1] for b in live], roles)
-    for logp_, toks, _, steps, sources in live:
-        finished.append(LineHypothesis([encoder.text_of(t) for t in toks], logp_, False, steps, sources))
+    for logp_, toks, _, steps in live:
+        finished.append(LineHypothesis([encoder.text_of(t) for t in toks], logp_, False, steps))
     finished.sort(key=lambda h: (not h.complete, -h.logp))  # whole lines first
     seen: set[tuple[str, ...]] = set()
     unique = []
@@ -136,12 +127,3 @@ def beam_search(
             seen.add(tuple(h.tokens))
             unique.append(h)
     return unique[:alternatives]
-
-
-def source_shares(network: float, vocabulary: float, mixed: float, ngram_weight: float) -> tuple[float, float]:
-    """(the pointer's share of the network's probability of a token, the n-grams' share of it once
-    they are mixed in with `ngram_weight`), from the network's probability, its vocabulary part,
-    and the mixed probability."""
-    pointer = 1 - vocabulary / network if network > 0 else 0.0
-    ngrams = max(1 - network * (1 - ngram_weight) / mixed, 0.0) if mixed > 0 else 0.0
-    return pointer, ngrams

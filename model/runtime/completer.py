@@ -316,12 +316,11 @@ class Completer:
             if text is None:
                 continue
             ends_name = bool(typed) and not (text[:1].isalnum() or text[:1] == "_")
-            x = features(h.steps, True, h.complete, typed, context, agreement(h.tokens, beam), ends_name, bool(given), h.sources)
+            x = features(h.steps, True, h.complete, typed, context, agreement(h.tokens, beam), ends_name, bool(given))
             confidence = calibration.confidence(x) if calibration else None
             suggestion = InlineSuggestion(text, h.logp, h.complete, typed, confidence, x)
             for k in range(len(h.tokens) - 1, 0, -1) if calibration or all_cuts else ():
-                xk = features(h.steps[:k], False, False, typed, context, agreement(h.tokens[:k], beam), ends_name, bool(given),
-                              h.sources[:k])
+                xk = features(h.steps[:k], False, False, typed, context, agreement(h.tokens[:k], beam), ends_name, bool(given))
                 sure = calibration.prefix_confidence(xk) if calibration else None
                 if all_cuts or (confidence is not None and confidence < threshold and sure is not None and sure >= prefix_bar):
                     part = shown(h.tokens[:k])

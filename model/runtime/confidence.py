@@ -1,7 +1,7 @@
 """How likely ghost text is to be right, and how much of it to show.
 
 Two calibrated probabilities, from what beam search knows about a suggestion (the log-probability
-of each of its tokens and where it came from (the pointer, the n-grams), how many, whether it ends the line, whether a name was being typed, what
+of each of its tokens, how many, whether it ends the line, whether a name was being typed, what
 precedes the cursor, and how much of the beam's probability agrees with it: where every
 alternative starts with `self.assertEqual(`, that much is sure even if they part after; and,
 mid-name, how much of the name is typed and whether the suggestion takes it as finished), each a
@@ -35,7 +35,7 @@ CALIBRATION = "calibration.json"
 LINE_CONTEXTS = ("import line", "after a dot", "after =", "in brackets", "keyword statement", "other")
 KEYWORD_STARTS = frozenset({"if", "elif", "while", "for", "return", "with", "assert", "raise", "yield", "del", "async"})
 FEATURES = ("bias", "logp", "mean_logp", "min_logp", "first_logp", "log_tokens", "whole", "ends_line", "typed",
-            "agree", *(f"context: {c}" for c in LINE_CONTEXTS), "log_typed", "ends_name", "unforeseen", "pointer", "ngrams")
+            "agree", *(f"context: {c}" for c in LINE_CONTEXTS), "log_typed", "ends_name", "unforeseen")
 
 
 def line_context(before: str) -> str:
@@ -54,21 +54,17 @@ def line_context(before: str) -> str:
 
 
 def features(steps: Sequence[float], whole: bool, ends_line: bool, typed: str, context: str, agree: float = 1.0,
-             ends_name: bool = False, unforeseen: bool = False, sources: Sequence[tuple[float, float]] = ()) -> np.ndarray:
+             ends_name: bool = False, unforeseen: bool = False) -> np.ndarray:
     """The model's inputs for a suggestion (or a prefix of one) made of tokens with log-probabilities
     `steps`; `whole`: all of the suggestion; `ends_line`: it ends where beam search saw the line end;
     `typed`: the start of a name typed before the cursor; `agree`: the share of the beam's
     alternatives (by probability) that start with it (`agreement`); `ends_name`: it takes the typed
     name as finished (what it adds starts after the name); `unforeseen`: the model could not
     produce the typed name, so it was taken as finished with no probability of its own (mid-name,
-    while typing, that is mostly wrong); `sources`: each token's (pointer, n-grams) share of its
-    probability (`beam.LineHypothesis.sources`), averaged: a name copied from the file, a line the
-    file or the project wrote before."""
+    while typing, that is mostly wrong)."""
     s = np.asarray(steps, np.float64) if len(steps) else np.zeros(1)
-    shares = np.asarray(sources, np.float64).reshape(-1, 2).mean(axis=0) if len(sources) else np.zeros(2)
     row = [1.0, s.sum(), s.mean(), s.min(), s[0], math.log(len(steps) or 1), float(whole), float(ends_line), float(bool(typed)),
-           agree, *(float(context == c) for c in LINE_CONTEXTS), math.log1p(len(typed)), float(ends_name), float(unforeseen),
-           *shares.tolist()]
+           agree, *(float(context == c) for c in LINE_CONTEXTS), math.log1p(len(typed)), float(ends_name), float(unforeseen)]
     return np.asarray(row)
 
 
