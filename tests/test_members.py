@@ -151,3 +151,28 @@ def test_eval_can_switch_the_reranking_off(tiny_model_dir: Path, tiny_corpus: Pa
     assert full["members"] and full["member_table"] and not lesioned["members"]
     assert lesioned["attribute"]["n"] == full["attribute"]["n"] > 0
     assert lesioned["attribute"] != full["attribute"]
+
+
+def test_self_starting_a_statement_offers_the_parameters_not_stored_yet(tiny_predictor: Predictor) -> None:
+    from heed.model.lookup.classes import unstored_parameters
+
+    def unstored(source: str) -> set[str]:
+        encoder = DocEncoder(tiny_predictor.vocab)
+        inputs = cursor_context(TokenStream(source), len(source), encoder).inputs
+        tokens = ClassTokens.of(tiny_predictor.vocab)
+        members = class_members(tokens, inputs.ids, inputs.parsed, inputs.ext)
+        assert members is not None
+        return {encoder.text_of(int(i)) for i in unstored_parameters(tokens, inputs.ids, inputs.parsed, inputs.ext, members)}
+
+    head = "class Box:\n    def __init__(self, width, height_zqx=1, *, depth_zqx: int = 2, **rest_zqx):\n        self.width = width\n"
+    assert unstored(head + "        self.") == {"height_zqx", "depth_zqx", "rest_zqx"}
+    assert unstored(head + "        x = self.") == set()  # not a statement's start
+    assert unstored(head + "        if x:\n            self.") == {"height_zqx", "depth_zqx", "rest_zqx"}
+    assert unstored(head + "\n    def area(self):\n        self.") == set()  # another function, no parameters
+    encoder = DocEncoder(tiny_predictor.vocab)  # the re-ranking raises them as it raises the class's members
+    inputs = cursor_context(TokenStream(head + "        self."), len(head) + 13, encoder).inputs
+    rerank = tiny_predictor.reranker.rerank(inputs.ids, inputs.parsed, inputs.ext, encoder.n_ext)
+    assert rerank is not None and rerank.floor is not None
+    for name in ("height_zqx", "width"):
+        i = encoder.ext_of_text(name)
+        assert rerank.scale[i] == 1.0 and rerank.floor[i] > 0, name

@@ -45,6 +45,29 @@ def class_members(m: ClassTokens, ids: np.ndarray, roles: np.ndarray, ext: np.nd
     return body_members(m, ids, roles, ext, found[1], len(ids)) if found is not None else None
 
 
+def unstored_parameters(m: ClassTokens, ids: np.ndarray, roles: np.ndarray, ext: np.ndarray,
+                        members: np.ndarray) -> np.ndarray:
+    """Identities of the parameters of the function around the end of a context (not `self`)
+    that the class has not stored yet (not in `members`), where the context ends with `self .`
+    starting a statement: `def __init__(self, size):` ... `self.|` is most often `self.size = size`."""
+    ids = np.asarray(ids)
+    n = len(ids)
+    if n < 3 or ids[n - 3] not in (m.newline, m.indent, m.dedent):
+        return np.zeros(0, np.int64)
+    defs = np.flatnonzero(ids == m.def_id)
+    if not len(defs):
+        return np.zeros(0, np.int64)
+    k = int(defs[-1])
+    newline = np.flatnonzero(ids[k:] == m.newline)
+    if not len(newline):
+        return np.zeros(0, np.int64)
+    header = slice(k, k + int(newline[0]))
+    r, x, own = np.asarray(roles)[header], np.asarray(ext)[header], ids[header]
+    params = x[(r == ROLE_ID["parameter"]) & ~np.isin(own, m.selves)]
+    params = params[params >= 0]
+    return np.setdiff1d(params, members)
+
+
 def enclosing_class(m: ClassTokens, ids: np.ndarray) -> tuple[int, int] | None:
     """(index of its `class` keyword, index of the INDENT opening its body) of the innermost
     class around the end of a context; None outside a class."""

@@ -12,7 +12,9 @@ scaled by the share of the attributes this document already put after the receiv
 table knows (a `types.` of another library is not the standard library's). After `self.`
 or `cls.` the corpus knows nothing about this class, but the document does: the methods and
 attributes the enclosing class has defined so far (`lookup/classes.py`) are boosted, and what
-its bases define a little less. After a module (`cst.`, `os.path.`) or an instance of a class
+its bases define a little less; where `self.` starts a statement, so are the parameters of the
+function around it that the class has not stored yet (`self.size = size`; on the validation
+projects' 1,150 attribute places, top-1 50.7% -> 51.3%, after `self.` 38.7% -> 40.4%). After a module (`cst.`, `os.path.`) or an instance of a class
 whose name shows (`node: cst.Name`), `model/lookup/receivers.py` looks up the names it has and
 `module_rerank` raises them, including the ones neither the vocabulary nor the document has
 (they take identities in the document's table).
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from heed.model.lookup.classes import ClassTokens, class_members
+from heed.model.lookup.classes import ClassTokens, class_members, unstored_parameters
 from heed.model.nn.member_table import MemberTable
 from heed.model.text.vocab import Vocab
 
@@ -110,6 +112,8 @@ class Reranker:
             members = class_members(self.tokens, ids, roles, ext)
             if members is None:
                 return None
+            if not tail:  # `self.|` starting a statement: the parameters the class has not stored yet count as members
+                members = np.union1d(members, unstored_parameters(self.tokens, ids, roles, ext, members))
             members = members[members < n_ext]
             scale = np.full(n_ext, 1 / CLASS_BOOST, np.float32)
             scale[members] = 1.0
