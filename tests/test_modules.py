@@ -149,6 +149,7 @@ def test_the_receiver_is_what_its_name_was_last_bound_to(project: Path) -> None:
         "A = h.": ("module", "zzq_unusual_helper"),
         "A = pkg.helpers.": ("module", "zzq_unusual_helper"),
         "def f(c: shapes.Circle, d):\n    c.": ("type", "zzq_radius"),  # an annotated parameter
+        "def f(self, c: shapes.Circle):\n    c.": ("type", "zzq_radius"),  # one after a comma
         "def f(c: Optional[shapes.Circle] = None):\n    c.": ("type", "zzq_area"),
         "def f(c: 'shapes.Circle'):\n    c.": ("type", "zzq_area"),
         "x = shapes.Circle()\nx.": ("type", "zzq_area"),  # an instance made here
@@ -169,7 +170,7 @@ def test_the_receiver_is_what_its_name_was_last_bound_to(project: Path) -> None:
     for code, (why, name) in cases.items():
         got = names_after(head + code, index)
         assert got is not None and got[0] == why and name in got[1], code
-    for code in ("pkg = 3\npkg.", "x = shapes.Circle()\nx = None or 3\nx.", "def g(shapes):\n    shapes.",
+    for code in ("pkg = 3\npkg.", "x = shapes.Circle()\nx = None or 3\nx.", "def g(shapes):\n    shapes.", "def f(*c: shapes.Circle):\n    c.",
                  "def g():\n    if x:\n        shapes = 3\n    shapes.", "def f(c):\n    c.", "x = make()\nx.", "for c in y:\n    c.", "f().x."):
         assert names_after(head + code, index) is None, code
 

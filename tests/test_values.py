@@ -32,6 +32,12 @@ ENGINE = """
     class Turbo(Engine):
         pass
 
+    class Car:
+        def __init__(self, engine: Engine, spare: "Wheel | None" = None, tag=None):
+            self.engine = engine
+            self.spare = spare
+            self.tag = tag
+
     def make_engine() -> Engine:
         return Engine()
 
@@ -52,6 +58,7 @@ def test_a_module_records_the_types_its_code_shows() -> None:
     assert module.types == {"DEFAULT": "Engine()"}
     engine = module.classes["Engine"]
     assert engine.types == {"spare": "Wheel", "wheel": "Wheel()", "log": "list", "gearbox": "Gearbox"}
+    assert module.classes["Car"].types == {"engine": "Engine", "spare": "Wheel"}  # parameters stored: `self.x = x`
 
 
 @pytest.mark.parametrize("written, expected", [
@@ -62,7 +69,7 @@ def test_annotation_type(written: str, expected: str) -> None:
     assert annotation_type(ast.parse(written, mode="eval").body) == expected
 
 
-HEAD = "from car.engine import Engine, Turbo, make_engine\n"
+HEAD = "from car.engine import Car, Engine, Turbo, make_engine\n"
 
 
 @pytest.mark.parametrize("code, expected", [
@@ -72,6 +79,8 @@ HEAD = "from car.engine import Engine, Turbo, make_engine\n"
     ("make_engine().gearbox().", {"shift_up"}),  # a method's return annotation, once called
     ("Turbo().wheel.", {"rotate", "inflate"}),  # an attribute a base class assigns
     ("def f(e: Engine):\n    e.spare.", {"rotate", "inflate"}),
+    ("Car().engine.wheel.", {"rotate", "inflate"}),  # a parameter the class stored
+    ("def f(e: Engine):\n    other = e\n    other.", {"start", "gearbox"}),  # a name given a parameter
 ])
 def test_a_receiver_is_followed_through_other_modules(garage: Path, code: str, expected: set[str]) -> None:
     got = names_after(HEAD + code, ModuleIndex([garage]), garage / "main.py")
@@ -83,6 +92,7 @@ def test_a_receiver_is_followed_through_other_modules(garage: Path, code: str, e
     "make_engine().start.",  # a method not called: its return type is not what it holds
     "make_engine().nothing.",
     "def f(e):\n    e.wheel.",  # nothing says what `e` is
+    "Car().tag.",  # a parameter with no annotation, stored
 ])
 def test_what_the_code_does_not_show_gives_no_names(garage: Path, code: str) -> None:
     assert names_after(HEAD + code, ModuleIndex([garage]), garage / "main.py") is None
@@ -96,16 +106,18 @@ def test_a_class_the_document_defines_is_followed_through_its_attributes(garage:
 
         class Car:
             pump: Pump
-            def __init__(self):
+            def __init__(self, spare: Pump):
                 self.engine = make_engine()
                 self.tags = {}
+                self.spare = spare
             def parts(self) -> Pump: ...
             def drive(self):
         """) + "        "  # dedent empties a last line of spaces
     index = ModuleIndex([garage])
     for tail, expected in [("self.engine.", {"start", "wheel"}), ("self.engine.wheel.", {"rotate"}),
                            ("self.pump.", {"prime", "bleed"}), ("self.parts().", {"prime", "bleed"}),
-                           ("self.tags.", {"items", "keys", "setdefault"}), ("Car().engine.wheel.", {"rotate"})]:
+                           ("self.tags.", {"items", "keys", "setdefault"}), ("Car().engine.wheel.", {"rotate"}),
+                           ("self.spare.", {"prime", "bleed"})]:
         got = names_after(text + tail, index, garage / "main.py")
         assert got is not None and expected <= got[1], tail
 

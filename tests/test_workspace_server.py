@@ -141,7 +141,7 @@ async def test_a_corrupt_cache_is_rebuilt(start: Start, tmp_path: Path) -> None:
     root = make_workspace(tmp_path / "project")
     cache = IndexCache(root, tmp_path / "cache" / "index")
     cache.folder.mkdir(parents=True)
-    bad = {"core.py": b'{"format": "heed-index-2/\xff\x00 not json', "util.py": b"[" * 100_000,
+    bad = {"core.py": b'{"format": "heed-index-3/\xff\x00 not json', "util.py": b"[" * 100_000,
            "__init__.py": json.dumps({"format": "heed-index-0", "summary": {}}).encode()}
     for name, content in bad.items():
         cache.entry(root / "pkg" / name).write_bytes(content)

@@ -4,8 +4,8 @@ Functions, classes (with their methods, class-level names, `self.x = ...` in the
 their bases as written), assignments, imports (kept as references, followed on demand by
 `ModuleIndex`), a literal `__all__`, and the modules a `from m import *` names. Where the code
 shows what a name holds, its type as written (`type_written`): `x: Foo`, `self.x = Foo(...)`,
-`x = make()` ("make()": what calling it gives), `x = []` ("list"), and each function's return
-annotation.
+`x = make()` ("make()": what calling it gives), `x = []` ("list"), `self.x = x` where a method's
+parameter is `x: Foo`, and each function's return annotation.
 """
 
 from __future__ import annotations
@@ -121,7 +121,24 @@ def class_info(node: ast.ClassDef) -> ClassInfo:
         if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name) \
                 and n.value.id == "self":
             names.setdefault(n.attr, "field")
+    for stmt in node.body:  # `def __init__(self, md: Markdown): self.md = md`: the parameter's annotation
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            types = {**stored_parameters(stmt), **types}
     return ClassInfo(names, [b for b in map(_dotted_text, node.bases) if b], types)
+
+
+def stored_parameters(method: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, str]:
+    """The types of the attributes a method stores its annotated parameters in (`self.x = x`)."""
+    args = method.args
+    annotated = {a.arg: a.annotation for a in (*args.posonlyargs, *args.args, *args.kwonlyargs) if a.annotation is not None}
+    found: dict[str, str] = {}
+    for n in ast.walk(method) if annotated else ():
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.value, ast.Name) and n.value.id in annotated:
+            t = n.targets[0]
+            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self" \
+                    and (written := annotation_type(annotated[n.value.id])):
+                found.setdefault(t.attr, written)
+    return found
 
 
 LITERALS = {ast.List: "list", ast.ListComp: "list", ast.Dict: "dict", ast.DictComp: "dict", ast.Set: "set",

@@ -174,9 +174,12 @@ def type_of(look: Lookup, at: int) -> str | None:
     """The type a parameter or assignment target at `at` holds, as written: `x: T`,
     `x: Optional[T]`, `x: T | None`, `x: "T"` -> "T"; `x = T(...)` -> "T()" (an instance of a
     class, or what a function returns: `value_of` decides); `x = []`, `{}`, `""` -> a builtin's
-    name; `self.x = ...` alike. None if it does not show."""
+    name; `x = param` -> the parameter's annotation; `self.x = ...` alike. None if it does not show."""
     texts = look.texts
-    if at + 2 >= len(texts) or (at > 0 and texts[at - 1] in ("as", ",", "for", "*", "**")):
+    # `a, b = ...`, `for x in`, `as x`: not what the value is; `*args: T`: a tuple of T. A parameter
+    # after a comma (`def f(self, node: Node)`) is annotated as any other.
+    before = texts[at - 1] if at > 0 else ""
+    if at + 2 >= len(texts) or before in ("*", "**") or before in ("as", ",", "for") and look.roles[at] != PARAMETER:
         return None
     if texts[at + 1] == ":" and look.roles[at] in (PARAMETER, TARGET, ATTRIBUTE_TARGET):
         found = annotation_at(texts, at + 2)
@@ -188,7 +191,11 @@ def type_of(look: Lookup, at: int) -> str | None:
         if first.lstrip("rRbBuUfF")[:1] in ("'", '"'):
             return "bytes" if "b" in first.split(first.lstrip("rRbBuUfF")[:1])[0].lower() else "str"
         found, k = dotted_name(texts, at + 2)
-        return f"{found}()" if found and k < len(texts) and texts[k] == "(" else None
+        if found and k < len(texts) and texts[k] == "(":
+            return f"{found}()"
+        if found.isidentifier() and (k >= len(texts) or texts[k] in ("\n", ";")):  # `self.md = md`: what the parameter holds
+            where = last_binding(look, found, at)
+            return type_of(look, where) if where is not None and look.roles[where] == PARAMETER else None
     return None
 
 
