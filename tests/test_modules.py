@@ -307,3 +307,13 @@ def test_modules_read_in_an_earlier_session_come_from_the_disk_cache(tmp_path, m
     index.disk = ModuleCache(blocked / "modules", roots=(str(lib),))
     assert "EXTRA" in index.find("pkg").names and index.disk.failed
     assert not ModuleCache(cache).holds(source)  # by default only the standard library's and installed packages' modules
+
+
+def test_among_names_the_model_cannot_tell_apart_public_ones_come_first(project: Path, tiny_predictor) -> None:  # type: ignore[no-untyped-def]
+    write(project, {"pkg/priv.py": "def _zzq_aa(): ...\ndef zzq_bb(): ...\n"})
+    comp = Completer(tiny_predictor, project / "main.py", ModuleIndex([project]))
+    text = "from pkg import priv\npriv."
+    items = [c for c in comp.popup(TokenStream(text), len(text), 50).candidates if "zzq" in c.text]
+    assert [c.text for c in items] == ["zzq_bb", "_zzq_aa"] and items[0].prob == items[1].prob > 0
+    text = "from pkg import priv\npriv._"
+    assert [c.text for c in comp.popup(TokenStream(text), len(text), 50).candidates if "zzq" in c.text] == ["_zzq_aa"]

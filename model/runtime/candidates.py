@@ -86,7 +86,7 @@ def finish_popup(
     names of `module` if it is one, and `defined`: what other code says it has, name -> kind
     or "" (see `lookup/receivers.py`); else the names in scope, then `project`: the names the
     project's other modules define), filtered by the typed prefix; rank by model probability,
-    then by how often the document uses the name."""
+    then by how often the document uses the name, public before `_private`."""
     defined = defined or {}
     if after_dot:
         receiver = receiver_before(stream.text, offset - len(prefix))
@@ -106,7 +106,11 @@ def finish_popup(
             if p.name not in scope.names and p.name != prefix:
                 elsewhere.setdefault(p.name, p)  # the first by path, where several modules define it
                 found.setdefault(p.name, Candidate(p.name, 0.0, "", "project"))
-    ranked = sorted(found.values(), key=lambda c: (-c.prob, -scope.counts.get(c.text, 0), c.text))[:max_items]
+    # Ties (names only the look-up offers, with the same floor) go to the document's most used, then
+    # to public names before `_private` ones (unless one is being typed), then alphabetically.
+    private = not prefix.startswith("_")
+    ranked = sorted(found.values(), key=lambda c: (-c.prob, -scope.counts.get(c.text, 0), private and c.text.startswith("_"),
+                                                   c.text))[:max_items]
     for c in ranked:  # kinds for the items shown only: looking one up can scan the document
         kind = module_kind(modules, module, c.text) if module is not None and modules is not None else ""
         there = elsewhere.get(c.text)
