@@ -150,6 +150,10 @@ def test_the_receiver_is_what_its_name_was_last_bound_to(project: Path) -> None:
         "A = pkg.helpers.": ("module", "zzq_unusual_helper"),
         "def f(c: shapes.Circle, d):\n    c.": ("type", "zzq_radius"),  # an annotated parameter
         "def f(self, c: shapes.Circle):\n    c.": ("type", "zzq_radius"),  # one after a comma
+        # narrowed by isinstance, in the block it guards or after an assert
+        "def f(c):\n    if isinstance(c, shapes.Circle):\n        c.": ("type", "zzq_area"),
+        "def f(c):\n    if x and isinstance(c, shapes.Circle) and c:\n        y = 1\n        c.": ("type", "zzq_area"),
+        "def f(c):\n    assert isinstance(c, shapes.Circle)\n    if c:\n        c.": ("type", "zzq_area"),
         "def f(c: Optional[shapes.Circle] = None):\n    c.": ("type", "zzq_area"),
         "def f(c: 'shapes.Circle'):\n    c.": ("type", "zzq_area"),
         "x = shapes.Circle()\nx.": ("type", "zzq_area"),  # an instance made here
@@ -171,6 +175,11 @@ def test_the_receiver_is_what_its_name_was_last_bound_to(project: Path) -> None:
         got = names_after(head + code, index)
         assert got is not None and got[0] == why and name in got[1], code
     for code in ("pkg = 3\npkg.", "x = shapes.Circle()\nx = None or 3\nx.", "def g(shapes):\n    shapes.", "def f(*c: shapes.Circle):\n    c.",
+                 "def f(c):\n    if not isinstance(c, shapes.Circle):\n        c.",
+                 "def f(c):\n    if isinstance(c, shapes.Circle):\n        pass\n    c.",
+                 "def f(c):\n    if isinstance(c, (shapes.Circle, int)):\n        c.",
+                 "def f(c):\n    if isinstance(c, shapes.Circle):\n        c = 3\n        c.",
+                 "def f(c):\n    if x:\n        assert isinstance(c, shapes.Circle)\n    c.",
                  "def g():\n    if x:\n        shapes = 3\n    shapes.", "def f(c):\n    c.", "x = make()\nx.", "for c in y:\n    c.", "f().x."):
         assert names_after(head + code, index) is None, code
 

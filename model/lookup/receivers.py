@@ -81,6 +81,11 @@ def receiver_names(look: Lookup) -> ReceiverNames | None:
         value = document_value(look, found[0], 0) if found is not None else None
         return _names(look, value.names, value.ids, "type") if (value := follow(value, chain[1:])) is not None else None
     at = last_binding(look, chain[0])
+    narrowed = isinstance_type(look, chain[0], at if at is not None else -1)
+    if narrowed is not None:  # `if isinstance(node, cst.Name):` ... `node.`
+        value = follow(value_of(look, *narrowed), chain[1:])
+        if value is not None:
+            return _names(look, value.names, value.ids, "type")
     role = int(look.roles[at]) if at is not None else IMPORT  # none in the context: maybe an import before it
     if role == IMPORT:
         bound = look.binding_of(chain[0])
@@ -161,6 +166,40 @@ class Blocks:
                 continue  # a one-line function, or one that ended before `i`: not around it
             return bool(self.lowest[i] <= depth[k])
         return False
+
+
+NARROWS = frozenset({"if", "elif", "while", "assert", "and"})  # what an `isinstance(` that narrows follows
+
+
+def isinstance_type(look: Lookup, name: str, after: int) -> tuple[str, int] | None:
+    """(the class as written, where) of the last `isinstance(name, T)` after the token `after`
+    (the name's binding) that holds at the context's end: in the condition of an `if`, `elif` or
+    `while` whose block the end is in, or an `assert` in the end's block or one around it. None
+    where there is none (or it is negated, or checks a tuple of classes)."""
+    texts, end = look.texts, len(look.texts) - 1
+    blocks: Blocks | None = None
+    for i in range(end - 6, max(after, end - SCAN, 0), -1):
+        if texts[i] != "isinstance" or texts[i + 1] != "(" or texts[i + 2] != name or texts[i + 3] != ",":
+            continue
+        written, k = dotted_name(texts, i + 4)
+        if not written or k >= end or texts[k] != ")" or texts[i - 1] not in NARROWS:
+            continue
+        blocks = blocks or Blocks.of(look, end)
+        line = int(np.searchsorted(blocks.newlines, i))
+        first = int(blocks.newlines[line - 1]) + 1 if line > 0 else 0
+        while first < i and texts[first] == "":  # INDENT, DEDENT
+            first += 1
+        body = int(blocks.newlines[line]) + 1 if line < len(blocks.newlines) else end
+        depth = blocks.depth[i]
+        if texts[first] == "assert":
+            holds = bool(blocks.lowest[i] >= depth)  # the end is in the assert's block, or deeper
+        elif texts[first] in ("if", "elif", "while"):
+            holds = body < end and look.ids[body] == look.tokens.indent and bool(blocks.lowest[body] > depth)
+        else:
+            holds = False
+        if holds:
+            return written, i
+    return None
 
 
 def binds_none(texts: Sequence[str], i: int) -> bool:
