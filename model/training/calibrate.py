@@ -15,7 +15,8 @@ projects, so that the choice sees how the models do on code they were not fitted
 pairs whose shown ghost text is exact at least EXACT_TARGET of the time at both kinds of place,
 at the lower end of its 95% interval (files resampled), the one that gives the most accepted
 characters per place (the two kinds weighing the same); where none reaches it, the one that
-gives the most characters.
+gives the most characters. At the keystrokes, what each pair would show is judged as the server
+shows it: a suggestion shown and typed along with is kept (`served`).
 """
 
 from __future__ import annotations
