@@ -7,9 +7,9 @@ last one to four tokens each time they occurred earlier in the file, at any dist
 
 Its distribution weighs longer matching contexts more (ORDER_WEIGHT per token), and is mixed in
 with a weight that grows with the longest match and with how often that context occurred
-(MIX_WEIGHT, MIX_COUNT), less after a dot (AFTER_DOT); the project's (the workspace index) more there
-(PROJECT_AFTER_DOT). The constants were tuned on the
-validation split of the training corpus, never on the evaluation set (docs/MODEL_CARD.md).
+(MIX_WEIGHT, MIX_COUNT), less after a dot (AFTER_DOT); the project's (the workspace index)
+more there (PROJECT_AFTER_DOT). The constants were tuned on the validation split of the training
+corpus or on the validation projects, never on the evaluation set (docs/MODEL_CARD.md).
 """
 
 from __future__ import annotations
