@@ -54,14 +54,10 @@ def unstored_parameters(m: ClassTokens, ids: np.ndarray, roles: np.ndarray, ext:
     n = len(ids)
     if n < 3 or ids[n - 3] not in (m.newline, m.indent, m.dedent):
         return np.zeros(0, np.int64)
-    defs = np.flatnonzero(ids == m.def_id)
-    if not len(defs):
+    found = enclosing_block(m, ids, m.def_id)
+    if found is None:
         return np.zeros(0, np.int64)
-    k = int(defs[-1])
-    newline = np.flatnonzero(ids[k:] == m.newline)
-    if not len(newline):
-        return np.zeros(0, np.int64)
-    header = slice(k, k + int(newline[0]))
+    header = slice(*found)
     r, x, own = np.asarray(roles)[header], np.asarray(ext)[header], ids[header]
     params = x[(r == ROLE_ID["parameter"]) & ~np.isin(own, m.selves)]
     params = params[params >= 0]
@@ -71,6 +67,12 @@ def unstored_parameters(m: ClassTokens, ids: np.ndarray, roles: np.ndarray, ext:
 def enclosing_class(m: ClassTokens, ids: np.ndarray) -> tuple[int, int] | None:
     """(index of its `class` keyword, index of the INDENT opening its body) of the innermost
     class around the end of a context; None outside a class."""
+    return enclosing_block(m, ids, m.class_id)
+
+
+def enclosing_block(m: ClassTokens, ids: np.ndarray, keyword: int) -> tuple[int, int] | None:
+    """(index of its keyword, index of the INDENT opening its body) of the innermost block around
+    the end of a context that `keyword` (`class` or `def`) heads; None outside one."""
     ids = np.asarray(ids)
     depth = np.cumsum((ids == m.indent).astype(np.int32) - (ids == m.dedent))  # after each token
     if not len(depth) or depth[-1] <= 0:
@@ -80,13 +82,13 @@ def enclosing_class(m: ClassTokens, ids: np.ndarray) -> tuple[int, int] | None:
     openers = np.flatnonzero((ids == m.indent) & (depth == lowest_after))
     headers = np.flatnonzero((ids == m.class_id) | (ids == m.def_id))
     newlines = np.flatnonzero(ids == m.newline)
-    for b in openers[::-1]:  # innermost first: `self` in a method means its class
+    for b in openers[::-1]:  # innermost first (`self` in a method means its class)
         h = np.searchsorted(headers, b) - 1
         if h < 0:
             continue
         k = headers[h]
         # The keyword must head the line this block belongs to: no line ends between them but the last.
-        if np.searchsorted(newlines, k) < np.searchsorted(newlines, b - 1) or ids[k] != m.class_id:
+        if np.searchsorted(newlines, k) < np.searchsorted(newlines, b - 1) or ids[k] != keyword:
             continue
         return int(k), int(b)
     return None
