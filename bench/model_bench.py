@@ -5,6 +5,7 @@
 - one step: the model consumes one more token with its state cached (what typing costs);
 - cold: 500 tokens of context from an empty state (a file just opened);
 - beam: ghost text for one line (width 4, up to 16 tokens);
+- the project memory's recall at its largest (what an adapted model adds to each request);
 - the network alone, numpy (what the server runs, `model/nn/numpy_net.py`) beside torch on
   the same weights (what it ran before), as a ratio: one token, a chunk of 64, a beam's step
   of four rows;
@@ -24,6 +25,8 @@ import torch
 from heed.model.nn.network import HeedLM, State
 from heed.model.runtime.beam import beam_search
 from heed.model.runtime.encoding import DocEncoder, Encoded
+from heed.model.runtime import memory
+from heed.model.runtime.memory import ProjectMemory
 from heed.model.runtime.predictor import load_predictor
 
 
@@ -61,6 +64,15 @@ def main() -> int:
     print(f"one step (cached state):   p50 {statistics.median(step):6.2f} ms  p95 {sorted(step)[189]:6.2f} ms   target <= 5 ms")
     print(f"500 tokens from cold:      p50 {statistics.median(cold):6.1f} ms  max {max(cold):6.1f} ms   target <= 150 ms")
     print(f"beam search, one line:     p50 {statistics.median(beam):6.1f} ms  max {max(beam):6.1f} ms")
+    # The project memory at its largest (`runtime/memory.py`): one recall per popup and ghost text.
+    size = memory.MAX_ENTRIES
+    vectors = np.tanh(rng.normal(0, 1, (size, net.config.embed))).astype(np.float32)
+    recalled = ProjectMemory.of(vectors, [f"name{i % 5000}" for i in range(size)], [f"/p/m{i % 300}.py" for i in range(size)])
+    query = out.vector[0]
+    recall = _ms(lambda: recalled.recall(query, "/p/m7.py"), 200)
+    held = (recalled.keys.nbytes + recalled.norms.nbytes + recalled.values.nbytes + recalled.files.nbytes) / 2**20
+    print(f"project memory recall ({size:,} entries, {held:.0f} MB): p50 {statistics.median(recall):6.2f} ms  "
+          f"p95 {sorted(recall)[189]:6.2f} ms, {statistics.median(recall) / statistics.median(step):.1f}x one step")
 
     # The network alone, numpy against torch, from the same state.
     model = HeedLM.of(net.config, net.weights).eval()

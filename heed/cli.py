@@ -88,11 +88,19 @@ def cmd_check(args: argparse.Namespace) -> int:
                       else "ghost text not calibrated (all of it shown)")
     except ValueError as exc:
         calibrated = f"ghost text not calibrated: {exc}"
+    from heed.model.runtime.memory import ProjectMemory
+
+    try:
+        memory = ProjectMemory.load(folder, model.config.embed)
+    except ValueError as exc:
+        print(f"heed {__version__}: model not usable: {exc}", file=sys.stderr)
+        return 1
     params = model.parameter_count()
     members = f"attributes of {len(table.receivers)} receivers" if table is not None else "no member table"
+    recalls = f", a project memory of {len(memory):,} names from {len(memory.paths):,} files" if memory is not None else ""
     print(f"heed {__version__}: model {folder} loaded: {params / 1e6:.1f}M parameters, "
           f"{len(vocab)} tokens, tokenizer {vocab.tokenizer_version}, trained {meta.get('trained_tokens', '?')} tokens, "
-          f"{members}, {calibrated}")
+          f"{members}, {calibrated}{recalls}")
     return 0
 
 
@@ -182,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "is not code (ablation)")
     p.add_argument("--no-index", action="store_true", help="with --projects: without the workspace index of the "
                    "project's other files (ablation)")
+    p.add_argument("--no-memory", action="store_true", help="with --projects: an adapted model without its project "
+                   "memory (ablation)")
     p.add_argument("--fifth", action="store_true", help="with --projects: only each project's evaluation fifth of files "
                    "(all of them; the ones `heed adapt --leave-out-fifth` never trains on)")
     p.add_argument("--typing", type=int, default=0, metavar="N",
@@ -202,10 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="files left out, as heed.index.exclude")
     p.add_argument("--leave-out-fifth", action="store_true", help="never train on the files `heed eval --projects "
                    "--fifth` evaluates on (the honest measure of adaptation)")
-    p.add_argument("--train", choices=["all", "head", "embeddings", "no-lstm"], default="all",
+    p.add_argument("--train", choices=["all", "head", "embeddings", "no-lstm", "none"], default="all",
                    help="what is fine-tuned, the rest frozen (default all; head: the attention query, projection, "
                    "pointer gate and biases after the LSTM; embeddings: the token and role embeddings and the "
-                   "output bias; no-lstm: all but the LSTM)")
+                   "output bias; no-lstm: all but the LSTM; none: nothing, the project memory alone)")
+    p.add_argument("--no-memory", action="store_true", help="no project memory (the nearest contexts of the "
+                   "workspace's names, recalled at each completion): fine-tuning alone")
     p.set_defaults(func=cmd_adapt)
 
     p = sub.add_parser("calibrate", parents=[verbose],

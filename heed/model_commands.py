@@ -114,7 +114,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     features = Features(ngrams=not args.no_cache, members=not args.no_members, modules=not args.no_modules,
                         pointer=not args.no_pointer, far=not args.no_far, syntax_check=not args.no_syntax_check,
-                        workspace=not args.no_index)
+                        workspace=not args.no_index, memory=not args.no_memory)
     if args.projects:
         return _eval_projects(args, features)  # what the server answers: no torch needed
     if _without_torch("eval --corpus"):
@@ -218,7 +218,8 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         os.nice(10)
     try:
         done = adapt(root, Path(args.out) if args.out else None, args.max_minutes, Path(_bundled(args.model)) if args.model else None,
-                     args.threads, args.lr, args.exclude, leave_out, progress=True, trained=args.train)
+                     args.threads, args.lr, args.exclude, leave_out, progress=True, trained=args.train,
+                     memory=not args.no_memory)
     except (ValueError, ModelError, OSError) as exc:
         print(f"heed: {exc}", file=sys.stderr)
         return 1

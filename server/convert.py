@@ -17,8 +17,8 @@ ITEM_KIND = {
     "builtin": types.CompletionItemKind.Function,
     "text": types.CompletionItemKind.Text,
 }
-SOURCE_LABEL = {"vocabulary": "model", "pointer": "copied", "file": "repeated", "defined": "defined there", "scope": "in scope",
-                "project": "in the project"}
+SOURCE_LABEL = {"vocabulary": "model", "pointer": "copied", "file": "repeated", "memory": "recalled", "defined": "defined there",
+                "scope": "in scope", "project": "in the project"}
 
 
 def completion_item(candidate: Candidate, rank: int, edit_range: types.Range, data: dict,
@@ -54,6 +54,8 @@ def explanation_markdown(explanation) -> str:  # type: ignore[no-untyped-def]
         head += f" · copied from line {e.copied_from} (pointer)"
     elif e.source == "file" and e.repeats_line is not None:
         head += f" · followed the same code on line {e.repeats_line} (this file's n-grams)"
+    elif e.source == "memory":
+        head += f" · recalled from the project: it followed similar code in `{e.recalled_from or 'another file'}`"
     elif e.source == "defined":
         head += " · defined by what the receiver is (the model has not seen this name)"
     else:

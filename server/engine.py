@@ -85,8 +85,10 @@ class Engine:
                                          "Suggestions come from the names in scope until this is fixed.")
                     return self.status
                 params = self.predictor.model.parameter_count()
+                memory = self.predictor.memory
+                recalls = f", a project memory of {len(memory):,} names" if memory is not None else ""
                 self.status = Status("ready", str(folder), f"model loaded ({params / 1e6:.1f}M parameters, "
-                                     f"{len(self.predictor.vocab)} tokens) in {time.monotonic() - self.load_started:.1f} s")
+                                     f"{len(self.predictor.vocab)} tokens{recalls}) in {time.monotonic() - self.load_started:.1f} s")
             except Exception as exc:  # an unexpected failure must not take the server down
                 log.exception("loading the model failed")
                 self.predictor = None

@@ -95,3 +95,27 @@ def test_the_command_line_offers_every_part_to_train() -> None:
 
     action = next(a for a in build_parser()._subparsers._group_actions[0].choices["adapt"]._actions if a.dest == "train")
     assert list(action.choices) == list(TRAINED) and action.default == "all"
+
+
+def test_the_memory_alone_keeps_the_weights_and_remembers_the_files_it_read(workspace: Path, tiny_model_dir: Path,
+                                                                              tmp_path: Path) -> None:
+    from heed.model.nn.store import WEIGHTS
+    from heed.model.runtime.memory import ProjectMemory
+
+    left_out = lambda p: in_fifth(workspace, p)  # noqa: E731
+    done = adapt(workspace, tmp_path / "out", 0.02, tiny_model_dir, leave_out=left_out, progress=False, trained="none")
+    assert (done.model / WEIGHTS).read_bytes() == (tiny_model_dir / WEIGHTS).read_bytes()
+    model, _, _ = load_model(done.model)
+    memory = ProjectMemory.load(done.model, model.config.embed)
+    assert memory is not None and len(memory) > 1000
+    read = {p.resolve().as_posix() for p in (workspace / "pkg").glob("*.py") if not left_out(p)}
+    assert set(memory.paths) <= read and len(memory.paths) == done.files["train"] + done.files["valid"]
+    assert all(n.isidentifier() for n in memory.names)
+
+
+def test_fine_tuning_builds_the_memory_on_its_own_weights_unless_told_not_to(workspace: Path, tiny_model_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    from heed.model.runtime.memory import MEMORY
+
+    assert (adapt(workspace, tmp_path / "a", 0.02, tiny_model_dir, progress=False).model / MEMORY).is_file()
+    assert not (adapt(workspace, tmp_path / "b", 0.02, tiny_model_dir, progress=False, memory=False).model / MEMORY).exists()

@@ -45,6 +45,7 @@ class Output(NamedTuple):
     gate: np.ndarray  # [B, 1] probability given to the vocabulary
     key_ext: np.ndarray  # [B, F+K] pointer identity of each of those positions
     state: State
+    vector: np.ndarray | None = None  # [B, E] the output layer's input: what the project memory is searched by
 
 
 class NumpyNet:
@@ -156,12 +157,13 @@ class NumpyNet:
             beyond = np.where(new.far_valid, far_scores + w["far_bias"], -np.inf)
             attn = _softmax(np.concatenate([beyond, np.where(new.mem_valid, scores, -np.inf)], axis=1))
         z = np.concatenate([q, context], axis=-1)
-        logits = _dot(np.tanh(z @ self._t["proj.weight"] + w["proj.bias"]), self._t["embed.weight"]) + w["decoder_bias"]
+        vector = np.tanh(z @ self._t["proj.weight"] + w["proj.bias"])
+        logits = _dot(vector, self._t["embed.weight"]) + w["decoder_bias"]
         if self.config.pointer:
             gate = _sigmoid((z @ self._t["gate.weight"] + w["gate.bias"])[:, 0])
         else:
             gate = np.ones(B, np.float32)
-        return Output(logits[:, None], attn[:, None], gate.astype(np.float32)[:, None], attn_ext, new)
+        return Output(logits[:, None], attn[:, None], gate.astype(np.float32)[:, None], attn_ext, new, vector)
 
 
 def _dot(x: np.ndarray, wt: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """What turns the network's next-token distribution into heed's: the document's n-grams mixed
 in (`ngram.py`), then after a dot the re-ranking (`rerank.py`) by the receiver's usual
-attributes, the class's members, and the names the code says the receiver has.
+attributes, the class's members, and the names the code says the receiver has. An adapted
+model's project memory (`memory.py`) votes first, as a kNN-LM mixes its neighbours into the network.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from heed.model.lookup.receivers import ReceiverNames
-from heed.model.runtime import ngram
+from heed.model.runtime import memory, ngram
 from heed.model.runtime.encoding import Encoded
 from heed.model.runtime.rerank import Rerank, Reranker, module_rerank
 from heed.model.text.roles import UNKNOWN
@@ -39,6 +40,7 @@ class Adjuster:
     dot: int = -1  # the vocabulary id of `.`: after it the n-grams weigh less (ngram.AFTER_DOT)
     receiver: ReceiverNames | None = None  # what code outside the context says follows its final dot
     project: ngram.ProjectGrams | None = None  # the project's n-grams (the workspace index)
+    recalled: np.ndarray | None = None  # [<= n_ext] the project memory's votes after the context (`memory.py`)
 
     def __post_init__(self) -> None:
         self._identities = np.zeros(0, np.int64)  # the context's, for the project's n-grams
@@ -57,7 +59,14 @@ class Adjuster:
 
     def mix(self, probs: np.ndarray, allowed: np.ndarray, tail: list[int] | None = None
             ) -> tuple[np.ndarray, ngram.NgramGuess]:
-        """`probs` [n_ext] with the document's n-grams mixed in, and their guess."""
+        """`probs` [n_ext] with the project memory's votes and the document's n-grams mixed in, and
+        the n-grams' guess. The memory votes for the token after the context only (beam search's
+        first step), where it has the network's vector to search by."""
+        if self.recalled is not None and not tail:
+            votes = np.zeros_like(probs)
+            n = min(len(votes), len(self.recalled))
+            votes[:n] = self.recalled[:n]
+            probs = (1 - memory.WEIGHT) * probs + memory.WEIGHT * votes
         guess = self.ngrams.guess(len(self.context), tail or []) if self.ngrams is not None else ngram.NgramGuess.none()
         last = tail[-1] if tail else int(self.context.ids[-1]) if len(self.context.ids) else -1
         after_dot = last == self.dot >= 0

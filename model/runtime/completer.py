@@ -19,6 +19,7 @@ from heed.model.lookup.modules import SHARED, ModuleIndex
 from heed.model.lookup.receivers import Lookup, ReceiverNames, receiver_names
 from heed.model.lookup.scope import piece_names, scope_at
 from heed.model.nn.numpy_net import Output, mixture
+from heed.model.runtime.attribution import Explanation, shares, source_of
 from heed.model.runtime.beam import beam_search
 from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.candidates import Candidate, Popup, finish_popup, project_names
@@ -52,24 +53,6 @@ MAX_LINE_TOKENS = 2_000
 
 
 @dataclass
-class Explanation:
-    text: str
-    prob: float
-    source: str  # what gave it the most probability: "vocabulary", "pointer", "file" (n-grams) or "defined"
-    gate: float  # share the model gave the vocabulary over the pointer, at this position
-    pointer_prob: float
-    vocab_prob: float
-    spans: list[tuple[int, str, float]]  # (line, code, attention weight) most attended, top first
-    copied_from: int | None  # line the pointer copied the name from
-    weights: list[tuple[int, int, str, float]] = field(default_factory=list)  # (line, col, text, weight) per window token
-    file_prob: float = 0.0  # from the document's n-grams
-    repeats_line: int | None = None  # line where it last followed the same tokens
-    lifted_by: str = ""  # after a dot, what raised it: "class" (a member of the class around or its
-    # bases), "corpus" (usual after the receiver in training), "module" (a name of the module the
-    # receiver is) or "type" (a name of the class the receiver is, or is an instance of)
-
-
-@dataclass
 class InlineSuggestion:
     text: str  # what to insert at the cursor (after the typed prefix)
     logp: float
@@ -89,6 +72,7 @@ class Completer:
         self.encoder = DocEncoder(predictor.vocab) if predictor else None
         self.states = StateCache()
         self.path = path
+        self.own_file = path.resolve().as_posix() if path is not None else None  # what the project memory leaves out
         self.modules = modules or SHARED
         self.workspace = workspace  # the project's index (`model/workspace`), as far as it is built ...
         # ... which a file outside the project (a library's, opened to read it) does not use: the
@@ -165,7 +149,7 @@ class Completer:
         out, inputs, cut = self._run(ctx, cancelled, quick)
         dot_end = offset - len(ctx.prefix)
         receiver = self._receiver(stream, dot_end, ctx) if is_after_dot(stream.text, dot_end) else None
-        pred = self.predictor.prediction(out, self.encoder, inputs, receiver, self._project())
+        pred = self.predictor.prediction(out, self.encoder, inputs, receiver, self._project(), self.own_file)
         pred.key_pos = np.where(pred.key_pos >= 0, pred.key_pos + cut, -1)
         pred.ngrams.last = np.where(pred.ngrams.last >= 0, pred.ngrams.last + cut, -1)
         return ctx, pred
@@ -215,12 +199,22 @@ class Completer:
 
     def _source(self, pred: Prediction, ext_id: int) -> str:
         """What gave a candidate most of its probability: "pointer", "vocabulary", "file" (the
-        n-grams), or "defined" (the floor the module or class the receiver is gave its names)."""
-        shares = _shares(pred, ext_id)
+        n-grams), "memory" (the project memory's votes) or "defined" (the floor the module or
+        class the receiver is gave its names)."""
+        parts = shares(pred, ext_id)
         floor = pred.rerank.floor if pred.rerank is not None and pred.rerank.why in ("module", "type") else None
-        if floor is not None and 0 <= ext_id < len(floor) and floor[ext_id] > 0 and sum(shares) < 0.5 * float(pred.probs[ext_id]):
+        if floor is not None and 0 <= ext_id < len(floor) and floor[ext_id] > 0 and sum(parts) < 0.5 * float(pred.probs[ext_id]):
             return "defined"
-        return _source_of(*shares)
+        return source_of(*parts)
+
+    def _shown_path(self, path: str | None) -> str:
+        """A file of the project as a user reads it: relative to the workspace folder it is in."""
+        if not path:
+            return ""
+        for root in self.workspace.roots if self.workspace is not None else ():
+            if Path(path).is_relative_to(root.resolve()):
+                return Path(path).relative_to(root.resolve()).as_posix()
+        return path
 
     # -- ghost text -----------------------------------------------------------------------------
     def inline(
@@ -261,7 +255,7 @@ class Completer:
         prefix = ctx.prefix
         dot_end = offset - len(prefix)
         adjuster = self.predictor.adjuster(inputs, self._receiver(stream, dot_end, ctx) if is_after_dot(stream.text, dot_end) else None,
-                                           project=self._project())
+                                           project=self._project(), recalled=self.predictor.recall(out, self.encoder, self.own_file))
         given: list[str] = []  # the typed name, when the model cannot produce it
         first: Callable[[str], bool] | None
         if selected is not None:
@@ -361,8 +355,11 @@ class Completer:
             for line, w in sorted(by_line.items(), key=lambda kv: -kv[1])[:top]
         ]
         hits = [(float(pred.attn[j]), j) for j in range(len(pred.attn)) if pred.key_ext[j] == ext_id >= 0 and pred.key_pos[j] >= 0]
-        pointer_prob, vocab_prob, file_prob = _shares(pred, ext_id)
+        pointer_prob, vocab_prob, file_prob, _ = shares(pred, ext_id)
         source = self._source(pred, ext_id)
+        recalled_from = ""
+        if source == "memory" and self.predictor.memory is not None and pred.vector is not None:
+            recalled_from = self._shown_path(self.predictor.memory.where(pred.vector, text, self.own_file))
         copied_from = repeats_line = None
         if hits and source == "pointer":
             _, j = max(hits)
@@ -375,7 +372,7 @@ class Completer:
             and pred.reranked[ext_id] > 1
         return Explanation(
             text, prob, source, pred.gate, pointer_prob, vocab_prob, spans, copied_from, weights, file_prob, repeats_line,
-            pred.rerank.why if lifted and pred.rerank is not None else "",
+            recalled_from, pred.rerank.why if lifted and pred.rerank is not None else "",
         )
 
 
@@ -395,17 +392,3 @@ def sure_enough(suggestions: list[InlineSuggestion], threshold: float, prefix_th
     for s in out:
         unique.setdefault(s.text, s)
     return list(unique.values())
-
-
-def _shares(pred: Prediction, ext_id: int) -> tuple[float, float, float]:
-    """The probability of one candidate from the pointer, the vocabulary and the document's n-grams
-    (each scaled as the re-ranking after a dot scaled their sum)."""
-    model = 1 - pred.ngrams.weight
-    pointer = model * (1 - pred.gate) * float(pred.attn[pred.key_ext == ext_id].sum()) if ext_id >= 0 else 0.0
-    vocab = model * pred.gate * float(pred.vocab_probs[ext_id]) if 0 <= ext_id < len(pred.vocab_probs) else 0.0
-    scale = float(pred.reranked[ext_id]) if pred.reranked is not None and 0 <= ext_id < len(pred.reranked) else 1.0
-    return pointer * scale, vocab * scale, pred.ngrams.prob_of(ext_id) * scale
-
-
-def _source_of(pointer: float, vocab: float, file: float) -> str:
-    return "file" if file > max(pointer, vocab) else "pointer" if pointer > vocab else "vocabulary"

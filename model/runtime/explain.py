@@ -10,7 +10,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from heed.model.runtime.completer import Completer, Explanation
+from heed.model.runtime.attribution import Explanation
+from heed.model.runtime.completer import Completer
 from heed.model.runtime.predictor import Predictor
 from heed.model.text.stream import TokenStream
 
@@ -66,6 +67,8 @@ def _where(e: Explanation, otherwise: str) -> str:
         return f"copied from line {e.copied_from}"
     if e.source == "file" and e.repeats_line:
         return f"as after the same code on line {e.repeats_line}"
+    if e.source == "memory":
+        return f"recalled from the project (it followed similar code in {e.recalled_from or 'another file'})"
     if e.source == "defined":
         return f"defined by what the receiver is ({e.lifted_by})"
     if e.lifted_by == "class":

@@ -18,13 +18,14 @@ from heed.model.lookup.classes import ClassTokens
 from heed.model.lookup.receivers import ReceiverNames
 from heed.model.nn.member_table import MemberTable
 from heed.model.nn.numpy_net import NumpyNet, Output, State, mixture
-from heed.model.nn.store import default_model_dir, load_members, load_net
+from heed.model.nn.store import ModelError, default_model_dir, load_members, load_net
 from heed.model.runtime import ngram
 from heed.model.runtime.adjust import Adjuster
 from heed.model.runtime.beam import STOP_KEYS
 from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.confidence import Calibration
 from heed.model.runtime.encoding import DocEncoder, Encoded
+from heed.model.runtime.memory import ProjectMemory
 from heed.model.runtime.rerank import Rerank, Reranker
 from heed.model.runtime.state_cache import compact, far_positions
 from heed.model.runtime.threads import default_threads, set_blas_threads
@@ -47,6 +48,7 @@ class Features:
     far: bool = True  # the pointer's far memory (`--no-far`)
     syntax_check: bool = True  # ghost text shown only if it is code (`--no-syntax-check`)
     workspace: bool = True  # the project's index: its n-grams, names and types (`--no-index`)
+    memory: bool = True  # an adapted model's project memory (`--no-memory`)
 
 
 ALL_FEATURES = Features()
@@ -66,6 +68,8 @@ class Prediction:
     rerank: Rerank | None = None  # after a dot: the receiver's usual attributes, or the class's members
     reranked: np.ndarray | None = None  # [n_ext] what that re-ranking multiplied each probability by
     receiver: ReceiverNames | None = None  # after a dot, the names other code says the receiver has
+    recalled: np.ndarray | None = None  # [<= n_ext] the project memory's votes, mixed in at memory.WEIGHT
+    vector: np.ndarray | None = None  # [E] what the memory was searched by (`heed explain` asks where from)
 
 
 class Predictor:
@@ -91,6 +95,7 @@ class Predictor:
         self.stop_ids = {vocab.index[k] for k in STOP_KEYS}
         self.unanswerable_ids = {vocab.index[k] for k in UNANSWERABLE}
         self.calibration: Calibration | None = None  # the ghost text's confidence (`confidence.py`)
+        self.memory: ProjectMemory | None = None  # an adapted model's project memory (`memory.py`)
 
     @property
     def chunk(self) -> int:
@@ -130,15 +135,17 @@ class Predictor:
             keep(b, out[0].astype(np.float16), h, c)
 
     def prediction(self, out: Output, encoder: DocEncoder, context: Encoded, receiver: ReceiverNames | None = None,
-                   project: ngram.ProjectGrams | None = None) -> Prediction:
+                   project: ngram.ProjectGrams | None = None, own_file: str | None = None) -> Prediction:
         """The next-token prediction after the last token of `context` (`out` is the model's output
         there). `receiver`: after a dot, the names other code says the receiver has; `project`:
-        the project's n-grams."""
+        the project's n-grams; `own_file`: the document's file, whose entries the project memory
+        leaves out."""
         n, K, F = len(context), self.model.config.window, self.model.config.far
         window = np.arange(n - K, n)
         far = far_positions(context, n, K, F)
         key_pos = np.concatenate([np.full(F - len(far), -1), far, np.where(window >= 0, window, -1)])
-        adjuster = self.adjuster(context, receiver, project=project)
+        recalled = self.recall(out, encoder, own_file)
+        adjuster = self.adjuster(context, receiver, project=project, recalled=recalled)
         adjusted = adjuster.adjust(mixture(out, encoder.n_ext, self.answerable)[0], self.answerable)
         rerank = adjusted.rerank
         logits = out.logits[0, -1]
@@ -154,17 +161,32 @@ class Predictor:
             rerank=rerank,
             reranked=_ratio(adjusted.probs, adjusted.mixed) if rerank is not None else None,
             receiver=adjuster.receiver,
+            recalled=recalled,
+            vector=out.vector[0] if out.vector is not None else None,
         )
 
-    def adjuster(self, context: Encoded, receiver: ReceiverNames | None = None,
-                 ngrams: ngram.Ngrams | None = None, project: ngram.ProjectGrams | None = None) -> Adjuster:
+    def adjuster(self, context: Encoded, receiver: ReceiverNames | None = None, ngrams: ngram.Ngrams | None = None,
+                 project: ngram.ProjectGrams | None = None, recalled: np.ndarray | None = None) -> Adjuster:
         """What the document, the project and the corpus add to the network after `context`, as
         this predictor's features allow. `ngrams`: of a longer run that `context` starts (`heed
-        eval` indexes a whole file once), else of `context`."""
+        eval` indexes a whole file once), else of `context`; `recalled`: the project memory's votes."""
         if self.features.ngrams and ngrams is None:
             ngrams = ngram.Ngrams(ngram.identities(context.ids, context.ext))
         return Adjuster(context, ngrams if self.features.ngrams else None, self.reranker, self.vocab.index.get(".", -1),
-                        receiver if self.features.modules else None, project if self.features.workspace else None)
+                        receiver if self.features.modules else None, project if self.features.workspace else None, recalled)
+
+    def recall(self, out: Output, encoder: DocEncoder, own_file: str | None = None) -> np.ndarray | None:
+        """The project memory's votes for the next token after `out` [n_ext], or None (no memory).
+        The names it recalls that the document has not met take identities in its table."""
+        if self.memory is None or out.vector is None or not self.features.memory:
+            return None
+        shares = self.memory.recall(out.vector[0], own_file)
+        if not shares:
+            return None
+        ids = [encoder.ext_of_text(name) for name in shares]
+        votes = np.zeros(encoder.n_ext, np.float32)
+        np.add.at(votes, ids, list(shares.values()))
+        return votes
 
     def feed(self, state: State, ext_ids: list[int], roles: list[int] | None = None) -> Output:
         """One more token per row of `state`, given by pointer identity, as beam search produces
@@ -188,6 +210,10 @@ def load_predictor(folder: str | Path | None = None, features: Features = ALL_FE
         predictor.calibration = Calibration.load(Path(folder) if folder else default_model_dir())
     except ValueError as exc:
         log.warning("%s: ghost text is shown without a confidence", exc)
+    try:  # a broken memory is a broken folder (an adapted model's): the server falls back to the bundled one
+        predictor.memory = ProjectMemory.load(Path(folder) if folder else default_model_dir(), model.config.embed)
+    except ValueError as exc:
+        raise ModelError(str(exc)) from exc
     return predictor
 
 

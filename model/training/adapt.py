@@ -6,9 +6,12 @@ are tokenized with the model's own vocabulary (names outside it stay reachable t
 pointer) into a corpus of two splits: a tenth of the files, chosen by a hash of their path,
 held back to validate. The model is then fine-tuned on the rest for a time budget (one thread
 by default, so that the editor keeps the other core), keeping the weights with the best
-validation loss, and its member table gets the workspace's attribute counts added. The result
-is a model folder like the bundled one, written into the user's cache directory under a hash
-of the workspace's path (or where `--out` says).
+validation loss, and its member table gets the workspace's attribute counts added. Then the
+model reads all those files once more to build the project memory (`runtime/memory.py`), which
+is what pays: on the validation projects, fine-tuning alone moved the popup by less than a point
+(docs/MODEL_CARD.md), so `--train none` builds the memory on the unchanged model in seconds.
+The result is a model folder like the bundled one, written into the user's cache directory
+under a hash of the workspace's path (or where `--out` says).
 
 `leave_out` keeps files out of the corpus altogether: `heed eval --projects --fifth` evaluates
 on a fifth of each project's files, and adapting on the other four fifths is the honest measure.
@@ -29,7 +32,14 @@ from heed.model.nn.store import default_model_dir, load_model
 from heed.model.runtime.confidence import CALIBRATION
 from heed.model.text.vocab import TOKENIZER_VERSION
 from heed.model.training.config import TrainConfig
-from heed.model.training.corpus import SourceFile, default_cache_dir, encode_file, tokenize_files, write_split
+from heed.model.training.corpus import (
+    FileTokens,
+    SourceFile,
+    default_cache_dir,
+    encode_file,
+    tokenize_files,
+    write_split,
+)
 from heed.model.workspace.cache import adapted_dir
 from heed.model.workspace.files import python_files
 
@@ -41,7 +51,9 @@ TRAINED: dict[str, tuple[str, ...]] = {
     "head": ("query", "proj", "gate", "decoder_bias", "far_bias"),  # the output side after the LSTM
     "embeddings": ("embed", "role_embed", "decoder_bias"),  # what each token is, in and out
     "no-lstm": ("query", "proj", "gate", "decoder_bias", "far_bias", "embed", "role_embed"),  # all but the LSTM
+    "none": (),  # nothing: the base model as it is, with the project memory
 }
+MODEL_FILES = ("config.json", "model.safetensors", "vocab.json", "members.safetensors")  # `none` copies these
 
 VALID_SHARE = 10  # percent of the workspace's files held back to validate
 MIN_TRAIN_TOKENS = 2_000  # below this there is nothing to learn from
@@ -60,17 +72,20 @@ def split_of(rel: str) -> str:
 
 
 def workspace_corpus(root: Path, out: Path, model: Path, exclude: list[str], leave_out: Callable[[Path], bool] | None,
-                     progress: bool) -> tuple[dict[str, int], dict[str, int]]:
-    """Write the workspace's corpus (train and valid splits, the model's vocabulary) into `out`."""
+                     progress: bool) -> tuple[dict[str, int], dict[str, int], list[tuple[Path, FileTokens]]]:
+    """Write the workspace's corpus (train and valid splits, the model's vocabulary) into `out`;
+    also the tokens of each of its files (for the project memory)."""
     _, vocab, _ = load_model(model)
     files = [SourceFile(p, f"{root.name}/{p.relative_to(root).as_posix()}", False)
              for p in python_files(root, exclude, Counter())
              if leave_out is None or not leave_out(p)]
     encoded: dict[str, list] = {"train": [], "valid": [], "test": []}
     manifest_files = []
+    read: list[tuple[Path, FileTokens]] = []
     for file, _status, sha, tokens in tokenize_files(files, default_cache_dir(), jobs=1, progress=progress):
         if tokens is None:
             continue
+        read.append((file.path, tokens))
         split = split_of(file.label)
         encoded[split].append(encode_file(tokens, vocab))
         manifest_files.append({"path": file.label, "sha": sha, "split": split, "tokens": len(tokens.keys)})
@@ -80,15 +95,17 @@ def workspace_corpus(root: Path, out: Path, model: Path, exclude: list[str], lea
     manifest = {"tokenizer_version": TOKENIZER_VERSION, "sources": [{"root": str(root), "label": root.name, "holdout": False}],
                 "files": manifest_files, "tokens": counts}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    return {s: len(a) for s, a in encoded.items() if s != "test"}, {s: n for s, n in counts.items() if s != "test"}
+    return {s: len(a) for s, a in encoded.items() if s != "test"}, {s: n for s, n in counts.items() if s != "test"}, read
 
 
 def adapt(workspace: Path, out: Path | None = None, minutes: float = 3.0, model: Path | None = None, threads: int = 1,
           lr: float = 3e-4, exclude: list[str] | None = None, leave_out: Callable[[Path], bool] | None = None,
-          progress: bool = True, trained: str = "all") -> Adapted:
+          progress: bool = True, trained: str = "all", memory: bool = True) -> Adapted:
     """Fine-tune `model` (the bundled one by default) on `workspace`, only the parts TRAINED[trained]
-    names; raises ValueError when the workspace has too little Python to learn from."""
-    from heed.model.training.train import train  # torch: only once there is something to train
+    names (`none`: nothing), then build its project memory (unless not `memory`); raises
+    ValueError when the workspace has too little Python to learn from."""
+    from heed.model.training.memory import build_memory  # torch: only once there is something to learn
+    from heed.model.training.train import train
 
     if trained not in TRAINED:
         raise ValueError(f"unknown part to train {trained!r}: one of {', '.join(TRAINED)}")
@@ -96,8 +113,8 @@ def adapt(workspace: Path, out: Path | None = None, minutes: float = 3.0, model:
     target = out or adapted_dir(workspace)
     with tempfile.TemporaryDirectory(prefix="heed-adapt-") as tmp:
         corpus = Path(tmp) / "corpus"
-        files, tokens = workspace_corpus(workspace, corpus, base, exclude or [], leave_out, progress)
-        if tokens["train"] < MIN_TRAIN_TOKENS or not tokens["valid"]:
+        files, tokens, read = workspace_corpus(workspace, corpus, base, exclude or [], leave_out, progress)
+        if tokens["train"] < MIN_TRAIN_TOKENS or (not tokens["valid"] and trained != "none"):
             raise ValueError(f"{workspace} has too little Python to adapt to ({tokens['train']} tokens to train on, "
                              f"{tokens['valid']} to validate)")
         staging = Path(tmp) / "model"  # written whole, then moved: a reader never sees half a model
@@ -105,8 +122,19 @@ def adapt(workspace: Path, out: Path | None = None, minutes: float = 3.0, model:
                           bptt=128, epochs=1000, max_minutes=minutes, eval_every=20, eval_tokens=tokens["valid"],
                           patience=4, threads=threads, device="cpu", far=load_model(base)[0].config.far,
                           train_only=TRAINED[trained])
-        train(cfg)
-        shutil.rmtree(staging / "checkpoint", ignore_errors=True)
+        if trained == "none":
+            staging.mkdir()
+            for name in MODEL_FILES:
+                if (base / name).is_file():
+                    shutil.copyfile(base / name, staging / name)
+        else:
+            train(cfg)
+            shutil.rmtree(staging / "checkpoint", ignore_errors=True)
+        if memory:
+            net, vocab, _ = load_model(staging)
+            built = build_memory(net, vocab, read, progress)
+            if built is not None:
+                built.save(staging)
         if (base / CALIBRATION).is_file():  # the base's ghost-text confidence, until `heed calibrate` fits one
             shutil.copyfile(base / CALIBRATION, staging / CALIBRATION)
         target.parent.mkdir(parents=True, exist_ok=True)
