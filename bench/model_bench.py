@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 from heed.model.nn.network import HeedLM, State
+from heed.model.runtime import memory
 from heed.model.runtime.beam import beam_search
 from heed.model.runtime.encoding import DocEncoder, Encoded
-from heed.model.runtime import memory
 from heed.model.runtime.memory import ProjectMemory
 from heed.model.runtime.predictor import load_predictor
 

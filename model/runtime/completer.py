@@ -72,7 +72,7 @@ class Completer:
         self.encoder = DocEncoder(predictor.vocab) if predictor else None
         self.states = StateCache()
         self.path = path
-        self.own_file = path.resolve().as_posix() if path is not None else None  # what the project memory leaves out
+        self.own_file = _resolved(path)  # what the project memory leaves out
         self.modules = modules or SHARED
         self.workspace = workspace  # the project's index (`model/workspace`), as far as it is built ...
         # ... which a file outside the project (a library's, opened to read it) does not use: the
@@ -374,6 +374,16 @@ class Completer:
             text, prob, source, pred.gate, pointer_prob, vocab_prob, spans, copied_from, weights, file_prob, repeats_line,
             recalled_from, pred.rerank.why if lifted and pred.rerank is not None else "",
         )
+
+
+def _resolved(path: Path | None) -> str | None:
+    """`path` as the project memory names files (a symlink loop leaves it as it is)."""
+    if path is None:
+        return None
+    try:
+        return path.resolve().as_posix()
+    except (OSError, RuntimeError):
+        return path.as_posix()
 
 
 def sure_enough(suggestions: list[InlineSuggestion], threshold: float, prefix_threshold: float | None = None
