@@ -202,6 +202,19 @@ def test_the_module_s_names_are_raised_and_the_unseen_ones_keep_their_share() ->
     assert float(out.sum()) + 3 * rerank.unseen_prob(probs) == pytest.approx(1.0)
 
 
+def test_a_module_with_its_own_getattr_offers_its_names_and_pushes_no_other_down(project: Path) -> None:
+    """numpy, torch, sqlite3 define a module `__getattr__` (deprecated or lazy names): what their
+    statements bind is still theirs, and what the network expects beside it keeps its chance."""
+    write(project, {"pkg/dyn.py": "def zzq_defined(): ...\ndef __getattr__(name): ...\n"})
+    got = names_after("import pkg.dyn\npkg.dyn.", ModuleIndex([project]))
+    assert got is not None and got[0] == "module" and "zzq_defined" in got[1]
+    probs = np.array([0.5, 0.3, 0.15, 0.05], np.float32)
+    closed, open_ = module_rerank(np.array([3]), 4).apply(probs), module_rerank(np.array([3]), 4, open=True).apply(probs)
+    assert closed.argmax() == 3  # a module whose names are all known: they come first
+    assert open_.argmax() == 0 and open_[3] > probs[3]  # one that may have more: its names raised, the rest kept in order
+    assert list(np.argsort(-open_[:3])) == [0, 1, 2]
+
+
 def test_the_popup_offers_the_module_s_names_with_their_kinds(project: Path, tiny_predictor) -> None:  # type: ignore[no-untyped-def]
     doc = project / "main.py"
     text = "import pkg.helpers\nfrom pkg import shapes\n\npkg.helpers.zzq"

@@ -50,6 +50,7 @@ class ReceiverNames:
     inherited: np.ndarray | None = None  # after `self.`: identities of what the class's bases define
     kinds: dict[str, str] = field(default_factory=dict)  # what each name found elsewhere is, for the popup
     source: Module | None = None  # the module the receiver is (for its names' kinds, followed on demand)
+    open: bool = False  # it may have names no statement binds (a module's `__getattr__`): others keep their chance
 
 
 @dataclass
@@ -98,9 +99,9 @@ def receiver_names(look: Lookup) -> ReceiverNames | None:
         if module is not None and call < len(chain):  # `csv.Sniffer().`: what a class or function of the module gives
             value = follow(module_value(look.index, module, chain[call]), chain[call + 1 :])
             return _names(look, value.names, value.ids, "type") if value is not None else None
-        if module is not None and not module.dynamic:
+        if module is not None:  # `np.`, `torch.`: its `__getattr__` adds names, its statements bind the rest
             found_names = _names(look, module.names, np.zeros(0, np.int64), "module")
-            found_names.source = module
+            found_names.source, found_names.open = module, module.dynamic
             return found_names
         if bound is None or len(chain) == 1:
             return None

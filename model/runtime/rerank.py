@@ -71,19 +71,21 @@ class Rerank:
             total += float(self.floor.sum())
         return self.unseen_floor / total if total > 0 else 0.0
 
-    def then_module(self, names: np.ndarray, unseen: int = 0, why: str = "module") -> Rerank:
+    def then_module(self, names: np.ndarray, unseen: int = 0, why: str = "module", open: bool = False) -> Rerank:
         """This re-ranking followed by `module_rerank`'s."""
-        other = module_rerank(names, len(self.scale), unseen, why)
+        other = module_rerank(names, len(self.scale), unseen, why, open)
         floor = other.floor if self.floor is None else self.floor * other.scale + other.floor
         return Rerank(self.scale * other.scale, floor, why, unseen, other.unseen_floor)
 
 
-def module_rerank(names: np.ndarray, n_ext: int, unseen: int = 0, why: str = "module") -> Rerank:
+def module_rerank(names: np.ndarray, n_ext: int, unseen: int = 0, why: str = "module", open: bool = False) -> Rerank:
     """After a receiver that is an imported module (`why` "module") or an instance of a known
     class ("type"): `names` (the identities of what it has) raised over every other, and given
-    a share of the floor each, as are the `unseen` names it has with no identity here."""
+    a share of the floor each, as are the `unseen` names it has with no identity here. `open`:
+    it may have names no statement binds (a module's `__getattr__`, as numpy's and torch's), so
+    the others are not pushed down; its names get their floor."""
     names = names[(names >= 0) & (names < n_ext)]
-    scale = np.full(n_ext, 1 / MODULE_BOOST, np.float32)
+    scale = np.full(n_ext, 1.0 if open else 1 / MODULE_BOOST, np.float32)
     scale[names] = 1.0
     each = MODULE_FLOOR / MODULE_BOOST / max(len(names) + unseen, 1)
     floor = np.zeros(n_ext, np.float32)
