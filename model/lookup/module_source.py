@@ -39,6 +39,9 @@ class Module:
     types: dict[str, str] = field(default_factory=dict)  # top-level variable -> its type as written
     returns: dict[str, str] = field(default_factory=dict)  # top-level function -> its return annotation
     stars: list[tuple[int, str]] = field(default_factory=list)  # (level, module) of each `from module import *`
+    # What `modules.module_kind` found each imported name to be: following one looks for files,
+    # and a popup after `np.` asks for twenty of them at every keystroke.
+    kinds_found: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def package_dir(self) -> Path | None:

@@ -235,6 +235,12 @@ def module_kind(index: ModuleIndex, module: Module, name: str, depth: int = 0) -
     kind = module.names.get(name, "")
     if kind or name not in module.refs or depth > STAR_DEPTH:
         return kind
+    if name not in module.kinds_found:
+        module.kinds_found[name] = _imported_kind(index, module, name, depth)
+    return module.kinds_found[name]
+
+
+def _imported_kind(index: ModuleIndex, module: Module, name: str, depth: int) -> str:
     if index.member_module(module, name) is not None:
         return "module"
     level, dotted = module.refs[name]

@@ -166,6 +166,7 @@ class Completer:
         after_dot = is_after_dot(stream.text, offset - len(prefix))
         scope = scope_at(stream, offset, quick)
         found: dict[str, Candidate] = {}
+        ranked: dict[str, int] = {}  # the model's candidates' identities: their sources are told for the items shown
         if pred is not None and self.encoder is not None:
             probs = pred.probs
             pool = np.argpartition(-probs, min(POPUP_POOL, len(probs) - 1))[:POPUP_POOL]
@@ -178,7 +179,8 @@ class Completer:
                     continue
                 if after_dot and keyword.iskeyword(text):
                     continue
-                found[text] = Candidate(text, p, "", self._source(pred, int(i)))
+                found[text] = Candidate(text, p, "", "vocabulary")
+                ranked[text] = int(i)
         known = pred.receiver if pred is not None else None
         defined: dict[str, str] = {}  # what other code says the receiver has, with kinds where known
         if known is not None and self.encoder is not None:
@@ -187,8 +189,12 @@ class Completer:
         module = known.source if known is not None else None  # for the kinds of its names
         workspace = self.workspace if self.in_project and (self.predictor is None or self.predictor.features.workspace) else None
         project = project_names(workspace, prefix, after_dot, self.path)
-        return finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None, module,
-                            self.modules, defined, project)
+        popup = finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None, module,
+                             self.modules, defined, project)
+        for c in popup.candidates:
+            if pred is not None and c.text in ranked:
+                c.source = self._source(pred, ranked[c.text])
+        return popup
 
     def _unforeseen(self, out: Output, prefix: str) -> bool:
         """Whether the model gives no name that starts with `prefix` a chance after `out`."""
