@@ -8,7 +8,9 @@ exp(-distance / TEMPERATURE), and those votes are mixed into the network's distr
 WEIGHT. It learns a project in the time one pass over it takes, and needs no gradient: on the
 validation projects' evaluation fifths (`bench/adapt_probe.py --knn`, the network alone) it moved
 attribute top-5 from 68.8% to 73.0% and identifier top-5 from 66.4% to 69.8%, where fine-tuning
-for 3 minutes moved them by less than a point (docs/MODEL_CARD.md).
+for 3 minutes moved them by less than a point. With the workspace index on, whose n-grams and
+look-up know much of the same, it adds a point or three to identifiers on the validation projects
+and nothing measurable on the evaluation ones (docs/MODEL_CARD.md).
 
 The vectors are kept in DIMS dimensions (their principal components over the project: the same
 figures as all 192) and at most MAX_ENTRIES of them, so that a large project's memory stays

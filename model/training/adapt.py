@@ -7,9 +7,9 @@ pointer) into a corpus of two splits: a tenth of the files, chosen by a hash of 
 held back to validate. The model is then fine-tuned on the rest for a time budget (one thread
 by default, so that the editor keeps the other core), keeping the weights with the best
 validation loss, and its member table gets the workspace's attribute counts added. Then the
-model reads all those files once more to build the project memory (`runtime/memory.py`), which
-is what pays: on the validation projects, fine-tuning alone moved the popup by less than a point
-(docs/MODEL_CARD.md), so `--train none` builds the memory on the unchanged model in seconds.
+model reads all those files once more to build the project memory (`runtime/memory.py`;
+`--train none` builds it alone, on the unchanged model, in seconds). Neither adds more than
+about a point over the workspace index on held-out projects (docs/MODEL_CARD.md).
 The result is a model folder like the bundled one, written into the user's cache directory
 under a hash of the workspace's path (or where `--out` says).
 
