@@ -76,10 +76,14 @@ class ProjectMemory:
         return ProjectMemory(centred @ basis, name_ids.astype(np.int32), path_ids.astype(np.int32),
                              [str(n) for n in name_list], [str(p) for p in path_list], mean, basis)
 
+    def reduced(self, vector: np.ndarray) -> np.ndarray:
+        """A vector [E] of the network's, in the memory's DIMS dimensions."""
+        return (np.asarray(vector, np.float32) - self.mean) @ self.basis
+
     def recall(self, vector: np.ndarray, leave_out: str | None = None) -> dict[str, float]:
         """The names the entries nearest to `vector` [E] vote for, with their shares (summing to
         1), leaving out the entries of the file `leave_out` (a resolved path)."""
-        q = (np.asarray(vector, np.float32) - self.mean) @ self.basis
+        q = self.reduced(vector)
         distance = self.norms - 2 * (self.keys @ q) + float(q @ q)
         mine = self.file_index.get(leave_out) if leave_out is not None else None
         if mine is not None:
@@ -101,7 +105,7 @@ class ProjectMemory:
 
     def where(self, vector: np.ndarray, name: str, leave_out: str | None = None) -> str | None:
         """The file of the entry nearest to `vector` that `name` followed (for explanations)."""
-        q = (np.asarray(vector, np.float32) - self.mean) @ self.basis
+        q = self.reduced(vector)
         mine = self.file_index.get(leave_out, -1) if leave_out is not None else -1
         ok = np.flatnonzero((self.values == self.name_index.get(name, -1)) & (self.files != mine))
         if not len(ok):
