@@ -215,6 +215,41 @@ def test_a_module_with_its_own_getattr_offers_its_names_and_pushes_no_other_down
     assert list(np.argsort(-open_[:3])) == [0, 1, 2]
 
 
+def test_after_a_module_what_it_imported_for_its_own_use_is_not_offered(project: Path) -> None:
+    """`traceback.` is not followed by `sys` or `suppress` (traceback imports them), nor `utils.` by
+    `Any`; but what a module re-exports is its own: listed in its `__all__` (`os.path`), brought by
+    `*` from a module whose `__all__` lists it, from its own package, or from its private
+    implementation (`_asyncio`). What `__all__` lists without a statement binding it (`re.UNICODE`)
+    is offered too; the import system's bookkeeping (`__all__`, `__spec__`) is not."""
+    write(project, {
+        "tools/__init__.py": """
+            import sys
+            import collections.abc
+            from typing import Any
+            from tools.core import Engine
+            from .parts import Part
+            from _tools_speedups import fast
+            from .api import *
+            def run(): ...
+        """,
+        "tools/api.py": "from json import dumps\n__all__ = ['dumps', 'dyn_flag']\n",
+        "tools/core.py": "class Engine: ...\n",
+        "tools/parts.py": "class Part: ...\n",
+        "tools/exported.py": "import os\nimport json\n__all__ = ['json', 'LATE']\nfrom typing import Any\n",
+    })
+    index = ModuleIndex([project])
+    tools = index.find("tools")
+    assert tools is not None
+    offered = tools.offered()
+    assert {"run", "Engine", "Part", "fast", "dumps", "dyn_flag", "core", "parts", "api"} <= offered.keys()
+    assert not {"sys", "collections", "Any", "__all__"} & offered.keys()
+    exported = index.find("tools.exported").offered()  # type: ignore[union-attr]
+    assert {"json", "LATE"} <= exported.keys() and not {"os", "Any", "__all__"} & exported.keys()
+    got = names_after("import tools\ntools.", index)
+    assert got is not None and "run" in got[1] and "sys" not in got[1]
+    assert "__spec__" not in index.find("gc").offered()  # type: ignore[union-attr]  # compiled in
+
+
 def test_the_popup_offers_the_module_s_names_with_their_kinds(project: Path, tiny_predictor) -> None:  # type: ignore[no-untyped-def]
     doc = project / "main.py"
     text = "import pkg.helpers\nfrom pkg import shapes\n\npkg.helpers.zzq"

@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+# Names every module has that no one writes after `module.` (`__name__` and `__file__` are written).
+BOOKKEEPING = frozenset({"__all__", "__spec__", "__loader__", "__package__", "__builtins__", "__cached__"})
+
+
 @dataclass
 class ClassInfo:
     """What a class defines itself: methods, class-level names, `self.x = ...` in its methods;
@@ -42,10 +46,30 @@ class Module:
     # What `modules.module_kind` found each imported name to be: following one looks for files,
     # and a popup after `np.` asks for twenty of them at every keystroke.
     kinds_found: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # Names a `from m import *` brought from a module whose `__all__` lists them (`asyncio`'s, from
+    # `asyncio.events`): re-exported by design wherever they were imported from.
+    reexported: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def package_dir(self) -> Path | None:
         return self.path.parent if self.path is not None and self.path.stem == "__init__" else None
+
+    def offered(self) -> dict[str, str]:
+        """The names a popup offers after `module.`: all it binds, and what its `__all__` lists
+        (`re.UNICODE`, bound at run time), but the import system's bookkeeping and what it imported
+        from another package for its own use (`traceback.sys`, `utils.Any`) unless it re-exports
+        that (`os.path` is in `os.__all__`); a private module (`_asyncio`) is its own implementation."""
+        own = self.name.split(".")[0]
+        exported = self.exported or set()
+
+        def borrowed(name: str) -> bool:
+            level, dotted = self.refs[name]
+            top = dotted.split(".")[0]
+            return level == 0 and top != own and not top.startswith("_") and name not in exported \
+                and name not in self.reexported
+
+        names = {n: k for n, k in self.names.items() if n not in BOOKKEEPING and not (n in self.refs and borrowed(n))}
+        return {**names, **{n: "" for n in exported if n not in names and n.isidentifier()}}
 
 
 def collect(body: list[ast.stmt], module: Module) -> None:

@@ -219,11 +219,14 @@ class ModuleIndex:
             source = self.find(dotted, level, path, depth + 1) if depth < STAR_DEPTH else None
             if source is None:
                 continue
-            for n, kind in source.names.items():
+            # What `*` brings: the names `__all__` lists (bound by a statement or not), else the public ones.
+            brought = source.exported if source.exported is not None else [n for n in source.names if not n.startswith("_")]
+            for n in brought:
                 if n in source.refs:
                     module.refs.setdefault(n, source.refs[n])
-                if n in source.exported if source.exported is not None else not n.startswith("_"):
-                    module.names.setdefault(n, kind)
+                module.names.setdefault(n, source.names.get(n, ""))
+            if source.exported is not None:
+                module.reexported.update(source.exported)
         return module
 
 

@@ -100,7 +100,7 @@ def receiver_names(look: Lookup) -> ReceiverNames | None:
             value = follow(module_value(look.index, module, chain[call]), chain[call + 1 :])
             return _names(look, value.names, value.ids, "type") if value is not None else None
         if module is not None:  # `np.`, `torch.`: its `__getattr__` adds names, its statements bind the rest
-            found_names = _names(look, module.names, np.zeros(0, np.int64), "module")
+            found_names = _names(look, module.offered(), np.zeros(0, np.int64), "module")
             found_names.source, found_names.open = module, module.dynamic
             return found_names
         if bound is None or len(chain) == 1:

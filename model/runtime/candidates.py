@@ -91,7 +91,7 @@ def finish_popup(
     if after_dot:
         receiver = receiver_before(stream.text, offset - len(prefix))
         extra: Mapping[str, int] = +scope.attributes.get(receiver, Counter()) if receiver else {}
-        known = [*(module.names if module is not None else ()), *defined]
+        known = [*(module.offered() if module is not None else ()), *defined]
         if known:
             public = {n: 0 for n in known if not n.startswith("_") or prefix.startswith("_")}
             extra = {**public, **extra}
