@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from heed.model.lookup.classes import ClassTokens
+from heed.model.lookup.import_spot import ImportSpot, import_spot
 from heed.model.lookup.imports import import_bindings, receiver_chain, receiver_in_stream, stream_binding
 from heed.model.lookup.modules import ModuleIndex, module_kind
 from heed.model.lookup.receivers import Lookup, header_bases, receiver_names
@@ -268,6 +269,39 @@ def test_the_popup_offers_the_module_s_names_with_their_kinds(project: Path, tin
     text = "from pkg.shapes import Circle\ndef f(c: Circle):\n    return c.zzq"
     popup = Completer(tiny_predictor, doc, ModuleIndex([project])).popup(TokenStream(text), len(text), 20)
     assert {(c.text, c.kind) for c in popup.candidates} == {("zzq_radius", "field"), ("zzq_area", "field"), ("zzq_grow", "method")}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("from .core import ", ImportSpot("core", 1)),
+    ("from .core import Markdown, markdown, ", ImportSpot("core", 1, frozenset({"Markdown", "markdown"}))),
+    ("from os.path import (expanduser,  # home\n    ", ImportSpot("os.path", 0, frozenset({"expanduser"}))),
+    ("from . import ", ImportSpot("", 1)),
+    ("import re\nimport os, ", ImportSpot("", 0, frozenset({"os"}), frozenset({"re", "os"}))),
+    ("x = 1\n    from ", ImportSpot("")),
+    ("from x import a as ", None),  # a new name
+    ("import a as ", None),
+    ("from x import (a)\nfoo(", None),
+    ("print(", None),
+])
+def test_where_an_import_statement_is_typed(text: str, expected: ImportSpot | None) -> None:
+    assert import_spot(text, len(text)) == expected
+
+
+def test_in_an_import_statement_the_popup_lists_what_can_be_imported(project: Path, tiny_predictor) -> None:  # type: ignore[no-untyped-def]
+    """`from pkg import |` lists what `pkg` has (not what the statement lists already, nor names
+    from elsewhere); `import |` raises the modules that can be imported."""
+    doc = project / "main.py"
+    completer = Completer(tiny_predictor, doc, ModuleIndex([project, *sys.path]))
+    text = "zzq_local = 1\nfrom pkg.helpers import "
+    labels = [c.text for c in completer.popup(TokenStream(text), len(text), 20).candidates]
+    assert labels[0] == "zzq_unusual_helper" and not {"from", "import"} & set(labels)  # no keyword comes here
+    text = "from pkg import area, "
+    popup = completer.popup(TokenStream(text), len(text), 50)
+    kinds = {c.text: c.kind for c in popup.candidates}
+    assert kinds["Canvas"] == "class" and kinds["helpers"] == "module" and "area" not in kinds
+    text = "import pk"
+    assert [(c.text, c.kind) for c in completer.popup(TokenStream(text), len(text), 20).candidates][0] == ("pkg", "module")
+    assert completer.inline(TokenStream(text), len(text), min_confidence=0.0) is not None  # the ghost text asks the same way
 
 
 def test_a_class_s_names_include_its_bases_across_modules(project: Path) -> None:

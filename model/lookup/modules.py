@@ -40,6 +40,7 @@ class ModuleIndex:
         self.exclude = exclude  # a file never read (`heed eval`'s file under evaluation)
         self._read: dict[Path, tuple[int, Module]] = {}  # path -> (its mtime_ns, what it binds)
         self._classes: dict[tuple[int, str, Path | None], tuple[Module, dict[str, str]]] = {}
+        self._tops: dict[Path, tuple[int, set[str]]] = {}  # folder -> (its mtime_ns, the modules at its top)
         # What was collected from each module, on disk across sessions (the server's:
         # `workspace/module_cache.py`), with load(path, size, mtime_ns) and save(path, size, mtime_ns, module).
         self.disk: Any = None
@@ -61,6 +62,21 @@ class ModuleIndex:
         if found is None and len(parts) == 1 and (parts[0] in sys.builtin_module_names or parts[0] in SAFE_EXTENSIONS):
             return compiled_module(parts[0])
         return found
+
+    def top_level(self, origin: Path | None = None) -> set[str]:
+        """The modules `import |` can name from the document at `origin`: those compiled into the
+        interpreter and every module and package at the top of its project and of the search path."""
+        names = set(sys.builtin_module_names)
+        for root in [*project_roots(origin), *self.search_path]:
+            try:
+                mtime = root.stat().st_mtime_ns
+            except OSError:
+                continue
+            cached = self._tops.get(root)
+            if cached is None or cached[0] != mtime:
+                cached = self._tops[root] = (mtime, _top_modules(root))
+            names |= cached[1]
+        return names
 
     def member_module(self, module: Module, name: str, depth: int = 0) -> Module | None:
         """The module `module.name` is, if it is one: a submodule, or a module it imported under that name."""
@@ -280,4 +296,24 @@ def _submodules(folder: Path) -> dict[str, str]:
         stem = e.name[:-3] if e.name.endswith(".py") else e.name
         if stem.isidentifier() and stem != "__init__" and (e.name.endswith(".py") or os.path.isfile(os.path.join(e.path, "__init__.py"))):
             out[stem] = "module"
+    return out
+
+
+def _top_modules(folder: Path) -> set[str]:
+    """The modules a folder on the search path holds: `name.py`, packages and namespace folders,
+    compiled extensions (`name.cpython-311-x86_64-linux-gnu.so`)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return set()
+    out = set()
+    for e in entries:
+        if e.name.endswith((".py", ".so", ".pyd")):
+            stem = e.name.split(".")[0]
+        elif e.is_dir() and e.name != "__pycache__":
+            stem = e.name
+        else:
+            continue
+        if stem.isidentifier() and stem != "__init__":
+            out.add(stem)
     return out

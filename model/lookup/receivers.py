@@ -51,6 +51,8 @@ class ReceiverNames:
     kinds: dict[str, str] = field(default_factory=dict)  # what each name found elsewhere is, for the popup
     source: Module | None = None  # the module the receiver is (for its names' kinds, followed on demand)
     open: bool = False  # it may have names no statement binds (a module's `__getattr__`): others keep their chance
+    excluded: np.ndarray | None = None  # identities that cannot follow (what an import statement already lists) ...
+    lowered: np.ndarray | None = None  # ... and that seldom do (`import |`: what the document imports already)
 
 
 @dataclass

@@ -86,7 +86,7 @@ class Adjuster:
             return rerank
         if rerank is not None:
             return rerank.then_module(known.module, known.unseen, known.why, known.open)
-        return module_rerank(known.module, n_ext, known.unseen, known.why, known.open)
+        return module_rerank(known.module, n_ext, known.unseen, known.why, known.open, known.excluded, known.lowered)
 
     def extended(self, ext_id: int, vocab_size: int, unk: int) -> Adjuster:
         """The same after one more token, given by its identity (a name typed in full)."""

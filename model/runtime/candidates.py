@@ -80,16 +80,17 @@ def finish_popup(
     stream: TokenStream, offset: int, prefix: str, after_dot: bool, scope: Scope,
     found: dict[str, Candidate], max_items: int, model_used: bool, module: Module | None = None,
     modules: ModuleIndex | None = None, defined: Mapping[str, str] | None = None,
-    project: Sequence[ProjectName] = (),
+    project: Sequence[ProjectName] = (), listing: bool = False,
 ) -> Popup:
     """Add the names the model did not rank (after a `.`: attributes seen on the receiver, the
     names of `module` if it is one, and `defined`: what other code says it has, name -> kind
-    or "" (see `lookup/receivers.py`); else the names in scope, then `project`: the names the
-    project's other modules define), filtered by the typed prefix; rank by model probability,
-    then by how often the document uses the name, public before `_private`."""
+    or "" (see `lookup/receivers.py`); `listing` (in an import statement): `module`'s and
+    `defined` only; else the names in scope, then `project`: the names the project's other
+    modules define), filtered by the typed prefix; rank by model probability, then by how often
+    the document uses the name, public before `_private`."""
     defined = defined or {}
-    if after_dot:
-        receiver = receiver_before(stream.text, offset - len(prefix))
+    if after_dot or listing:
+        receiver = receiver_before(stream.text, offset - len(prefix)) if after_dot else None
         extra: Mapping[str, int] = +scope.attributes.get(receiver, Counter()) if receiver else {}
         known = [*(module.offered() if module is not None else ()), *defined]
         if known:
@@ -101,7 +102,7 @@ def finish_popup(
         if name.startswith(prefix) and name not in found and name != prefix:
             found[name] = Candidate(name, 0.0, "", "scope")
     elsewhere: dict[str, ProjectName] = {}
-    if not after_dot:
+    if not after_dot and not listing:
         for p in project:
             if p.name not in scope.names and p.name != prefix:
                 elsewhere.setdefault(p.name, p)  # the first by path, where several modules define it

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from heed.model.lookup.import_spot import import_spot, spot_names
 from heed.model.lookup.imports import read_imports, stream_binding
 from heed.model.lookup.modules import SHARED, ModuleIndex
 from heed.model.lookup.receivers import Lookup, ReceiverNames, receiver_names
@@ -81,10 +82,14 @@ class Completer:
         self.last_line: LastSuggestions | None = None  # the ghost text made last, which typing along keeps
 
     def _receiver(self, stream: TokenStream, dot_end: int, ctx: CursorContext) -> ReceiverNames | None:
-        """After a dot, what other code says can follow (`lookup/receivers.py`). Each name takes
-        an identity in this document's table, so that the model can rank the ones it never saw."""
+        """After a dot, what other code says can follow (`lookup/receivers.py`); at a name's start
+        in an import statement, what it can import (`lookup/import_spot.py`). Each name takes an
+        identity in this document's table, so that the model can rank the ones it never saw."""
         if self.encoder is None or self.predictor is None or not len(ctx.inputs):
             return None
+        if not is_after_dot(stream.text, dot_end):
+            spot = import_spot(stream.text, dot_end)
+            return spot_names(spot, self.modules, self.path, self.encoder.ext_of_text) if spot is not None else None
         c = ctx.inputs
         look = Lookup(self.predictor.class_tokens, c.ids, c.parsed, c.ext, ctx.texts,
                       self.modules, self.path, lambda name: stream_binding(stream, name, dot_end), self.encoder.ext_of_text)
@@ -148,8 +153,8 @@ class Completer:
             return ctx, None
         out, inputs, cut = self._run(ctx, cancelled, quick)
         dot_end = offset - len(ctx.prefix)
-        receiver = self._receiver(stream, dot_end, ctx) if is_after_dot(stream.text, dot_end) else None
-        pred = self.predictor.prediction(out, self.encoder, inputs, receiver, self._project(), self.own_file)
+        pred = self.predictor.prediction(out, self.encoder, inputs, self._receiver(stream, dot_end, ctx), self._project(),
+                                         self.own_file)
         pred.key_pos = np.where(pred.key_pos >= 0, pred.key_pos + cut, -1)
         pred.ngrams.last = np.where(pred.ngrams.last >= 0, pred.ngrams.last + cut, -1)
         return ctx, pred
@@ -167,6 +172,8 @@ class Completer:
         scope = scope_at(stream, offset, quick)
         found: dict[str, Candidate] = {}
         ranked: dict[str, int] = {}  # the model's candidates' identities: their sources are told for the items shown
+        known = pred.receiver if pred is not None else None
+        listing = not after_dot and known is not None  # in an import statement (`lookup/import_spot.py`)
         if pred is not None and self.encoder is not None:
             probs = pred.probs
             pool = np.argpartition(-probs, min(POPUP_POOL, len(probs) - 1))[:POPUP_POOL]
@@ -177,11 +184,10 @@ class Completer:
                 text = self.encoder.text_of(int(i))
                 if not text.isidentifier() or not text.startswith(prefix) or text == prefix and not prefix:
                     continue
-                if after_dot and keyword.iskeyword(text):
+                if (after_dot or listing) and keyword.iskeyword(text):
                     continue
                 found[text] = Candidate(text, p, "", "vocabulary")
                 ranked[text] = int(i)
-        known = pred.receiver if pred is not None else None
         defined: dict[str, str] = {}  # what other code says the receiver has, with kinds where known
         if known is not None and self.encoder is not None:
             for ids in (known.module, known.inherited):
@@ -190,7 +196,7 @@ class Completer:
         workspace = self.workspace if self.in_project and (self.predictor is None or self.predictor.features.workspace) else None
         project = project_names(workspace, prefix, after_dot, self.path)
         popup = finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None, module,
-                             self.modules, defined, project)
+                             self.modules, defined, project, listing)
         for c in popup.candidates:
             if pred is not None and c.text in ranked:
                 c.source = self._source(pred, ranked[c.text])
@@ -260,8 +266,7 @@ class Completer:
         out, inputs, _ = self._run(ctx, cancelled, short)
         prefix = ctx.prefix
         dot_end = offset - len(prefix)
-        adjuster = self.predictor.adjuster(inputs, self._receiver(stream, dot_end, ctx) if is_after_dot(stream.text, dot_end) else None,
-                                           project=self._project(), recalled=self.predictor.recall(out, self.encoder, self.own_file))
+        adjuster = self.predictor.adjuster(inputs, self._receiver(stream, dot_end, ctx), project=self._project(), recalled=self.predictor.recall(out, self.encoder, self.own_file))
         given: list[str] = []  # the typed name, when the model cannot produce it
         first: Callable[[str], bool] | None
         if selected is not None:

@@ -78,15 +78,22 @@ class Rerank:
         return Rerank(self.scale * other.scale, floor, why, unseen, other.unseen_floor)
 
 
-def module_rerank(names: np.ndarray, n_ext: int, unseen: int = 0, why: str = "module", open: bool = False) -> Rerank:
+def module_rerank(names: np.ndarray, n_ext: int, unseen: int = 0, why: str = "module", open: bool = False,
+                  excluded: np.ndarray | None = None, lowered: np.ndarray | None = None) -> Rerank:
     """After a receiver that is an imported module (`why` "module") or an instance of a known
-    class ("type"): `names` (the identities of what it has) raised over every other, and given
-    a share of the floor each, as are the `unseen` names it has with no identity here. `open`:
-    it may have names no statement binds (a module's `__getattr__`, as numpy's and torch's), so
-    the others are not pushed down; its names get their floor."""
+    class ("type"), or in an import statement (`lookup/import_spot.py`): `names` (the identities
+    of what it has) raised over every other, and given a share of the floor each, as are the
+    `unseen` names it has with no identity here. `open`: it may have names no statement binds (a
+    module's `__getattr__`, as numpy's and torch's), so the others are not pushed down; its names
+    get their floor. `excluded`: identities that cannot come (what the statement already imports);
+    `lowered`: ones pushed down as a name it does not have is."""
     names = names[(names >= 0) & (names < n_ext)]
     scale = np.full(n_ext, 1.0 if open else 1 / MODULE_BOOST, np.float32)
     scale[names] = 1.0
+    if lowered is not None:
+        scale[lowered[(lowered >= 0) & (lowered < n_ext)]] = 1 / MODULE_BOOST
+    if excluded is not None:
+        scale[excluded[(excluded >= 0) & (excluded < n_ext)]] = 0.0
     each = MODULE_FLOOR / MODULE_BOOST / max(len(names) + unseen, 1)
     floor = np.zeros(n_ext, np.float32)
     floor[names] = each
