@@ -14,7 +14,6 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 # Names every module has that no one writes after `module.` (`__name__` and `__file__` are written).
 BOOKKEEPING = frozenset({"__all__", "__spec__", "__loader__", "__package__", "__builtins__", "__cached__"})
 
