@@ -300,7 +300,12 @@ def test_in_an_import_statement_the_popup_lists_what_can_be_imported(project: Pa
     kinds = {c.text: c.kind for c in popup.candidates}
     assert kinds["Canvas"] == "class" and kinds["helpers"] == "module" and "area" not in kinds
     text = "import pk"
-    assert [(c.text, c.kind) for c in completer.popup(TokenStream(text), len(text), 20).candidates][0] == ("pkg", "module")
+    items = [(c.text, c.kind) for c in completer.popup(TokenStream(text), len(text), 20).candidates]
+    assert set(items) == {("pkg", "module"), ("pkgutil", "module")}  # the project's and the standard library's
+    text = "from pkg.helpers import zzq_unusual_helper, "  # without a model: the same names
+    labels = [c.text for c in fallback_popup(TokenStream("x = 1\nfrom pkg import "), 22, 50, doc).candidates]
+    assert labels[:3] == ["Canvas", "Circle", "NARROW"] and "x" not in labels
+    assert not fallback_popup(TokenStream(text), len(text), 50, doc).candidates
     assert completer.inline(TokenStream(text), len(text), min_confidence=0.0) is not None  # the ghost text asks the same way
 
 

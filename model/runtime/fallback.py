@@ -1,6 +1,6 @@
 """The popup without a model (still loading, missing or corrupt): names in scope, ranked by how
 often the document uses them (then the project's, from the workspace index); after an imported
-module's name and a dot, the names it defines.
+module's name and a dot, the names it defines; in an import statement, what it can import.
 No network runs on this path.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from heed.model.lookup.import_spot import import_spot, spot_names
 from heed.model.lookup.imports import receiver_in_stream
 from heed.model.lookup.modules import SHARED
 from heed.model.lookup.scope import scope_at
@@ -25,5 +26,8 @@ def fallback_popup(stream: TokenStream, offset: int, max_items: int, path: Path 
     prefix = typed_prefix(stream.text, offset)
     after_dot = is_after_dot(stream.text, offset - len(prefix))
     module = receiver_in_stream(SHARED, stream, offset - len(prefix), path) if after_dot else None
+    spot = None if after_dot else import_spot(stream.text, offset - len(prefix))
+    importable = spot_names(spot, SHARED, path, lambda _: -1) if spot is not None else None
     return finish_popup(stream, offset, prefix, after_dot, scope_at(stream, offset), {}, max_items, False, module, SHARED,
-                        project=project_names(workspace, prefix, after_dot, path))
+                        importable.kinds if importable is not None else None,
+                        project_names(workspace, prefix, after_dot, path), listing=importable is not None)
