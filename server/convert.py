@@ -5,6 +5,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from heed.model.runtime.candidates import Candidate
+from heed.model.runtime.explain import DEFINED_BY, LIFTED_BY
 
 ITEM_KIND = {
     "function": types.CompletionItemKind.Function,
@@ -16,6 +17,7 @@ ITEM_KIND = {
     "keyword": types.CompletionItemKind.Keyword,
     "builtin": types.CompletionItemKind.Function,
     "text": types.CompletionItemKind.Text,
+    "parameter": types.CompletionItemKind.Variable,  # a keyword argument: `name=` (LSP has no kind of its own)
 }
 SOURCE_LABEL = {"vocabulary": "model", "pointer": "copied", "file": "repeated", "memory": "recalled", "defined": "defined there",
                 "scope": "in scope", "project": "in the project"}
@@ -30,8 +32,9 @@ def completion_item(candidate: Candidate, rank: int, edit_range: types.Range, da
     if import_line is not None:
         at = types.Position(import_line[0], 0)
         imports = [types.TextEdit(range=types.Range(at, at), new_text=import_line[1])]
+    text = f"{candidate.text}=" if candidate.kind == "parameter" else candidate.text
     return types.CompletionItem(
-        label=candidate.text,
+        label=text,
         kind=ITEM_KIND.get(candidate.kind, types.CompletionItemKind.Text),
         label_details=types.CompletionItemLabelDetails(
             description=" ".join(filter(None, [prob, SOURCE_LABEL[candidate.source]])),
@@ -40,7 +43,7 @@ def completion_item(candidate: Candidate, rank: int, edit_range: types.Range, da
         + (f", defined in {candidate.where}" if candidate.where else ""),
         sort_text=f"{rank:04d}",
         filter_text=candidate.text,
-        text_edit=types.TextEdit(range=edit_range, new_text=candidate.text),
+        text_edit=types.TextEdit(range=edit_range, new_text=text),
         additional_text_edits=imports,
         data=data,
     )
@@ -57,12 +60,13 @@ def explanation_markdown(explanation) -> str:  # type: ignore[no-untyped-def]
     elif e.source == "memory":
         head += f" · recalled from the project: it followed similar code in `{e.recalled_from or 'another file'}`"
     elif e.source == "defined":
-        head += " · defined by what the receiver is (the model has not seen this name)"
+        head += f" · defined by {DEFINED_BY.get(e.lifted_by, 'what the receiver is')} (the model has not seen this name)"
     else:
         head += f" · from the vocabulary (gate {e.gate:.2f})"
     head += {"class": " · a member of this class", "corpus": " · usual after this name in the training code",
              "module": " · a name the module before the dot defines",
-             "type": " · a name of the class the receiver is"}.get(e.lifted_by, "")
+             "type": " · a name of the class the receiver is",
+             **{why: f" · {text}" for why, text in LIFTED_BY.items()}}.get(e.lifted_by, "")
     lines = [head, "", "The model looked most at:", "", "| line | code | weight |", "|---:|---|---:|"]
     for line, code, weight in e.spans:
         code = code.replace("|", "\\|").replace("`", "'")

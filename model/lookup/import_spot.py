@@ -78,7 +78,7 @@ def spot_names(spot: ImportSpot, index: ModuleIndex, origin: Path | None, id_of:
         names = {n: "module" for n in index.top_level(origin) if n not in spot.taken | spot.imported}
         source, dynamic = None, True  # another interpreter (the project's) may have modules this one lacks
     ids = np.array([id_of(n) for n in names if n.isidentifier()], np.int64)
-    return ReceiverNames(module=np.unique(ids[ids >= 0]), unseen=int((ids < 0).sum()), why="module", kinds=names,
+    return ReceiverNames(module=np.unique(ids[ids >= 0]), unseen=int((ids < 0).sum()), why="import", kinds=names,
                          source=source, open=dynamic, excluded=_identities(spot.taken, id_of),
                          lowered=_identities(spot.imported, id_of))
 

@@ -26,6 +26,7 @@ class ClassInfo:
     names: dict[str, str]  # name -> kind: "method", "field" or "class"
     bases: list[str]
     types: dict[str, str] = field(default_factory=dict)  # field -> its type as written; method -> its return's
+    params: dict[str, list[str]] = field(default_factory=dict)  # method -> its parameters (`keyword_parameters`)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Module:
     types: dict[str, str] = field(default_factory=dict)  # top-level variable -> its type as written
     returns: dict[str, str] = field(default_factory=dict)  # top-level function -> its return annotation
     stars: list[tuple[int, str]] = field(default_factory=list)  # (level, module) of each `from module import *`
+    params: dict[str, list[str]] = field(default_factory=dict)  # top-level function -> its parameters (`keyword_parameters`)
     # What `modules.module_kind` found each imported name to be: following one looks for files,
     # and a popup after `np.` asks for twenty of them at every keystroke.
     kinds_found: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -76,6 +78,7 @@ def collect(body: list[ast.stmt], module: Module) -> None:
     for node in body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             module.names[node.name] = "function"
+            module.params.setdefault(node.name, keyword_parameters(node))
             if node.returns is not None and (written := annotation_type(node.returns)):
                 module.returns.setdefault(node.name, written)
             if node.name == "__getattr__":
@@ -123,9 +126,11 @@ def collect(body: list[ast.stmt], module: Module) -> None:
 def class_info(node: ast.ClassDef) -> ClassInfo:
     names: dict[str, str] = {}
     types: dict[str, str] = {}
+    params: dict[str, list[str]] = {}
     for stmt in node.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             names[stmt.name] = "field" if any(_dotted_text(d).endswith("property") for d in stmt.decorator_list) else "method"
+            params.setdefault(stmt.name, keyword_parameters(stmt, method=True))
             if stmt.returns is not None and (written := annotation_type(stmt.returns)):
                 types.setdefault(stmt.name, written)
         elif isinstance(stmt, ast.ClassDef):
@@ -150,7 +155,18 @@ def class_info(node: ast.ClassDef) -> ClassInfo:
     for stmt in node.body:  # `def __init__(self, md: Markdown): self.md = md`: the parameter's annotation
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             types = {**stored_parameters(stmt), **types}
-    return ClassInfo(names, [b for b in map(_dotted_text, node.bases) if b], types)
+    return ClassInfo(names, [b for b in map(_dotted_text, node.bases) if b], types, params)
+
+
+def keyword_parameters(node: ast.FunctionDef | ast.AsyncFunctionDef, method: bool = False) -> list[str]:
+    """A function's parameters as a call sees them, in order (`calls.py`): a positional-only one
+    marked `/name`, a keyword-only one `*name`; not `*args` or `**kwargs`, nor a method's `self`
+    or `cls` (a `staticmethod` has none)."""
+    args = node.args
+    named = [*(f"/{a.arg}" for a in args.posonlyargs), *(a.arg for a in args.args)]
+    if method and named and not any(_dotted_text(d) == "staticmethod" for d in node.decorator_list):
+        named = named[1:]
+    return [*named, *(f"*{a.arg}" for a in args.kwonlyargs)]
 
 
 def stored_parameters(method: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, str]:

@@ -25,7 +25,8 @@ class Explanation:
     recalled_from: str = ""  # "memory": the project's file where the nearest context that it followed is
     lifted_by: str = ""  # after a dot, what raised it: "class" (a member of the class around or its
     # bases), "corpus" (usual after the receiver in training), "module" (a name of the module the
-    # receiver is) or "type" (a name of the class the receiver is, or is an instance of)
+    # receiver is) or "type" (a name of the class the receiver is, or is an instance of); elsewhere
+    # "import" (what the import statement can import) or "call" (a parameter of the function called)
 
 
 def shares(pred: Prediction, ext_id: int) -> tuple[float, float, float, float]:

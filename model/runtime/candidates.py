@@ -117,6 +117,8 @@ def finish_popup(
         there = elsewhere.get(c.text)
         if there is not None:
             c.where, c.import_from = f"{there.module}:{there.line}", there.module
-        c.kind = kind or defined.get(c.text, "") or (there.kind if there is not None and not scope.counts.get(c.text) else "") \
-            or kind_of(c.text, scope)
+        given = defined.get(c.text, "")  # a parameter of the call is `name=`, unless the name is a value here
+        role = scope.names.get(c.text)
+        c.kind = kind or (given if given != "parameter" or role is None or role >= 0 and ROLES[role] == "parameter" else "") \
+            or (there.kind if there is not None and not scope.counts.get(c.text) else "") or kind_of(c.text, scope)
     return Popup(prefix, ranked, model_used)

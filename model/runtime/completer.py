@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from heed.model.lookup.calls import call_names, call_spot
 from heed.model.lookup.import_spot import import_spot, spot_names
 from heed.model.lookup.imports import read_imports, stream_binding
 from heed.model.lookup.modules import SHARED, ModuleIndex
@@ -83,17 +84,21 @@ class Completer:
 
     def _receiver(self, stream: TokenStream, dot_end: int, ctx: CursorContext) -> ReceiverNames | None:
         """After a dot, what other code says can follow (`lookup/receivers.py`); at a name's start
-        in an import statement, what it can import (`lookup/import_spot.py`). Each name takes an
-        identity in this document's table, so that the model can rank the ones it never saw."""
+        in an import statement, what it can import (`lookup/import_spot.py`); at an argument's,
+        the callee's parameters (`lookup/calls.py`). Each name takes an identity in this
+        document's table, so that the model can rank the ones it never saw."""
         if self.encoder is None or self.predictor is None or not len(ctx.inputs):
             return None
-        if not is_after_dot(stream.text, dot_end):
-            spot = import_spot(stream.text, dot_end)
-            return spot_names(spot, self.modules, self.path, self.encoder.ext_of_text) if spot is not None else None
+        after_dot = is_after_dot(stream.text, dot_end)
+        if not after_dot and (spot := import_spot(stream.text, dot_end)) is not None:
+            return spot_names(spot, self.modules, self.path, self.encoder.ext_of_text)
+        call = call_spot(ctx.texts) if not after_dot else None
+        if not after_dot and call is None:
+            return None
         c = ctx.inputs
         look = Lookup(self.predictor.class_tokens, c.ids, c.parsed, c.ext, ctx.texts,
                       self.modules, self.path, lambda name: stream_binding(stream, name, dot_end), self.encoder.ext_of_text)
-        return receiver_names(look)
+        return call_names(call, look) if call is not None else receiver_names(look)
 
     def _project(self) -> ProjectGrams | None:
         """The project's n-grams in this document's identities, once the workspace index has them."""
@@ -173,7 +178,7 @@ class Completer:
         found: dict[str, Candidate] = {}
         ranked: dict[str, int] = {}  # the model's candidates' identities: their sources are told for the items shown
         known = pred.receiver if pred is not None else None
-        listing = not after_dot and known is not None  # in an import statement (`lookup/import_spot.py`)
+        listing = not after_dot and known is not None and known.why == "import"  # (`lookup/import_spot.py`)
         if pred is not None and self.encoder is not None:
             probs = pred.probs
             pool = np.argpartition(-probs, min(POPUP_POOL, len(probs) - 1))[:POPUP_POOL]
@@ -214,7 +219,7 @@ class Completer:
         n-grams), "memory" (the project memory's votes) or "defined" (the floor the module or
         class the receiver is gave its names)."""
         parts = shares(pred, ext_id)
-        floor = pred.rerank.floor if pred.rerank is not None and pred.rerank.why in ("module", "type") else None
+        floor = pred.rerank.floor if pred.rerank is not None and pred.rerank.why in ("module", "type", "import", "call") else None
         if floor is not None and 0 <= ext_id < len(floor) and floor[ext_id] > 0 and sum(parts) < 0.5 * float(pred.probs[ext_id]):
             return "defined"
         return source_of(*parts)

@@ -103,9 +103,9 @@ def module_to_json(m: Module) -> dict[str, Any]:
     return {
         "name": m.name, "path": str(m.path) if m.path is not None else None, "names": m.names,
         "refs": {k: list(v) for k, v in m.refs.items()},
-        "classes": {k: {"names": c.names, "bases": c.bases, "types": c.types} for k, c in m.classes.items()},
+        "classes": {k: {"names": c.names, "bases": c.bases, "types": c.types, "params": c.params} for k, c in m.classes.items()},
         "exported": sorted(m.exported) if m.exported is not None else None, "dynamic": m.dynamic,
-        "types": m.types, "returns": m.returns, "stars": [list(s) for s in m.stars],
+        "types": m.types, "returns": m.returns, "stars": [list(s) for s in m.stars], "params": m.params,
     }
 
 
@@ -115,10 +115,15 @@ def module_from_json(raw: dict[str, Any]) -> Module:
             raise ValueError("malformed names")
         return dict(d)
 
-    classes = {str(k): ClassInfo(strings(c["names"]), [str(b) for b in c["bases"]], strings(c["types"]))
+    def params(d: Any) -> dict[str, list[str]]:
+        if not isinstance(d, dict) or not all(isinstance(v, list) and all(isinstance(p, str) for p in v) for v in d.values()):
+            raise ValueError("malformed parameters")
+        return {str(k): list(v) for k, v in d.items()}
+
+    classes = {str(k): ClassInfo(strings(c["names"]), [str(b) for b in c["bases"]], strings(c["types"]), params(c["params"]))
                for k, c in raw["classes"].items()}
     refs = {str(k): (int(v[0]), str(v[1])) for k, v in raw["refs"].items()}
     exported = set(map(str, raw["exported"])) if raw["exported"] is not None else None
     return Module(str(raw["name"]), Path(raw["path"]) if raw["path"] else None, strings(raw["names"]), refs, classes,
                   exported, bool(raw["dynamic"]), strings(raw["types"]), strings(raw["returns"]),
-                  [(int(level), str(dotted)) for level, dotted in raw["stars"]])
+                  [(int(level), str(dotted)) for level, dotted in raw["stars"]], params(raw["params"]))

@@ -1,0 +1,196 @@
+"""What a call's next argument can name: the parameters of the function called.
+
+At `json.dumps(obj, |` or `Parser(source, |` the popup raises what the callee takes by keyword
+(`indent`, `sort_keys`; for a class, its `__init__`'s, or a base's), but not those the call
+names already. The callee is found as a receiver is (`receivers.py`): a function or class the
+document defines before the cursor (`self.method` too), what its imports bind, a module's
+function or class (read by `modules.py`, nothing run), and the builtins (`inspect.signature`
+of the interpreter's own functions). A positional argument is as likely next, so the parameters
+are raised without pushing anything else down, unless the call already names one: after `key=1,`
+only names can follow.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import keyword
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from heed.model.lookup.classes import SELF_NAMES
+from heed.model.lookup.imports import resolve_chain
+from heed.model.lookup.module_source import Module
+from heed.model.lookup.modules import ModuleIndex
+from heed.model.lookup.receivers import Lookup, ReceiverNames
+
+LOOK_BACK = 400  # tokens searched for the call's open bracket
+BASES_DEPTH = 4  # base classes searched this deep for an `__init__`
+
+
+@dataclass(frozen=True)
+class CallSpot:
+    """An argument's start in a call: what is called, as written (`json.dumps` -> ["json",
+    "dumps"]), and the keyword arguments the call has already."""
+
+    callee: tuple[str, ...]
+    given: frozenset[str]
+    positional: int = 0  # arguments before the cursor given by position (they take the first parameters)
+
+
+def call_spot(texts: Sequence[str]) -> CallSpot | None:
+    """The call whose argument starts after `texts` (the context's token texts: the last one `(`
+    or `,`), if the cursor is in one (not in a `def` or `class` header, a subscript, a literal)."""
+    if not texts or texts[-1] not in ("(", ","):
+        return None
+    depth, starts = 0, []  # where each argument before the cursor starts
+    j = len(texts) - 1
+    stop = max(len(texts) - LOOK_BACK, 0)
+    while j >= stop:
+        t = texts[j]
+        if t in (")", "]", "}"):
+            depth += 1
+        elif t in ("(", "[", "{"):
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0 and t == "," and j < len(texts) - 1:
+            starts.append(j + 1)
+        elif depth == 0 and t in ("\n", ";", "def", "class", "lambda"):
+            return None
+        j -= 1
+    if j < stop or texts[j] != "(":
+        return None
+    if len(texts) - 1 > j:
+        starts.append(j + 1)
+    given = {texts[s] for s in starts if s + 1 < len(texts) and texts[s + 1] == "=" and texts[s].isidentifier()}
+    starred = any(texts[s] in ("*", "**") for s in starts)  # `*args` takes the positions no one can count
+    positional = 0 if starred else len(starts) - len(given)
+    chain: list[str] = []
+    k = j - 1
+    while k >= 0 and texts[k].isidentifier() and not keyword.iskeyword(texts[k]):
+        chain.insert(0, texts[k])
+        if k >= 1 and texts[k - 1] == ".":
+            k -= 2
+        else:
+            break
+    else:
+        return None  # `f()(`, `x[0].get(`, `"".join(`: not a callee heed reads
+    if k >= 1 and texts[k - 1] in ("def", "class"):
+        return None
+    return CallSpot(tuple(chain), frozenset(given), positional)
+
+
+def call_names(spot: CallSpot, look: Lookup) -> ReceiverNames | None:
+    """The parameters the callee at `spot` takes by keyword that the call has not named, as the
+    names after a dot are given (`receivers.py`); None where the callee is not found."""
+    params = parameters(spot.callee, look)
+    names = {p: "parameter" for p in nameable(params, spot.positional, spot.given)} if params else None
+    if not names:
+        return None
+    ids = np.array([look.id_of(n) for n in names], np.int64)
+    given = np.array([i for i in map(look.id_of, spot.given) if i >= 0], np.int64)  # named twice: a SyntaxError
+    return ReceiverNames(module=np.unique(ids[ids >= 0]), unseen=int((ids < 0).sum()), why="call", kinds=names,
+                         open=not spot.given, excluded=given)
+
+
+def nameable(params: Sequence[str], positional: int, given: frozenset[str]) -> list[str]:
+    """What a call can still name of `params` (as `module_source.keyword_parameters` writes them:
+    `/positional_only`, `*keyword_only`) after `positional` arguments and those named in `given`."""
+    out = []
+    for p in params:
+        if not p.startswith("*") and positional > 0:
+            positional -= 1
+        elif not p.startswith("/") and p.lstrip("*") not in given:
+            out.append(p.lstrip("*"))
+    return out
+
+
+def parameters(callee: Sequence[str], look: Lookup) -> list[str] | None:
+    """The parameters of `callee` (`module_source.keyword_parameters`), if heed can read it."""
+    name = callee[-1]
+    if len(callee) == 2 and callee[0] in SELF_NAMES:
+        return document_parameters(look.texts, name)
+    if len(callee) == 1:
+        found = document_parameters(look.texts, name)
+        if found is not None:
+            return found
+    bound = look.binding_of(callee[0])
+    if bound is not None:
+        level, dotted = bound
+        if len(callee) == 1:  # `from m import f` then `f(`
+            head, _, last = dotted.rpartition(".")
+            module = look.index.find(head, level, look.origin) if head or level else None
+            return module_parameters(look.index, module, last) if module is not None else None
+        module = resolve_chain(look.index, callee[:-1], level, dotted, look.origin)
+        return module_parameters(look.index, module, name) if module is not None else None
+    if len(callee) == 1 and callable(value := getattr(builtins, name, None)):
+        try:
+            signature = inspect.signature(value)
+        except (TypeError, ValueError):
+            return None
+        marks = {inspect.Parameter.POSITIONAL_ONLY: "/", inspect.Parameter.POSITIONAL_OR_KEYWORD: "",
+                 inspect.Parameter.KEYWORD_ONLY: "*"}
+        return [marks[p.kind] + p.name for p in signature.parameters.values() if p.kind in marks]
+    return None
+
+
+def module_parameters(index: ModuleIndex, module: Module, name: str, depth: int = 0) -> list[str] | None:
+    """What function or class `name` (as written in `module`) takes by keyword."""
+    found = index.defining(module, name)
+    if found is None:
+        return None
+    where, defined = found
+    if defined in where.params:
+        return where.params[defined]
+    info = where.classes.get(defined)
+    if info is None or depth > BASES_DEPTH:
+        return None
+    if "__init__" in info.params:
+        return info.params["__init__"]
+    for base in info.bases:
+        got = module_parameters(index, where, base, depth + 1)
+        if got is not None:
+            return got
+    return None
+
+
+def document_parameters(texts: Sequence[str], name: str) -> list[str] | None:
+    """What the function `name` the document defines before the cursor (the last one of that
+    name), or the `__init__` of its class `name`, takes by keyword."""
+    for k in range(len(texts) - 2, 0, -1):
+        if texts[k] == name and texts[k - 1] in ("def", "class") and texts[k + 1] in ("(", ":"):
+            if texts[k - 1] == "def":
+                return header_parameters(texts, k + 1)
+            init = next((i for i in range(k + 1, len(texts) - 2) if texts[i] == "__init__" and texts[i - 1] == "def"), None)
+            later = next((i for i in range(k + 1, len(texts)) if texts[i] == "class"), len(texts))
+            return header_parameters(texts, init + 1) if init is not None and init < later else None
+    return None
+
+
+def header_parameters(texts: Sequence[str], open_at: int) -> list[str] | None:
+    """A `def` header's parameters (its `(` at `open_at`), as `module_source.keyword_parameters`
+    writes them (a method's `self` or `cls` left out)."""
+    if open_at >= len(texts) or texts[open_at] != "(":
+        return None
+    names: list[str] = []
+    depth, starred = 0, False
+    for j in range(open_at + 1, len(texts)):
+        t = texts[j]
+        if t in ("(", "[", "{"):
+            depth += 1
+        elif t in (")", "]", "}"):
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0 and t == "/":
+            names = [f"/{n}" for n in names]  # what came before it is positional-only
+        elif depth == 0 and t in ("*", "**"):
+            starred = True
+        elif depth == 0 and t.isidentifier() and texts[j - 1] in ("(", ","):
+            names.append(f"*{t}" if starred else t)  # after `*` or `*args`: keyword-only
+    else:
+        return None  # the header is not finished before the cursor
+    return names[1:] if names and names[0].lstrip("/") in SELF_NAMES else names

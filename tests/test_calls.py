@@ -1,0 +1,85 @@
+"""At an argument's start, the popup raises what the function called takes by keyword (`lookup/calls.py`)."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+
+from heed.model.lookup.calls import CallSpot, call_spot
+from heed.model.lookup.modules import ModuleIndex
+from heed.model.runtime.completer import Completer
+from heed.model.text.stream import TokenStream, tokenize
+from heed.server.convert import completion_item
+
+
+def texts(code: str) -> list[str]:
+    """The token texts before the cursor at the end of `code` (the stream's end markers left out)."""
+    out = [t.text for t in tokenize(code)]
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("x = f(", CallSpot(("f",), frozenset(), 0)),
+    ("x = json.dumps(obj, ", CallSpot(("json", "dumps"), frozenset(), 1)),
+    ("f(a, key=g(1, 2), ", CallSpot(("f",), frozenset({"key"}), 1)),
+    ("f(*args, ", CallSpot(("f",), frozenset(), 0)),  # the positions `*args` takes are not known
+    ("self.run(\n    1,\n    ", CallSpot(("self", "run"), frozenset(), 1)),
+    ("def f(", None),  # a header, not a call
+    ("class C(", None),
+    ("x[0].get(", None),  # a callee heed does not read
+    ("f(a)\ny = [", None),
+    ("f(a, b", None),  # not at an argument's start
+])
+def test_where_a_call_s_argument_starts(code: str, expected: CallSpot | None) -> None:
+    assert call_spot(texts(code)) == expected
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop/__init__.py").write_text("")
+    (tmp_path / "shop/orders.py").write_text(textwrap.dedent("""
+        def zzq_place(item, zzq_quantity=1, /, *, zzq_express=False, **options): ...
+        class Base:
+            def __init__(self, zzq_owner, zzq_budget=0): ...
+        class Cart(Base): ...
+    """))
+    return tmp_path
+
+
+def labels(completer: Completer, code: str) -> dict[str, str]:
+    return {c.text: c.kind for c in completer.popup(TokenStream(code), len(code), 50).candidates}
+
+
+def test_the_popup_raises_the_parameters_of_the_function_called(project: Path, tiny_predictor) -> None:  # type: ignore[no-untyped-def]
+    completer = Completer(tiny_predictor, project / "main.py", ModuleIndex([project, *sys.path]))
+    # A module's function: positional-only parameters and `**options` cannot be named.
+    got = labels(completer, "from shop.orders import zzq_place\nzzq_place(1, ")
+    assert got.get("zzq_express") == "parameter" and "zzq_quantity" not in got and "options" not in got
+    # A class: its base's `__init__`; what the call names already, or gave by position, is not offered.
+    got = labels(completer, "from shop import orders\norders.Cart(zzq_budget=3, ")
+    assert got.get("zzq_owner") == "parameter" and "zzq_budget" not in got
+    assert "zzq_owner" not in labels(completer, "from shop import orders\norders.Cart(1, ")
+    # The document's own function, and a method through `self`.
+    code = "class K:\n    def zzq_go(self, zzq_fast, zzq_slow=0):\n        self.zzq_go("
+    assert labels(completer, code).get("zzq_fast") == "parameter"
+    assert labels(completer, "def zzq_f(zzq_a, *, zzq_b):\n    pass\nzzq_f(1, ").get("zzq_b") == "parameter"
+    # A builtin, by its signature.
+    assert labels(completer, "print('a', ").get("sep") == "parameter"
+    # A name that is a value here is offered as that value, not as `name=`.
+    assert labels(completer, "zzq_b = 1\ndef zzq_f(zzq_a, *, zzq_b):\n    pass\nzzq_f(1, ").get("zzq_b") == "variable"
+
+
+def test_a_parameter_is_completed_with_its_equals_sign(project: Path, tiny_predictor) -> None:  # type: ignore[no-untyped-def]
+    completer = Completer(tiny_predictor, project / "main.py", ModuleIndex([project, *sys.path]))
+    code = "print('a', "
+    item = next(c for c in completer.popup(TokenStream(code), len(code), 50).candidates if c.text == "sep")
+    at = types.Range(types.Position(0, len(code)), types.Position(0, len(code)))
+    converted = completion_item(item, 0, at, {})
+    assert converted.label == "sep=" and converted.text_edit.new_text == "sep="  # type: ignore[union-attr]
