@@ -47,7 +47,8 @@ class ReceiverNames:
     module: np.ndarray | None = None  # identities of the names of the module (or the class) the receiver is ...
     unseen: int = 0  # ... and how many more it has with no identity here (`heed eval`)
     why: str = "module"  # "module": the receiver is a module; "type": an instance or a class
-    inherited: np.ndarray | None = None  # after `self.`: identities of what the class's bases define
+    inherited: np.ndarray | None = None  # after `self.`: identities of what the class's bases define ...
+    below: np.ndarray | None = None  # ... and of what the class defines below the cursor (`class_below.py`)
     kinds: dict[str, str] = field(default_factory=dict)  # what each name found elsewhere is, for the popup
     source: Module | None = None  # the module the receiver is (for its names' kinds, followed on demand)
     open: bool = False  # it may have names no statement binds (a module's `__getattr__`): others keep their chance
@@ -68,6 +69,7 @@ class Lookup:
     origin: Path | None  # the document's file, for its relative imports
     binding_of: Callable[[str], tuple[int, str] | None]  # (level, dotted) of the import binding a name
     id_of: Callable[[str], int]  # a name's identity here (-1: none)
+    below: Callable[[], dict[str, str]] = dict  # what the class around the cursor defines below it (`class_below.py`)
 
 
 def receiver_names(look: Lookup) -> ReceiverNames | None:
@@ -175,7 +177,8 @@ def _document_class(look: Lookup, name_at: int, depth: int) -> tuple[dict[str, s
 
 
 def inherited(look: Lookup) -> ReceiverNames | None:
-    """After `self.`: what the bases of the class around define. None: no base heed can read."""
+    """After `self.`: what the bases of the class around define, and what it defines itself below
+    the cursor. None: neither is there to read."""
     found = enclosing_class(look.tokens, look.ids)
     if found is None:
         return None
@@ -186,10 +189,13 @@ def inherited(look: Lookup) -> ReceiverNames | None:
         if got is not None:
             names = {**got.names, **names}
             parts.append(got.ids)
-    if not names and not parts:
+    below = look.below()
+    if not names and not parts and not below:
         return None
     ids = np.array([look.id_of(n) for n in sorted(names)], np.int64)
-    return ReceiverNames(inherited=np.unique(np.concatenate([ids[ids >= 0], *parts])), kinds=names)
+    own = np.array([look.id_of(n) for n in below], np.int64)
+    return ReceiverNames(inherited=np.unique(np.concatenate([ids[ids >= 0], *parts])), kinds={**names, **below},
+                         below=np.unique(own[own >= 0]))
 
 
 def header_bases(texts: Sequence[str], k: int) -> list[str]:

@@ -80,8 +80,8 @@ class Adjuster:
     def rerank(self, n_ext: int, tail: list[int] | None = None) -> Rerank | None:
         """The re-ranking of the next token's distribution if it follows a dot."""
         c, known = self.context, self.receiver if not tail else None
-        inherited = known.inherited if known is not None else None
-        rerank = self.reranker.rerank(c.ids, c.parsed, c.ext, n_ext, tail or [], inherited) if self.reranker is not None else None
+        inherited, below = (known.inherited, known.below) if known is not None else (None, None)
+        rerank = self.reranker.rerank(c.ids, c.parsed, c.ext, n_ext, tail or [], inherited, below) if self.reranker is not None else None
         if known is None or known.module is None:
             return rerank
         if rerank is not None:

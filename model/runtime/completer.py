@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from heed.model.lookup.calls import call_names, call_spot
-from heed.model.lookup.import_spot import import_spot, spot_names
-from heed.model.lookup.imports import read_imports, stream_binding
+from heed.model.lookup.imports import read_imports
+from heed.model.lookup.known import known_names
 from heed.model.lookup.modules import SHARED, ModuleIndex
-from heed.model.lookup.receivers import Lookup, ReceiverNames, receiver_names
+from heed.model.lookup.receivers import ReceiverNames
 from heed.model.lookup.scope import piece_names, scope_at
 from heed.model.nn.numpy_net import Output, mixture
 from heed.model.runtime.attribution import Explanation, shares, source_of
@@ -82,23 +81,14 @@ class Completer:
         self.in_project = workspace is not None and (path is None or workspace.holds(path))
         self.last_line: LastSuggestions | None = None  # the ghost text made last, which typing along keeps
 
-    def _receiver(self, stream: TokenStream, dot_end: int, ctx: CursorContext) -> ReceiverNames | None:
-        """After a dot, what other code says can follow (`lookup/receivers.py`); at a name's start
-        in an import statement, what it can import (`lookup/import_spot.py`); at an argument's,
-        the callee's parameters (`lookup/calls.py`). Each name takes an identity in this
-        document's table, so that the model can rank the ones it never saw."""
+    def _receiver(self, stream: TokenStream, start: int, ctx: CursorContext) -> ReceiverNames | None:
+        """What other code says can come where the name being typed starts (`lookup/known.py`):
+        after a dot, in an import statement, at a call's argument."""
         if self.encoder is None or self.predictor is None or not len(ctx.inputs):
             return None
-        after_dot = is_after_dot(stream.text, dot_end)
-        if not after_dot and (spot := import_spot(stream.text, dot_end)) is not None:
-            return spot_names(spot, self.modules, self.path, self.encoder.ext_of_text)
-        call = call_spot(ctx.texts) if not after_dot else None
-        if not after_dot and call is None:
-            return None
         c = ctx.inputs
-        look = Lookup(self.predictor.class_tokens, c.ids, c.parsed, c.ext, ctx.texts,
-                      self.modules, self.path, lambda name: stream_binding(stream, name, dot_end), self.encoder.ext_of_text)
-        return call_names(call, look) if call is not None else receiver_names(look)
+        return known_names(stream, start, ctx.texts, c.ids, c.parsed, c.ext, self.predictor.class_tokens, self.modules,
+                           self.path, self.encoder.ext_of_text)
 
     def _project(self) -> ProjectGrams | None:
         """The project's n-grams in this document's identities, once the workspace index has them."""
@@ -195,7 +185,7 @@ class Completer:
                 ranked[text] = int(i)
         defined: dict[str, str] = {}  # what other code says the receiver has, with kinds where known
         if known is not None and self.encoder is not None:
-            for ids in (known.module, known.inherited):
+            for ids in (known.module, known.inherited, known.below):
                 defined.update((text, known.kinds.get(text, "")) for text in map(self.encoder.text_of, (ids if ids is not None else ())))
         module = known.source if known is not None else None  # for the kinds of its names
         workspace = self.workspace if self.in_project and (self.predictor is None or self.predictor.features.workspace) else None

@@ -110,10 +110,11 @@ class Reranker:
         self.dot, self.unk = self.tokens.dot, vocab.unk
 
     def rerank(self, ids: np.ndarray, roles: np.ndarray, ext: np.ndarray, n_ext: int, tail: Sequence[int] = (),
-               inherited: np.ndarray | None = None) -> Rerank | None:
+               inherited: np.ndarray | None = None, below: np.ndarray | None = None) -> Rerank | None:
         """The change to the next token's distribution [n_ext] if it follows a dot; else None.
         `ids`, `roles`, `ext`: the context; `tail`: identities produced after it (beam search);
-        `inherited`: after `self.`, the identities of what the class's bases define."""
+        `inherited`: after `self.`, the identities of what the class's bases define; `below`: of
+        what the class defines below the cursor (members as much as those above it)."""
         seq = [*ids[max(len(ids) - 2, 0):].tolist(), *tail][-2:]
         if len(seq) < 2 or seq[-1] != self.dot:
             return None
@@ -124,6 +125,8 @@ class Reranker:
                 return None
             if not tail:  # `self.|` starting a statement: the parameters the class has not stored yet count as members
                 members = np.union1d(members, unstored_parameters(self.tokens, ids, roles, ext, members))
+                if below is not None:
+                    members = np.union1d(members, below)
             members = members[members < n_ext]
             scale = np.full(n_ext, 1 / CLASS_BOOST, np.float32)
             scale[members] = 1.0
