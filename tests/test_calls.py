@@ -49,6 +49,11 @@ def project(tmp_path: Path) -> Path:
         class Base:
             def __init__(self, zzq_owner, zzq_budget=0): ...
         class Cart(Base): ...
+        @dataclasses.dataclass(frozen=True)
+        class Point:
+            zzq_x: int
+            zzq_y: "int" = 0
+            zzq_origin: ClassVar[int] = 0
     """))
     return tmp_path
 
@@ -66,6 +71,9 @@ def test_the_popup_raises_the_parameters_of_the_function_called(project: Path, t
     got = labels(completer, "from shop import orders\norders.Cart(zzq_budget=3, ")
     assert got.get("zzq_owner") == "parameter" and "zzq_budget" not in got
     assert "zzq_owner" not in labels(completer, "from shop import orders\norders.Cart(1, ")
+    # A dataclass takes its fields.
+    got = labels(completer, "from shop.orders import Point\nPoint(1, ")
+    assert got.get("zzq_y") == "parameter" and "zzq_x" not in got and "zzq_origin" not in got
     # The document's own function, and a method through `self`.
     code = "class K:\n    def zzq_go(self, zzq_fast, zzq_slow=0):\n        self.zzq_go("
     assert labels(completer, code).get("zzq_fast") == "parameter"

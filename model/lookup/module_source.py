@@ -155,7 +155,23 @@ def class_info(node: ast.ClassDef) -> ClassInfo:
     for stmt in node.body:  # `def __init__(self, md: Markdown): self.md = md`: the parameter's annotation
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             types = {**stored_parameters(stmt), **types}
-    return ClassInfo(names, [b for b in map(_dotted_text, node.bases) if b], types, params)
+    bases = [b for b in map(_dotted_text, node.bases) if b]
+    if "__init__" not in params and _made_of_fields(node, bases):  # `Point(x=1, y=2)`: its annotated fields
+        params["__init__"] = [s.target.id for s in node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)
+                              and "ClassVar" not in _dotted_text(s.annotation.value if isinstance(s.annotation, ast.Subscript)
+                                                                 else s.annotation)]
+    return ClassInfo(names, bases, types, params)
+
+
+# Classes whose constructor takes their annotated fields: decorated (`@dataclass`, attrs' `@define`) or
+# derived (`NamedTuple`, pydantic's `BaseModel`).
+FIELD_DECORATORS = ("dataclass", "define", "frozen", "mutable", "attrs", "s")
+FIELD_BASES = ("NamedTuple", "BaseModel", "TypedDict")
+
+
+def _made_of_fields(node: ast.ClassDef, bases: list[str]) -> bool:
+    decorators = [_dotted_text(d.func if isinstance(d, ast.Call) else d).rpartition(".")[2] for d in node.decorator_list]
+    return any(d in FIELD_DECORATORS for d in decorators) or any(b.rpartition(".")[2] in FIELD_BASES for b in bases)
 
 
 def keyword_parameters(node: ast.FunctionDef | ast.AsyncFunctionDef, method: bool = False) -> list[str]:
