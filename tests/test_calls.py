@@ -30,6 +30,7 @@ def texts(code: str) -> list[str]:
     ("f(a, key=g(1, 2), ", CallSpot(("f",), frozenset({"key"}), 1)),
     ("f(*args, ", CallSpot(("f",), frozenset(), 0)),  # the positions `*args` takes are not known
     ("self.run(\n    1,\n    ", CallSpot(("self", "run"), frozenset(), 1)),
+    ("super().__init__(a, ", CallSpot(("super()", "__init__"), frozenset(), 1)),
     ("def f(", None),  # a header, not a call
     ("class C(", None),
     ("x[0].get(", None),  # a callee heed does not read
@@ -48,6 +49,7 @@ def project(tmp_path: Path) -> Path:
         def zzq_place(item, zzq_quantity=1, /, *, zzq_express=False, **options): ...
         class Base:
             def __init__(self, zzq_owner, zzq_budget=0): ...
+            def zzq_checkout(self): ...
         class Cart(Base): ...
         @dataclasses.dataclass(frozen=True)
         class Point:
@@ -78,6 +80,14 @@ def test_the_popup_raises_the_parameters_of_the_function_called(project: Path, t
     code = "class K:\n    def zzq_go(self, zzq_fast, zzq_slow=0):\n        self.zzq_go("
     assert labels(completer, code).get("zzq_fast") == "parameter"
     assert labels(completer, "def zzq_f(zzq_a, *, zzq_b):\n    pass\nzzq_f(1, ").get("zzq_b") == "parameter"
+    # `super().__init__(`: the base's, whether the document or a module defines it.
+    code = "class zzq_B:\n    def __init__(self, zzq_depth):\n        pass\nclass C(zzq_B):\n    def __init__(self):\n        super().__init__("
+    assert labels(completer, code).get("zzq_depth") == "parameter"
+    code = "from shop.orders import Cart\nclass C(Cart):\n    def __init__(self):\n        super().__init__("
+    assert labels(completer, code).get("zzq_owner") == "parameter"
+    # `super().`: what the bases define.
+    code = "from shop.orders import Cart\nclass C(Cart):\n    def zzq_run(self):\n        super()."
+    assert labels(completer, code).get("zzq_checkout") == "method"
     # A builtin, by its signature.
     assert labels(completer, "print('a', ").get("sep") == "parameter"
     # A name that is a value here is offered as that value, not as `name=`.

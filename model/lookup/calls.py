@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from heed.model.lookup.classes import SELF_NAMES
+from heed.model.lookup.classes import SELF_NAMES, enclosing_class
 from heed.model.lookup.imports import resolve_chain
 from heed.model.lookup.module_source import Module
 from heed.model.lookup.modules import ModuleIndex
-from heed.model.lookup.receivers import Lookup, ReceiverNames
+from heed.model.lookup.receivers import Lookup, ReceiverNames, header_bases
 
 LOOK_BACK = 400  # tokens searched for the call's open bracket
 BASES_DEPTH = 4  # base classes searched this deep for an `__init__`
@@ -77,7 +77,9 @@ def call_spot(texts: Sequence[str]) -> CallSpot | None:
         else:
             break
     else:
-        return None  # `f()(`, `x[0].get(`, `"".join(`: not a callee heed reads
+        if not (chain and k >= 2 and texts[k - 2 : k + 1] == ["super", "(", ")"]):
+            return None  # `f()(`, `x[0].get(`, `"".join(`: not a callee heed reads
+        chain.insert(0, "super()")
     if k >= 1 and texts[k - 1] in ("def", "class"):
         return None
     return CallSpot(tuple(chain), frozenset(given), positional)
@@ -113,6 +115,8 @@ def parameters(callee: Sequence[str], look: Lookup) -> list[str] | None:
     name = callee[-1]
     if len(callee) == 2 and callee[0] in SELF_NAMES:
         return document_parameters(look.texts, name)
+    if len(callee) == 2 and callee[0] == "super()":
+        return base_parameters(look, name)
     if len(callee) == 1:
         found = document_parameters(look.texts, name)
         if found is not None:
@@ -137,21 +141,41 @@ def parameters(callee: Sequence[str], look: Lookup) -> list[str] | None:
     return None
 
 
-def module_parameters(index: ModuleIndex, module: Module, name: str, depth: int = 0) -> list[str] | None:
-    """What function or class `name` (as written in `module`) takes by keyword."""
+def base_parameters(look: Lookup, method: str) -> list[str] | None:
+    """`super().method(`: the parameters of `method` in the first base of the class around the
+    cursor that heed can read and that has it (a base the document defines: its `__init__` only)."""
+    found = enclosing_class(look.tokens, look.ids)
+    for base in header_bases(look.texts, found[0]) if found is not None else ():
+        if "." not in base and method == "__init__" and (got := document_parameters(look.texts, base)) is not None:
+            return got
+        bound = look.binding_of(base.split(".")[0])
+        if bound is not None:
+            level, dotted = bound
+            module = resolve_chain(look.index, base.split(".")[:-1] or [base], level, dotted, look.origin) if "." in base \
+                else look.index.find(dotted.rpartition(".")[0], level, look.origin)
+            name = base.rpartition(".")[2] if "." in base else dotted.rpartition(".")[2]
+            if module is not None and (got := module_parameters(look.index, module, name, method)) is not None:
+                return got
+    return None
+
+
+def module_parameters(index: ModuleIndex, module: Module, name: str, method: str = "__init__", depth: int = 0
+                      ) -> list[str] | None:
+    """The parameters function `name` (as written in `module`) takes, or class `name`'s `method`
+    (its own or a base's: calling the class, its `__init__`)."""
     found = index.defining(module, name)
     if found is None:
         return None
     where, defined = found
     if defined in where.params:
-        return where.params[defined]
+        return where.params[defined] if method == "__init__" else None
     info = where.classes.get(defined)
     if info is None or depth > BASES_DEPTH:
         return None
-    if "__init__" in info.params:
-        return info.params["__init__"]
+    if method in info.params:
+        return info.params[method]
     for base in info.bases:
-        got = module_parameters(index, where, base, depth + 1)
+        got = module_parameters(index, where, base, method, depth + 1)
         if got is not None:
             return got
     return None

@@ -77,6 +77,9 @@ def receiver_names(look: Lookup) -> ReceiverNames | None:
     chain = receiver_chain(look.texts[max(len(look.texts) - 200, 0) :])
     if not chain:
         return None
+    if chain == ["super()"]:  # what the bases of the class around define
+        bases = inherited(look, below=False)
+        return ReceiverNames(module=bases.inherited, why="type", kinds=bases.kinds) if bases is not None else None
     if chain[0].endswith("()"):  # `make().`: what the function or class it names gives
         first = chain[0][:-2]
         at = last_binding(look, first)
@@ -176,9 +179,9 @@ def _document_class(look: Lookup, name_at: int, depth: int) -> tuple[dict[str, s
     return names, np.unique(np.concatenate([np.zeros(0, np.int64), *parts]))
 
 
-def inherited(look: Lookup) -> ReceiverNames | None:
-    """After `self.`: what the bases of the class around define, and what it defines itself below
-    the cursor. None: neither is there to read."""
+def inherited(look: Lookup, below: bool = True) -> ReceiverNames | None:
+    """After `self.`: what the bases of the class around define, and (`below`) what it defines
+    itself below the cursor. None: neither is there to read."""
     found = enclosing_class(look.tokens, look.ids)
     if found is None:
         return None
@@ -189,12 +192,12 @@ def inherited(look: Lookup) -> ReceiverNames | None:
         if got is not None:
             names = {**got.names, **names}
             parts.append(got.ids)
-    below = look.below()
-    if not names and not parts and not below:
+    later = look.below() if below else {}
+    if not names and not parts and not later:
         return None
     ids = np.array([look.id_of(n) for n in sorted(names)], np.int64)
-    own = np.array([look.id_of(n) for n in below], np.int64)
-    return ReceiverNames(inherited=np.unique(np.concatenate([ids[ids >= 0], *parts])), kinds={**names, **below},
+    own = np.array([look.id_of(n) for n in later], np.int64)
+    return ReceiverNames(inherited=np.unique(np.concatenate([ids[ids >= 0], *parts])), kinds={**names, **later},
                          below=np.unique(own[own >= 0]))
 
 
