@@ -77,9 +77,9 @@ def receiver_names(look: Lookup) -> ReceiverNames | None:
     chain = receiver_chain(look.texts[max(len(look.texts) - 200, 0) :])
     if not chain:
         return None
-    if chain == ["super()"]:  # what the bases of the class around define
+    if chain == ["super()"]:  # what the bases of the class around define (their dunders, from builtins, do not all show)
         bases = inherited(look, below=False)
-        return ReceiverNames(module=bases.inherited, why="type", kinds=bases.kinds) if bases is not None else None
+        return ReceiverNames(module=bases.inherited, why="type", kinds=bases.kinds, open=True) if bases is not None else None
     if chain[0].endswith("()"):  # `make().`: what the function or class it names gives
         first = chain[0][:-2]
         at = last_binding(look, first)
