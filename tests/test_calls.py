@@ -12,6 +12,7 @@ from lsprotocol import types
 from heed.model.lookup.calls import CallSpot, call_spot
 from heed.model.lookup.modules import ModuleIndex
 from heed.model.runtime.completer import Completer
+from heed.model.runtime.predictor import load_predictor
 from heed.model.text.stream import TokenStream, tokenize
 from heed.server.convert import completion_item
 
@@ -101,3 +102,14 @@ def test_a_parameter_is_completed_with_its_equals_sign(project: Path, tiny_predi
     at = types.Range(types.Position(0, len(code)), types.Position(0, len(code)))
     converted = completion_item(item, 0, at, {})
     assert converted.label == "sep=" and converted.text_edit.new_text == "sep="  # type: ignore[union-attr]
+
+
+def test_after_a_keyword_argument_picked_in_the_popup_the_ghost_text_is_its_value(project: Path) -> None:
+    """VS Code asks for ghost text with the popup's selection (`sep=`): the suggestion goes on after
+    it (the bundled model: an untrained one makes nothing that parses)."""
+    completer = Completer(load_predictor(), project / "main.py", ModuleIndex([project, *sys.path]))
+    code = "print('a', "
+    got = completer.inline(TokenStream(code), len(code), selected="sep=", min_confidence=0.0)
+    assert got and all(s.typed == "sep=" for s in got)
+    for s in got:
+        compile(code + s.typed + s.text, "<ghost>", "exec")  # the value, and the call closed

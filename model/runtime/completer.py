@@ -264,7 +264,13 @@ class Completer:
         adjuster = self.predictor.adjuster(inputs, self._receiver(stream, dot_end, ctx), project=self._project(), recalled=self.predictor.recall(out, self.encoder, self.own_file))
         given: list[str] = []  # the typed name, when the model cannot produce it
         first: Callable[[str], bool] | None
-        if selected is not None:
+        if selected is not None and selected.endswith("=") and selected[:-1].isidentifier():
+            # A keyword argument picked in the popup (`indent=`, `lookup/calls.py`): what follows is its value.
+            given, first = [selected[:-1], "="], None
+            for ext in map(self.encoder.ext_of_text, given):
+                out = self.predictor.feed(out.state, [ext])
+                adjuster = adjuster.extended(ext, len(self.predictor.vocab), self.predictor.vocab.unk)
+        elif selected is not None:
             first = selected.__eq__  # exactly the selected name
             if selected.isidentifier():
                 self.encoder.ext_of_text(selected)  # so that beam search can produce it
