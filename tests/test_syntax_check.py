@@ -16,6 +16,10 @@ from heed.model.runtime.syntax_check import future_fits, leaves_valid_code
         ("if x ", "== 1:", "", True),
         ("print(", "x", ")", True),
         ("return ", "x +", "", False),
+        ("print('a', sep=", "sep, sep=sep)", "", False),  # a keyword argument named twice: the compiler refuses it
+        ("print('a', sep=", "sep, end=sep)", "", True),
+        ("def f(a, ", "a):", "", False),  # a parameter named twice
+        ("f(**kw, ", "**other)", "", True),
     ],
 )
 def test_a_line_is_code_or_not(before: str, suggestion: str, after: str, ok: bool) -> None:

@@ -7,7 +7,7 @@ the start of a call laid out one argument per line, is left for the user to type
 open from the lines above (such a call's arguments) are closed, a block header gets a body, a clause
 (`else:`, `except ...:`) the statement it continues, a decorator a function, a future import
 the top of its module (`from __future__` anywhere else is a SyntaxError the compiler raises,
-which `ast.parse` does not). Anything that statement alone cannot show (a name defined
+which `ast.parse` does not; so is a keyword argument or a parameter named twice). Anything that statement alone cannot show (a name defined
 elsewhere, `return` outside a function) is left to the rest of the file.
 """
 
@@ -63,10 +63,26 @@ def leaves_valid_code(before: str, suggestion: str, after: str, document: str = 
         tails.append(":\n    pass\n")
     for tail in tails:
         try:
-            ast.parse(source + tail)
-            return True
+            tree = ast.parse(source + tail)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
+        return not repeats_a_name(tree)
+    return False
+
+
+def repeats_a_name(tree: ast.AST) -> bool:
+    """Whether a call names a keyword argument twice (`f(sep=1, sep=2)`) or a `def` a parameter:
+    SyntaxErrors the compiler raises, which `ast.parse` does not."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            names = [k.arg for k in node.keywords if k.arg is not None]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            a = node.args
+            names = [p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs, *filter(None, (a.vararg, a.kwarg)))]
+        else:
+            continue
+        if len(names) != len(set(names)):
+            return True
     return False
 
 
