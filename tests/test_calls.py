@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from heed.model.lookup.calls import CallSpot, call_spot
+from heed.model.lookup.calls import CallSpot, call_spot, document_parameters
 from heed.model.lookup.modules import ModuleIndex
 from heed.model.runtime.completer import Completer
 from heed.model.runtime.predictor import load_predictor
@@ -77,6 +77,9 @@ def test_the_popup_raises_the_parameters_of_the_function_called(project: Path, t
     # A dataclass takes its fields.
     got = labels(completer, "from shop.orders import Point\nPoint(1, ")
     assert got.get("zzq_y") == "parameter" and "zzq_x" not in got and "zzq_origin" not in got
+    code = "@dataclasses.dataclass(frozen=True)\nclass zzq_P:\n    zzq_a: int\n    zzq_b: int = 0\n    def f(self):\n" \
+        "        zzq_local: int = 1\nzzq_P(1, "
+    assert document_parameters(texts(code), "zzq_P") == ["zzq_a", "zzq_b"]  # not the method's local
     # The document's own function, and a method through `self`.
     code = "class K:\n    def zzq_go(self, zzq_fast, zzq_slow=0):\n        self.zzq_go("
     assert labels(completer, code).get("zzq_fast") == "parameter"

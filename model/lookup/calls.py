@@ -22,7 +22,7 @@ import numpy as np
 
 from heed.model.lookup.classes import SELF_NAMES, enclosing_class
 from heed.model.lookup.imports import resolve_chain
-from heed.model.lookup.module_source import Module
+from heed.model.lookup.module_source import FIELD_BASES, FIELD_DECORATORS, Module
 from heed.model.lookup.modules import ModuleIndex
 from heed.model.lookup.receivers import Lookup, ReceiverNames, header_bases
 
@@ -183,15 +183,43 @@ def module_parameters(index: ModuleIndex, module: Module, name: str, method: str
 
 def document_parameters(texts: Sequence[str], name: str) -> list[str] | None:
     """What the function `name` the document defines before the cursor (the last one of that
-    name), or the `__init__` of its class `name`, takes by keyword."""
+    name), or its class `name` (its `__init__`, or a dataclass's fields) takes by keyword."""
     for k in range(len(texts) - 2, 0, -1):
         if texts[k] == name and texts[k - 1] in ("def", "class") and texts[k + 1] in ("(", ":"):
             if texts[k - 1] == "def":
                 return header_parameters(texts, k + 1)
-            init = next((i for i in range(k + 1, len(texts) - 2) if texts[i] == "__init__" and texts[i - 1] == "def"), None)
             later = next((i for i in range(k + 1, len(texts)) if texts[i] == "class"), len(texts))
-            return header_parameters(texts, init + 1) if init is not None and init < later else None
+            init = next((i for i in range(k + 1, later - 2) if texts[i] == "__init__" and texts[i - 1] == "def"), None)
+            if init is not None:
+                return header_parameters(texts, init + 1)
+            return _fields(texts, k, later) if _made_of_fields(texts, k - 1) else None
     return None
+
+
+def _made_of_fields(texts: Sequence[str], k: int) -> bool:
+    """Whether the class whose `class` keyword is at `k` takes its fields (`@dataclass` on the
+    lines above it, `NamedTuple` or `BaseModel` among its bases)."""
+    if any(b.rpartition(".")[2] in FIELD_BASES for b in header_bases(texts, k)):
+        return True
+    j = k - 1
+    while j >= 1 and texts[j] in ("\n", ""):
+        j -= 1
+    while j >= 1 and texts[j] not in ("\n", ""):  # back to the start of the line above: a decorator's `@`
+        j -= 1
+    line = [t for t in texts[j + 1 : k] if t not in ("\n", "")]
+    dotted = line[1 : line.index("(") if "(" in line else len(line)]  # `@dataclasses.dataclass(frozen=True)`
+    return bool(line) and line[0] == "@" and bool(dotted) and dotted[-1] in FIELD_DECORATORS
+
+
+def _fields(texts: Sequence[str], k: int, end: int) -> list[str]:
+    """The annotated names a class body (its `class` keyword at `k`) starts with, before its first method."""
+    names = []
+    for i in range(k + 2, end - 1):
+        if texts[i] in ("def", "class"):
+            break
+        if texts[i].isidentifier() and texts[i + 1] == ":" and texts[i - 1] in ("\n", "") and texts[i] not in names:
+            names.append(texts[i])
+    return names
 
 
 def header_parameters(texts: Sequence[str], open_at: int) -> list[str] | None:
