@@ -202,11 +202,12 @@ def _made_of_fields(texts: Sequence[str], k: int) -> bool:
     if any(b.rpartition(".")[2] in FIELD_BASES for b in header_bases(texts, k)):
         return True
     j = k - 1
-    while j >= 1 and texts[j] in ("\n", ""):
+    while j >= 0 and texts[j] in ("\n", ""):
         j -= 1
-    while j >= 1 and texts[j] not in ("\n", ""):  # back to the start of the line above: a decorator's `@`
+    end = j + 1
+    while j >= 0 and texts[j] not in ("\n", ""):  # back to the start of the line above: a decorator's `@`
         j -= 1
-    line = [t for t in texts[j + 1 : k] if t not in ("\n", "")]
+    line = list(texts[j + 1 : end])
     dotted = line[1 : line.index("(") if "(" in line else len(line)]  # `@dataclasses.dataclass(frozen=True)`
     return bool(line) and line[0] == "@" and bool(dotted) and dotted[-1] in FIELD_DECORATORS
 
