@@ -1,13 +1,14 @@
 """What a call's next argument can name: the parameters of the function called.
 
 At `json.dumps(obj, |` or `Parser(source, |` the popup raises what the callee takes by keyword
-(`indent`, `sort_keys`; for a class, its `__init__`'s, or a base's), but not those the call
-names already. The callee is found as a receiver is (`receivers.py`): a function or class the
-document defines before the cursor (`self.method` too), what its imports bind, a module's
-function or class (read by `modules.py`, nothing run), and the builtins (`inspect.signature`
-of the interpreter's own functions). A positional argument is as likely next, so the parameters
-are raised without pushing anything else down, unless the call already names one: after `key=1,`
-only names can follow.
+(`indent`, `sort_keys`; for a class, its `__init__`'s or a base's, or a dataclass's fields), but
+not those the arguments before the cursor took by position or named. The callee is found as a
+receiver is (`receivers.py`): a function or class the document defines before the cursor
+(`self.method` too), `super().method`, what its imports bind, a module's function or class (read
+by `modules.py`, nothing run), and the builtins (`inspect.signature` of the interpreter's own
+functions). A positional argument is as likely next, so the parameters are raised without
+pushing anything else down, unless the call already names one: after `key=1,` only names can
+follow. A method of an instance (`parser.add_argument(`) is not looked up.
 """
 
 from __future__ import annotations
