@@ -184,8 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="leave the document's n-gram cache out (ablation)")
     p.add_argument("--no-members", action="store_true", help="no re-ranking after a dot by the receiver's usual "
                    "attributes or the class's members (ablation)")
-    p.add_argument("--no-modules", action="store_true", help="no look-up of what the receiver before a dot is: "
-                   "its module, its class, self's bases (ablation)")
+    p.add_argument("--no-modules", action="store_true", help="no look-up of what the code says can come: after a "
+                   "dot the receiver's module, class or self's bases; in an import, what it imports; at a call's "
+                   "argument, the parameters (ablation)")
     p.add_argument("--no-syntax-check", action="store_true", help="with --projects: ghost text shown even when it "
                    "is not code (ablation)")
     p.add_argument("--no-index", action="store_true", help="with --projects: without the workspace index of the "

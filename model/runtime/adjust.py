@@ -1,6 +1,7 @@
 """What turns the network's next-token distribution into heed's: the document's n-grams mixed
 in (`ngram.py`), then after a dot the re-ranking (`rerank.py`) by the receiver's usual
-attributes, the class's members, and the names the code says the receiver has. An adapted
+attributes, the class's members, and the names the code says the receiver has (in an import
+statement, what it can import; at a call's argument, the callee's parameters). An adapted
 model's project memory (`memory.py`) votes first, as a kNN-LM mixes its neighbours into the network.
 """
 
@@ -78,7 +79,8 @@ class Adjuster:
         return ngram.mix(probs, guess, allowed), guess
 
     def rerank(self, n_ext: int, tail: list[int] | None = None) -> Rerank | None:
-        """The re-ranking of the next token's distribution if it follows a dot."""
+        """The re-ranking of the next token's distribution if it follows a dot, or where the code
+        says what can come (`lookup/known.py`)."""
         c, known = self.context, self.receiver if not tail else None
         inherited, below = (known.inherited, known.below) if known is not None else (None, None)
         rerank = self.reranker.rerank(c.ids, c.parsed, c.ext, n_ext, tail or [], inherited, below) if self.reranker is not None else None

@@ -43,7 +43,7 @@ class Features:
 
     ngrams: bool = True  # the document's n-grams mixed in (`--no-cache`)
     members: bool = True  # after a dot, re-ranked by the corpus table or the class's members (`--no-members`)
-    modules: bool = True  # after a dot, the names the receiver's module or class has (`--no-modules`)
+    modules: bool = True  # what the code says can come: after a dot, an import, a call (`--no-modules`)
     pointer: bool = True  # the network's pointer (`--no-pointer`)
     far: bool = True  # the pointer's far memory (`--no-far`)
     syntax_check: bool = True  # ghost text shown only if it is code (`--no-syntax-check`)
@@ -67,7 +67,7 @@ class Prediction:
     ngrams: ngram.NgramGuess = field(default_factory=ngram.NgramGuess.none)  # the document's n-grams' guess, mixed in
     rerank: Rerank | None = None  # after a dot: the receiver's usual attributes, or the class's members
     reranked: np.ndarray | None = None  # [n_ext] what that re-ranking multiplied each probability by
-    receiver: ReceiverNames | None = None  # after a dot, the names other code says the receiver has
+    receiver: ReceiverNames | None = None  # what other code says can come there (`lookup/known.py`)
     recalled: np.ndarray | None = None  # [<= n_ext] the project memory's votes, mixed in at memory.WEIGHT
     vector: np.ndarray | None = None  # [E] what the memory was searched by (`heed explain` asks where from)
 
@@ -137,7 +137,7 @@ class Predictor:
     def prediction(self, out: Output, encoder: DocEncoder, context: Encoded, receiver: ReceiverNames | None = None,
                    project: ngram.ProjectGrams | None = None, own_file: str | None = None) -> Prediction:
         """The next-token prediction after the last token of `context` (`out` is the model's output
-        there). `receiver`: after a dot, the names other code says the receiver has; `project`:
+        there). `receiver`: what other code says can come there (`lookup/known.py`); `project`:
         the project's n-grams; `own_file`: the document's file, whose entries the project memory
         leaves out."""
         n, K, F = len(context), self.model.config.window, self.model.config.far

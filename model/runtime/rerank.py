@@ -53,7 +53,8 @@ class Rerank:
     scale: np.ndarray  # [n_ext]
     floor: np.ndarray | None  # [n_ext], or None
     why: str  # "corpus": the receiver's usual attributes; "class": the enclosing class's members
-    # (and its bases'); "module": the names of the module the receiver is; "type": of its class
+    # (and its bases'); "module": the names of the module the receiver is; "type": of its class;
+    # "import": what an import statement can import; "call": the parameters of the function called
     unseen: int = 0  # names the receiver has with no identity here, each given `unseen_floor` (`heed eval`)
     unseen_floor: float = 0.0
 
