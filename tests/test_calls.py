@@ -51,6 +51,7 @@ def project(tmp_path: Path) -> Path:
         class Base:
             def __init__(self, zzq_owner, zzq_budget=0): ...
             def zzq_checkout(self): ...
+            def zzq_pay(self, zzq_card, zzq_tip=0): ...
         class Cart(Base): ...
         @dataclasses.dataclass(frozen=True)
         class Point:
@@ -92,6 +93,12 @@ def test_the_popup_raises_the_parameters_of_the_function_called(project: Path, t
     # `super().`: what the bases define.
     code = "from shop.orders import Cart\nclass C(Cart):\n    def zzq_run(self):\n        super()."
     assert labels(completer, code).get("zzq_checkout") == "method"
+    # A value's method, where the code shows its type: a builtin's, a module's class's, the document's class's.
+    assert labels(completer, "zzq_items = []\nzzq_items.sort(").get("reverse") == "parameter"
+    got = labels(completer, "from shop.orders import Cart\nc = Cart(1)\nc.zzq_pay(zzq_card, ")  # the base's method
+    assert got.get("zzq_tip") == "parameter" and got.get("zzq_card") != "parameter"
+    code = "class K:\n    def zzq_go(self, zzq_fast, *, zzq_gear=1):\n        pass\ndef run(k: K):\n    k.zzq_go(1, "
+    assert labels(completer, code).get("zzq_gear") == "parameter"
     # A builtin, by its signature.
     assert labels(completer, "print('a', ").get("sep") == "parameter"
     # A name that is a value here is offered as that value, not as `name=`.

@@ -8,24 +8,24 @@ receiver is (`receivers.py`): a function or class the document defines before th
 by `modules.py`, nothing run), and the builtins (`inspect.signature` of the interpreter's own
 functions). A positional argument is as likely next, so the parameters are raised without
 pushing anything else down, unless the call already names one: after `key=1,` only names can
-follow. A method of an instance (`parser.add_argument(`) is not looked up.
+follow. A method of a value is found where the code shows its type (`parser.parse(` with
+`parser = Parser()`, `items.sort(` with `items = []`).
 """
 
 from __future__ import annotations
 
 import builtins
-import inspect
 import keyword
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from heed.model.lookup.classes import SELF_NAMES, enclosing_class
+from heed.model.lookup.classes import SELF_NAMES, enclosing_class, header_parameters
 from heed.model.lookup.imports import resolve_chain
 from heed.model.lookup.module_source import FIELD_BASES, FIELD_DECORATORS, Module
-from heed.model.lookup.modules import ModuleIndex
-from heed.model.lookup.receivers import Lookup, ReceiverNames, header_bases
+from heed.model.lookup.modules import signature_parameters
+from heed.model.lookup.receivers import Lookup, ReceiverNames, header_bases, receiver_of
 
 LOOK_BACK = 400  # tokens searched for the call's open bracket
 BASES_DEPTH = 4  # base classes searched this deep for an `__init__`
@@ -118,28 +118,19 @@ def parameters(callee: Sequence[str], look: Lookup) -> list[str] | None:
         return document_parameters(look.texts, name)
     if len(callee) == 2 and callee[0] == "super()":
         return base_parameters(look, name)
-    if len(callee) == 1:
-        found = document_parameters(look.texts, name)
-        if found is not None:
-            return found
-    bound = look.binding_of(callee[0])
-    if bound is not None:
+    if len(callee) > 1:  # `json.dumps(`, `self.parser.parse(`, `items.sort(`: a module's, or a value's method
+        got = receiver_of(look, list(callee[:-1]))
+        return look.index.parameters(got, name) if isinstance(got, Module) else got.parameters(name) if got else None
+    found = document_parameters(look.texts, name)
+    if found is not None:
+        return found
+    bound = look.binding_of(name)
+    if bound is not None:  # `from m import f` then `f(`
         level, dotted = bound
-        if len(callee) == 1:  # `from m import f` then `f(`
-            head, _, last = dotted.rpartition(".")
-            module = look.index.find(head, level, look.origin) if head or level else None
-            return module_parameters(look.index, module, last) if module is not None else None
-        module = resolve_chain(look.index, callee[:-1], level, dotted, look.origin)
-        return module_parameters(look.index, module, name) if module is not None else None
-    if len(callee) == 1 and callable(value := getattr(builtins, name, None)):
-        try:
-            signature = inspect.signature(value)
-        except (TypeError, ValueError):
-            return None
-        marks = {inspect.Parameter.POSITIONAL_ONLY: "/", inspect.Parameter.POSITIONAL_OR_KEYWORD: "",
-                 inspect.Parameter.KEYWORD_ONLY: "*"}
-        return [marks[p.kind] + p.name for p in signature.parameters.values() if p.kind in marks]
-    return None
+        head, _, last = dotted.rpartition(".")
+        module = look.index.find(head, level, look.origin) if head or level else None
+        return look.index.parameters(module, last) if module is not None else None
+    return signature_parameters(value) if callable(value := getattr(builtins, name, None)) else None
 
 
 def base_parameters(look: Lookup, method: str) -> list[str] | None:
@@ -155,30 +146,8 @@ def base_parameters(look: Lookup, method: str) -> list[str] | None:
             module = resolve_chain(look.index, base.split(".")[:-1] or [base], level, dotted, look.origin) if "." in base \
                 else look.index.find(dotted.rpartition(".")[0], level, look.origin)
             name = base.rpartition(".")[2] if "." in base else dotted.rpartition(".")[2]
-            if module is not None and (got := module_parameters(look.index, module, name, method)) is not None:
+            if module is not None and (got := look.index.parameters(module, name, method)) is not None:
                 return got
-    return None
-
-
-def module_parameters(index: ModuleIndex, module: Module, name: str, method: str = "__init__", depth: int = 0
-                      ) -> list[str] | None:
-    """The parameters function `name` (as written in `module`) takes, or class `name`'s `method`
-    (its own or a base's: calling the class, its `__init__`)."""
-    found = index.defining(module, name)
-    if found is None:
-        return None
-    where, defined = found
-    if defined in where.params:
-        return where.params[defined] if method == "__init__" else None
-    info = where.classes.get(defined)
-    if info is None or depth > BASES_DEPTH:
-        return None
-    if method in info.params:
-        return info.params[method]
-    for base in info.bases:
-        got = module_parameters(index, where, base, method, depth + 1)
-        if got is not None:
-            return got
     return None
 
 
@@ -222,29 +191,3 @@ def _fields(texts: Sequence[str], k: int, end: int) -> list[str]:
         if texts[i].isidentifier() and texts[i + 1] == ":" and texts[i - 1] in ("\n", "") and texts[i] not in names:
             names.append(texts[i])
     return names
-
-
-def header_parameters(texts: Sequence[str], open_at: int) -> list[str] | None:
-    """A `def` header's parameters (its `(` at `open_at`), as `module_source.keyword_parameters`
-    writes them (a method's `self` or `cls` left out)."""
-    if open_at >= len(texts) or texts[open_at] != "(":
-        return None
-    names: list[str] = []
-    depth, starred = 0, False
-    for j in range(open_at + 1, len(texts)):
-        t = texts[j]
-        if t in ("(", "[", "{"):
-            depth += 1
-        elif t in (")", "]", "}"):
-            if depth == 0:
-                break
-            depth -= 1
-        elif depth == 0 and t == "/":
-            names = [f"/{n}" for n in names]  # what came before it is positional-only
-        elif depth == 0 and t in ("*", "**"):
-            starred = True
-        elif depth == 0 and t.isidentifier() and texts[j - 1] in ("(", ","):
-            names.append(f"*{t}" if starred else t)  # after `*` or `*args`: keyword-only
-    else:
-        return None  # the header is not finished before the cursor
-    return names[1:] if names and names[0].lstrip("/") in SELF_NAMES else names

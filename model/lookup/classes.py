@@ -7,6 +7,7 @@ Works on the model's token ids and roles, so the same code serves the server and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,3 +119,29 @@ def body_members(m: ClassTokens, ids: np.ndarray, roles: np.ndarray, ext: np.nda
     on_self = at[np.isin(own[at - 2], m.selves) & (own[at - 1] == m.dot)]
     found = np.concatenate([x[direct], x[on_self]])
     return np.unique(found[found >= 0])
+
+
+def header_parameters(texts: Sequence[str], open_at: int) -> list[str] | None:
+    """A `def` header's parameters (its `(` at `open_at`), as `module_source.keyword_parameters`
+    writes them (a method's `self` or `cls` left out)."""
+    if open_at >= len(texts) or texts[open_at] != "(":
+        return None
+    names: list[str] = []
+    depth, starred = 0, False
+    for j in range(open_at + 1, len(texts)):
+        t = texts[j]
+        if t in ("(", "[", "{"):
+            depth += 1
+        elif t in (")", "]", "}"):
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0 and t == "/":
+            names = [f"/{n}" for n in names]  # what came before it is positional-only
+        elif depth == 0 and t in ("*", "**"):
+            starred = True
+        elif depth == 0 and t.isidentifier() and texts[j - 1] in ("(", ","):
+            names.append(f"*{t}" if starred else t)  # after `*` or `*args`: keyword-only
+    else:
+        return None  # the header is not finished before the cursor
+    return names[1:] if names and names[0].lstrip("/") in SELF_NAMES else names

@@ -141,6 +141,27 @@ class ModuleIndex:
         parent = self.find(parent_name, level, module.path) if parent_name or level else None
         return self.defining(parent, name, hops + 1) if parent is not None and parent is not module else None
 
+    def parameters(self, module: Module, name: str, method: str = "__init__", depth: int = 0) -> list[str] | None:
+        """The parameters (`module_source.keyword_parameters`) function `name` (as written in
+        `module`) takes, or class `name`'s `method` (its own or a base's: calling the class, its
+        `__init__`)."""
+        found = self.defining(module, name)
+        if found is None:
+            return None
+        where, defined = found
+        if defined in where.params:
+            return where.params[defined] if method == "__init__" else None
+        info = where.classes.get(defined)
+        if info is None or depth > CLASS_DEPTH:
+            return None
+        if method in info.params:
+            return info.params[method]
+        for base in info.bases:
+            got = self.parameters(where, base, method, depth + 1)
+            if got is not None:
+                return got
+        return None
+
     def instance_class(self, module: Module, written: str, depth: int = 0) -> tuple[Module, str] | None:
         """(the module that defines it, its name) of the class a value of the type `written` in
         `module` is an instance of (`module_source.type_written`): `Foo` or `Foo()`, the class;
@@ -274,6 +295,24 @@ def builtin_names(name: str) -> dict[str, str]:
     if not inspect.isclass(value):
         return {}
     return {n: "method" if callable(getattr(value, n, None)) else "field" for n in dir(value) if not n.startswith("__")}
+
+
+def signature_parameters(func: Any, method: bool = False) -> list[str] | None:
+    """The parameters of one of the interpreter's own functions, by its signature, as
+    `module_source.keyword_parameters` writes them (`method`: its `self` left out)."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+    marks = {inspect.Parameter.POSITIONAL_ONLY: "/", inspect.Parameter.POSITIONAL_OR_KEYWORD: "", inspect.Parameter.KEYWORD_ONLY: "*"}
+    names = [marks[p.kind] + p.name for p in signature.parameters.values() if p.kind in marks]
+    return names[1:] if method and names and names[0].lstrip("/") in ("self", "cls") else names
+
+
+def builtin_parameters(name: str, method: str) -> list[str] | None:
+    """The parameters of builtin class `name`'s `method` (`list.sort`: `*key`, `*reverse`)."""
+    value = getattr(getattr(builtins, name, None), method, None)
+    return signature_parameters(value, method=True) if callable(value) else None
 
 
 def project_roots(origin: Path | None) -> list[Path]:

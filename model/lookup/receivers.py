@@ -34,10 +34,17 @@ from heed.model.lookup.bindings import (
     isinstance_type,
     last_binding,
 )
-from heed.model.lookup.classes import SELF_NAMES, ClassTokens, body_members, class_body, enclosing_class
+from heed.model.lookup.classes import (
+    SELF_NAMES,
+    ClassTokens,
+    body_members,
+    class_body,
+    enclosing_class,
+    header_parameters,
+)
 from heed.model.lookup.imports import dotted_name, receiver_chain, resolve_chain
 from heed.model.lookup.module_source import Module
-from heed.model.lookup.modules import CLASS_DEPTH, ModuleIndex, builtin_names
+from heed.model.lookup.modules import CLASS_DEPTH, ModuleIndex, builtin_names, builtin_parameters
 
 
 @dataclass
@@ -80,36 +87,42 @@ def receiver_names(look: Lookup) -> ReceiverNames | None:
     if chain == ["super()"]:  # what the bases of the class around define (their dunders, from builtins, do not all show)
         bases = inherited(look, below=False)
         return ReceiverNames(module=bases.inherited, why="type", kinds=bases.kinds, open=True) if bases is not None else None
+    if chain in (["self"], ["cls"]):
+        return inherited(look)
+    got = receiver_of(look, chain)
+    if isinstance(got, Module):  # `np.`, `torch.`: its `__getattr__` adds names, its statements bind the rest
+        found_names = _names(look, got.offered(), np.zeros(0, np.int64), "module")
+        found_names.source, found_names.open = got, got.dynamic
+        return found_names
+    return _names(look, got.names, got.ids, "type") if got is not None else None
+
+
+def receiver_of(look: Lookup, chain: list[str]) -> Value | Module | None:
+    """What the dotted `chain` (`["self", "parser"]`, `["make()"]`, `["os", "path"]`) before the
+    cursor names, as far as the code says: a module, or a value (an instance, a class)."""
     if chain[0].endswith("()"):  # `make().`: what the function or class it names gives
         first = chain[0][:-2]
         at = last_binding(look, first)
         value = value_of(look, chain[0], None) if at is None or int(look.roles[at]) in (IMPORT, DEF_NAME, CLASS_NAME) else None
-        value = follow(value, chain[1:])
-        return _names(look, value.names, value.ids, "type") if value is not None else None
+        return follow(value, chain[1:])
     if chain[0] in SELF_NAMES:
-        if len(chain) == 1:
-            return inherited(look)
         found = enclosing_class(look.tokens, look.ids)
-        value = document_value(look, found[0], 0) if found is not None else None
-        return _names(look, value.names, value.ids, "type") if (value := follow(value, chain[1:])) is not None else None
+        return follow(document_value(look, found[0], 0) if found is not None else None, chain[1:])
     at = last_binding(look, chain[0])
     narrowed = isinstance_type(look, chain[0], at if at is not None else -1)
     if narrowed is not None:  # `if isinstance(node, cst.Name):` ... `node.`
         value = follow(value_of(look, *narrowed), chain[1:])
         if value is not None:
-            return _names(look, value.names, value.ids, "type")
+            return value
     role = int(look.roles[at]) if at is not None else IMPORT  # none in the context: maybe an import before it
     if role == IMPORT:
         bound = look.binding_of(chain[0])
         call = next((k for k, c in enumerate(chain) if c.endswith("()")), len(chain))
         module = resolve_chain(look.index, chain[:call], *bound, look.origin) if bound is not None else None
         if module is not None and call < len(chain):  # `csv.Sniffer().`: what a class or function of the module gives
-            value = follow(module_value(look.index, module, chain[call]), chain[call + 1 :])
-            return _names(look, value.names, value.ids, "type") if value is not None else None
-        if module is not None:  # `np.`, `torch.`: its `__getattr__` adds names, its statements bind the rest
-            found_names = _names(look, module.offered(), np.zeros(0, np.int64), "module")
-            found_names.source, found_names.open = module, module.dynamic
-            return found_names
+            return follow(module_value(look.index, module, chain[call]), chain[call + 1 :])
+        if module is not None:
+            return module
         if bound is None or len(chain) == 1:
             return None
         # `from m import Class` then `Class.attr.`: not a module; read on as a value below
@@ -120,8 +133,7 @@ def receiver_names(look: Lookup) -> ReceiverNames | None:
     else:
         type_at = type_of(look, at) if at is not None else None
         value = value_of(look, type_at, at) if type_at else None
-    value = follow(value, chain[1:])
-    return _names(look, value.names, value.ids, "type") if value is not None else None
+    return follow(value, chain[1:])
 
 
 def _names(look: Lookup, names: dict[str, str], extra: np.ndarray, why: str) -> ReceiverNames:
@@ -231,14 +243,20 @@ def header_bases(texts: Sequence[str], k: int) -> list[str]:
     return bases
 
 
+def _no_parameters(method: str) -> list[str] | None:
+    return None
+
+
 @dataclass
 class Value:
     """What a receiver holds, as far as the code shows: the names it has (with kinds), identities
-    read off a class body the document has, and what one of its attributes holds (`attribute`)."""
+    read off a class body the document has, what one of its attributes holds (`attribute`), and
+    what one of its methods takes (`parameters`, as `module_source.keyword_parameters` writes them)."""
 
     names: dict[str, str]
     ids: np.ndarray
     attribute: Callable[[str], Value | None]
+    parameters: Callable[[str], list[str] | None] = field(default=_no_parameters)
 
 
 def follow(value: Value | None, attributes: Sequence[str]) -> Value | None:
@@ -268,7 +286,7 @@ def value_of(look: Lookup, written: str, at: int | None, depth: int = 0) -> Valu
     bound = look.binding_of(parts[0])
     if bound is None:
         names = builtin_names(parts[0]) if len(parts) == 1 and where is None else {}
-        return Value(names, np.zeros(0, np.int64), lambda _: None) if names else None
+        return Value(names, np.zeros(0, np.int64), lambda _: None, lambda m: builtin_parameters(parts[0], m)) if names else None
     level, target = bound
     if len(parts) == 1:
         head, _, last = target.rpartition(".")
@@ -294,7 +312,7 @@ def module_value(index: ModuleIndex, module: Module, written: str) -> Value | No
         held = index.attribute_type(where, name, attr.removesuffix("()"))
         return module_value(index, *held) if held is not None else None
 
-    return Value(names, np.zeros(0, np.int64), attribute)
+    return Value(names, np.zeros(0, np.int64), attribute, lambda method: index.parameters(where, name, method))
 
 
 def document_value(look: Lookup, k: int, depth: int) -> Value | None:
@@ -317,7 +335,18 @@ def document_value(look: Lookup, k: int, depth: int) -> Value | None:
                 return held
         return None
 
-    return Value(got[0], got[1], attribute)
+    def parameters(method: str) -> list[str] | None:
+        for i in attribute_bindings(look, k, method):
+            if look.roles[i] == DEF_NAME:
+                return header_parameters(look.texts, i + 1)
+        for base in header_bases(look.texts, k):
+            value = value_of(look, base, k, depth + 1)
+            got = value.parameters(method) if value is not None else None
+            if got is not None:
+                return got
+        return None
+
+    return Value(got[0], got[1], attribute, parameters)
 
 
 def attribute_bindings(look: Lookup, k: int, attr: str) -> list[int]:
