@@ -3,15 +3,14 @@
 At `json.dumps(obj, |` or `Parser(source, |` the popup raises what the callee takes by keyword
 (`indent`, `sort_keys`; for a class, its `__init__`'s or a base's, or a dataclass's fields), but
 not those the arguments before the cursor took by position or named. The callee is found as a
-receiver is (`receivers.py`): a function or class the document defines before the cursor
-(`self.method` too), `super().method`, what its imports bind, a module's function or class (read
-by `modules.py`, nothing run), and the builtins (`inspect.signature` of the interpreter's own
-functions). A positional argument is as likely next, so the parameters are raised without
-pushing anything else down, unless the call already names one: after `key=1,` only names can
-follow. A method of a value is found where the code shows its type (`parser.parse(` with
-`parser = Parser()`, `items.sort(` with `items = []`).
+receiver is (`receivers.py`): a function or class the document defines (above the cursor, or
+below it: `class_below.parameters_below`), `self.method`, `super().method`, what its imports
+bind, a module's function or class (read by `modules.py`, nothing run), a method of a value whose
+type the code shows (`parser.parse(` with `parser = Parser()`, `items.sort(` with `items = []`),
+and the builtins (`inspect.signature` of the interpreter's own functions). A positional argument
+is as likely next, so the parameters are raised without pushing anything else down, unless the
+call already names one: after `key=1,` only names can follow.
 """
-
 from __future__ import annotations
 
 import builtins
@@ -114,8 +113,9 @@ def nameable(params: Sequence[str], positional: int, given: frozenset[str]) -> l
 def parameters(callee: Sequence[str], look: Lookup) -> list[str] | None:
     """The parameters of `callee` (`module_source.keyword_parameters`), if heed can read it."""
     name = callee[-1]
-    if len(callee) == 2 and callee[0] in SELF_NAMES:
-        return document_parameters(look.texts, name)
+    if len(callee) == 2 and callee[0] in SELF_NAMES:  # a method above the cursor, or below it
+        found = document_parameters(look.texts, name)
+        return found if found is not None else look.parameters_below(name)
     if len(callee) == 2 and callee[0] == "super()":
         return base_parameters(look, name)
     if len(callee) > 1:  # `json.dumps(`, `self.parser.parse(`, `items.sort(`: a module's, or a value's method
@@ -130,6 +130,9 @@ def parameters(callee: Sequence[str], look: Lookup) -> list[str] | None:
         head, _, last = dotted.rpartition(".")
         module = look.index.find(head, level, look.origin) if head or level else None
         return look.index.parameters(module, last) if module is not None else None
+    found = look.parameters_below(name)  # a function the document defines further down
+    if found is not None:
+        return found
     return signature_parameters(value) if callable(value := getattr(builtins, name, None)) else None
 
 

@@ -1,18 +1,25 @@
-"""What the class around the cursor defines below it.
+"""What the document defines below the cursor: the class around it's members, a function's parameters.
 
-The model reads the document up to the cursor, and so does the class look-up (`classes.py`);
+The model reads the document up to the cursor, and so do the look-ups (`classes.py`, `calls.py`);
 but in an editor the rest of the file is there too, and `self.` in `__init__` is most often
-followed by a method defined further down, or an attribute another method sets. This reads the
-text after the cursor, as far as the class goes (by indentation), for its methods, class-level
-names and `self.x = ...`. Text, not a parse: the line being typed leaves the file broken.
+followed by a method defined further down, or an attribute another method sets, and a call
+often names a function defined below it. This reads the text after the cursor: as far as the
+class goes (by indentation) for its methods, class-level names and `self.x = ...`; and a
+`def`'s header. Text, not a parse of the file: the line being typed leaves it broken.
 `heed eval` types each file up to the cursor, so there is nothing below it there.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 
+from heed.model.lookup.classes import SELF_NAMES
+from heed.model.lookup.module_source import keyword_parameters
+
 MAX_LINES = 5000  # lines walked back to the class header, and forward to the class's end
+MAX_HEADER = 5000  # characters a `def` header is read over to its closing bracket ...
+MAX_TRIES = 20  # ... tried at this many `)`
 _DEF = re.compile(r"(?:async[ \t]+)?def[ \t]+(\w+)")
 _ASSIGNED = re.compile(r"(\w+)[ \t]*(?::[^=\n]*)?=(?!=)")
 _SELF_SET = re.compile(r"\bself\.(\w+)[ \t]*(?::[^=\n]*)?=(?!=)")
@@ -66,3 +73,26 @@ def class_below(text: str, offset: int) -> dict[str, str]:
         for m in _SELF_SET.finditer(code):
             names.setdefault(m.group(1), "field")
     return names
+
+
+def parameters_below(text: str, offset: int, name: str) -> list[str] | None:
+    """The parameters (`module_source.keyword_parameters`) of the first `def name(` after the
+    cursor's line, if its header parses (a method's `self` or `cls` left out)."""
+    end = text.find("\n", offset)
+    found = re.compile(rf"^[ \t]*(?:async[ \t]+)?def[ \t]+{re.escape(name)}[ \t]*\(", re.M).search(text, end) if end >= 0 else None
+    if found is None:
+        return None
+    opened = found.end() - 1
+    close = opened
+    for _ in range(MAX_TRIES):  # each `)` in turn: one may sit in a default's string
+        close = text.find(")", close + 1, opened + MAX_HEADER)
+        if close < 0:
+            return None
+        try:
+            node = ast.parse(f"def _{text[opened : close + 1]}: pass\n").body[0]
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        if isinstance(node, ast.FunctionDef):
+            first = node.args.posonlyargs[:1] or node.args.args[:1]
+            return keyword_parameters(node, method=bool(first) and first[0].arg in SELF_NAMES)
+    return None

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from heed.model.lookup.calls import call_names, call_spot
-from heed.model.lookup.class_below import class_below
+from heed.model.lookup.class_below import class_below, parameters_below
 from heed.model.lookup.classes import ClassTokens
 from heed.model.lookup.import_spot import import_spot, spot_names
 from heed.model.lookup.imports import stream_binding
@@ -38,5 +38,5 @@ def known_names(stream: TokenStream, start: int, texts: Sequence[str], ids: np.n
     if not after_dot and call is None:
         return None
     look = Lookup(tokens, ids, roles, ext, texts, index, origin, lambda name: stream_binding(stream, name, start), id_of,
-                  lambda: class_below(stream.text, start))
+                  lambda: class_below(stream.text, start), lambda name: parameters_below(stream.text, start, name))
     return call_names(call, look) if call is not None else receiver_names(look)

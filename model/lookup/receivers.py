@@ -47,6 +47,10 @@ from heed.model.lookup.module_source import Module
 from heed.model.lookup.modules import CLASS_DEPTH, ModuleIndex, builtin_names, builtin_parameters
 
 
+def _no_parameters(method: str) -> list[str] | None:
+    return None
+
+
 @dataclass
 class ReceiverNames:
     """What code outside the context's tokens says can follow its final dot (`receiver_names`)."""
@@ -76,7 +80,8 @@ class Lookup:
     origin: Path | None  # the document's file, for its relative imports
     binding_of: Callable[[str], tuple[int, str] | None]  # (level, dotted) of the import binding a name
     id_of: Callable[[str], int]  # a name's identity here (-1: none)
-    below: Callable[[], dict[str, str]] = dict  # what the class around the cursor defines below it (`class_below.py`)
+    below: Callable[[], dict[str, str]] = dict  # what the class around the cursor defines below it (`class_below.py`) ...
+    parameters_below: Callable[[str], list[str] | None] = _no_parameters  # ... and a `def`'s parameters there
 
 
 def receiver_names(look: Lookup) -> ReceiverNames | None:
@@ -241,10 +246,6 @@ def header_bases(texts: Sequence[str], k: int) -> list[str]:
         if dotted:
             bases.append(dotted)
     return bases
-
-
-def _no_parameters(method: str) -> list[str] | None:
-    return None
 
 
 @dataclass
