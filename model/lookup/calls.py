@@ -11,6 +11,7 @@ and the builtins (`inspect.signature` of the interpreter's own functions). A pos
 is as likely next, so the parameters are raised without pushing anything else down, unless the
 call already names one: after `key=1,` only names can follow.
 """
+
 from __future__ import annotations
 
 import builtins
