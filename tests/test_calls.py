@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import sys
 import textwrap
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from heed.model.lookup.calls import CallSpot, call_spot, document_parameters
+from heed.model.lookup.calls import CallSpot, call_spot, document_parameters, nameable, takes_position
+from heed.model.lookup.classes import header_parameters
+from heed.model.lookup.module_source import keyword_parameters
 from heed.model.lookup.modules import ModuleIndex
 from heed.model.runtime.completer import Completer
 from heed.model.runtime.predictor import load_predictor
@@ -123,3 +126,14 @@ def test_after_a_keyword_argument_picked_in_the_popup_the_ghost_text_is_its_valu
     assert got and all(s.typed == "sep=" for s in got)
     for s in got:
         compile(code + s.typed + s.text, "<ghost>", "exec")  # the value, and the call closed
+
+
+def test_what_a_call_can_still_take() -> None:
+    """`json.dump(obj, f, |`: the positions are taken, only keyword-only parameters are left."""
+    dump = ["obj", "fp", "*skipkeys", "*indent"]
+    assert nameable(dump, 2, frozenset({"indent"})) == ["skipkeys"] and not takes_position(dump, 2)
+    assert takes_position(dump, 1) and takes_position(["a", "...", "*key"], 5)  # `*args` takes any more
+    assert nameable(["/a", "b", "...", "*c"], 0, frozenset()) == ["b", "c"]  # positional-only: never by name
+    source = "def f(a, /, b, *args, c, **kw): ...\n"
+    assert keyword_parameters(ast.parse(source).body[0]) == ["/a", "b", "...", "*c"]  # type: ignore[arg-type]
+    assert header_parameters(texts("def f(self, a, *args, c, **kw):"), 2) == ["a", "...", "*c"]

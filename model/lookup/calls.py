@@ -8,8 +8,9 @@ below it: `class_below.parameters_below`), `self.method`, `super().method`, what
 bind, a module's function or class (read by `modules.py`, nothing run), a method of a value whose
 type the code shows (`parser.parse(` with `parser = Parser()`, `items.sort(` with `items = []`),
 and the builtins (`inspect.signature` of the interpreter's own functions). A positional argument
-is as likely next, so the parameters are raised without pushing anything else down, unless the
-call already names one: after `key=1,` only names can follow.
+is as likely next, so the parameters are raised without pushing anything else down, unless none
+can come: after `key=1,`, or once the positions are taken (`json.dump(obj, f, |`: the rest of
+its parameters are keyword-only), only names can follow.
 """
 
 from __future__ import annotations
@@ -89,14 +90,14 @@ def call_spot(texts: Sequence[str]) -> CallSpot | None:
 def call_names(spot: CallSpot, look: Lookup) -> ReceiverNames | None:
     """The parameters the callee at `spot` takes by keyword that the call has not named, as the
     names after a dot are given (`receivers.py`); None where the callee is not found."""
-    params = parameters(spot.callee, look)
-    names = {p: "parameter" for p in nameable(params, spot.positional, spot.given)} if params else None
+    params = parameters(spot.callee, look) or []
+    names = {p: "parameter" for p in nameable(params, spot.positional, spot.given)}
     if not names:
         return None
     ids = np.array([look.id_of(n) for n in names], np.int64)
     given = np.array([i for i in map(look.id_of, spot.given) if i >= 0], np.int64)  # named twice: a SyntaxError
     return ReceiverNames(module=np.unique(ids[ids >= 0]), unseen=int((ids < 0).sum()), why="call", kinds=names,
-                         open=not spot.given, excluded=given)
+                         open=not spot.given and takes_position(params, spot.positional), excluded=given)
 
 
 def nameable(params: Sequence[str], positional: int, given: frozenset[str]) -> list[str]:
@@ -104,11 +105,18 @@ def nameable(params: Sequence[str], positional: int, given: frozenset[str]) -> l
     `/positional_only`, `*keyword_only`) after `positional` arguments and those named in `given`."""
     out = []
     for p in params:
+        if p == "...":
+            continue
         if not p.startswith("*") and positional > 0:
             positional -= 1
         elif not p.startswith("/") and p.lstrip("*") not in given:
             out.append(p.lstrip("*"))
     return out
+
+
+def takes_position(params: Sequence[str], positional: int) -> bool:
+    """Whether a call that gave `positional` arguments by position can give another so."""
+    return "..." in params or sum(not p.startswith("*") for p in params) > positional
 
 
 def parameters(callee: Sequence[str], look: Lookup) -> list[str] | None:

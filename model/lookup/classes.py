@@ -142,6 +142,8 @@ def header_parameters(texts: Sequence[str], open_at: int) -> list[str] | None:
             starred = True
         elif depth == 0 and t.isidentifier() and texts[j - 1] in ("(", ","):
             names.append(f"*{t}" if starred else t)  # after `*` or `*args`: keyword-only
+        elif depth == 0 and t.isidentifier() and texts[j - 1] == "*":
+            names.append("...")  # `*args`: it takes any more positions
     else:
         return None  # the header is not finished before the cursor
     return names[1:] if names and names[0].lstrip("/") in SELF_NAMES else names

@@ -176,13 +176,13 @@ def _made_of_fields(node: ast.ClassDef, bases: list[str]) -> bool:
 
 def keyword_parameters(node: ast.FunctionDef | ast.AsyncFunctionDef, method: bool = False) -> list[str]:
     """A function's parameters as a call sees them, in order (`calls.py`): a positional-only one
-    marked `/name`, a keyword-only one `*name`; not `*args` or `**kwargs`, nor a method's `self`
-    or `cls` (a `staticmethod` has none)."""
+    marked `/name`, a keyword-only one `*name`, `*args` as `...` (it takes any more positions);
+    not `**kwargs`, nor a method's `self` or `cls` (a `staticmethod` has none)."""
     args = node.args
     named = [*(f"/{a.arg}" for a in args.posonlyargs), *(a.arg for a in args.args)]
     if method and named and not any(_dotted_text(d) == "staticmethod" for d in node.decorator_list):
         named = named[1:]
-    return [*named, *(f"*{a.arg}" for a in args.kwonlyargs)]
+    return [*named, *(["..."] if args.vararg else []), *(f"*{a.arg}" for a in args.kwonlyargs)]
 
 
 def stored_parameters(method: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, str]:

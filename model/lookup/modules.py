@@ -305,7 +305,8 @@ def signature_parameters(func: Any, method: bool = False) -> list[str] | None:
     except (TypeError, ValueError):
         return None
     marks = {inspect.Parameter.POSITIONAL_ONLY: "/", inspect.Parameter.POSITIONAL_OR_KEYWORD: "", inspect.Parameter.KEYWORD_ONLY: "*"}
-    names = [marks[p.kind] + p.name for p in signature.parameters.values() if p.kind in marks]
+    names = ["..." if p.kind == p.VAR_POSITIONAL else marks[p.kind] + p.name for p in signature.parameters.values()
+             if p.kind in marks or p.kind == p.VAR_POSITIONAL]
     return names[1:] if method and names and names[0].lstrip("/") in ("self", "cls") else names
 
 
