@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from lsprotocol import types
 
+from heed.model.runtime.attribution import DEFINED_BY, LIFTED_BY
 from heed.model.runtime.candidates import Candidate
-from heed.model.runtime.explain import DEFINED_BY, LIFTED_BY
 
 ITEM_KIND = {
     "function": types.CompletionItemKind.Function,
@@ -63,10 +63,7 @@ def explanation_markdown(explanation) -> str:  # type: ignore[no-untyped-def]
         head += f" · defined by {DEFINED_BY.get(e.lifted_by, 'what the receiver is')} (the model has not seen this name)"
     else:
         head += f" · from the vocabulary (gate {e.gate:.2f})"
-    head += {"class": " · a member of this class", "corpus": " · usual after this name in the training code",
-             "module": " · a name the module before the dot defines",
-             "type": " · a name of the class the receiver is",
-             **{why: f" · {text}" for why, text in LIFTED_BY.items()}}.get(e.lifted_by, "")
+    head += f" · {LIFTED_BY[e.lifted_by]}" if e.lifted_by in LIFTED_BY else ""
     lines = [head, "", "The model looked most at:", "", "| line | code | weight |", "|---:|---|---:|"]
     for line, code, weight in e.spans:
         code = code.replace("|", "\\|").replace("`", "'")

@@ -29,6 +29,15 @@ class Explanation:
     # "import" (what the import statement can import) or "call" (a parameter of the function called)
 
 
+# What raised a name (`Explanation.lifted_by`), and where one the model has not seen comes from
+# (its source "defined"), as `heed explain` and the popup's details say it.
+LIFTED_BY = {"class": "a member of this class", "corpus": "usual after this name in the training code",
+             "module": "a name the module before the dot defines", "type": "a name of the class the receiver is",
+             "import": "a name the import statement can import", "call": "a parameter of the function called"}
+DEFINED_BY = {"module": "the module before the dot", "type": "the class the receiver is",
+              "import": "the module it is imported from", "call": "the function called (a parameter)"}
+
+
 def shares(pred: Prediction, ext_id: int) -> tuple[float, float, float, float]:
     """The probability of one candidate from the pointer, the vocabulary, the document's n-grams
     and the project memory (each scaled as the re-ranking after a dot scaled their sum)."""

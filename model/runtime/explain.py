@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from heed.model.runtime.attribution import Explanation
+from heed.model.runtime.attribution import DEFINED_BY, LIFTED_BY, Explanation
 from heed.model.runtime.completer import Completer
 from heed.model.runtime.predictor import Predictor
 from heed.model.text.stream import TokenStream
@@ -71,23 +71,7 @@ def _where(e: Explanation, otherwise: str) -> str:
         return f"recalled from the project (it followed similar code in {e.recalled_from or 'another file'})"
     if e.source == "defined":
         return f"defined by {DEFINED_BY.get(e.lifted_by, 'what the receiver is')}"
-    if e.lifted_by == "class":
-        return f"{otherwise}, a member of this class"
-    if e.lifted_by == "corpus":
-        return f"{otherwise}, usual after this name in the training code"
-    if e.lifted_by == "module":
-        return f"{otherwise}, a name the module before the dot defines"
-    if e.lifted_by == "type":
-        return f"{otherwise}, a name of the class the receiver is"
-    if e.lifted_by in LIFTED_BY:
-        return f"{otherwise}, {LIFTED_BY[e.lifted_by]}"
-    return otherwise
-
-
-# Where a name the model has not seen comes from, and what raised one it has, outside a receiver.
-DEFINED_BY = {"module": "the module before the dot", "type": "the class the receiver is",
-              "import": "the module it is imported from", "call": "the function called (a parameter)"}
-LIFTED_BY = {"import": "a name the import statement can import", "call": "a parameter of the function called"}
+    return f"{otherwise}, {LIFTED_BY[e.lifted_by]}" if e.lifted_by in LIFTED_BY else otherwise
 
 
 def render_terminal(report: Report, colour: bool = True) -> str:
