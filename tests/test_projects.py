@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tokenize
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -170,8 +171,10 @@ def test_the_ghost_text_shown_is_always_code(tiny_predictor: Predictor, project:
                     body += "\n" + indent + "finally:\n" + indent + "    pass"  # ... and a try its clause
                 edited = text[: at - len(s.typed)] + s.typed + s.text + body + text[line_end:]
                 try:
-                    compile(edited, str(path), "exec", dont_inherit=True)  # what the compiler refuses too, nothing run
-                except SyntaxError as exc:
+                    with warnings.catch_warnings():  # what the compiler refuses or warns can never work; nothing run
+                        warnings.simplefilter("error", SyntaxWarning)
+                        compile(edited, str(path), "exec", dont_inherit=True)
+                except (SyntaxError, SyntaxWarning) as exc:
                     raise AssertionError(f"{path.name}:{place.line + 1}: {text[at - place.col : at]!r} + {s.text!r}") from exc
                 shown += 1
             checked += 1

@@ -20,6 +20,8 @@ from heed.model.runtime.syntax_check import future_fits, leaves_valid_code
         ("print('a', sep=", "sep, end=sep)", "", True),
         ("def f(a, ", "a):", "", False),  # a parameter named twice
         ("f(**kw, ", "**other)", "", True),
+        ("x = ", "1(y)", "", False),  # a literal called: the compiler warns it can never work
+        ("x = ", "'a'.join(y)", "", True),
     ],
 )
 def test_a_line_is_code_or_not(before: str, suggestion: str, after: str, ok: bool) -> None:

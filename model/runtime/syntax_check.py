@@ -7,7 +7,8 @@ the start of a call laid out one argument per line, is left for the user to type
 open from the lines above (such a call's arguments) are closed, a block header gets a body, a clause
 (`else:`, `except ...:`) the statement it continues, a decorator a function, a future import
 the top of its module (`from __future__` anywhere else is a SyntaxError the compiler raises,
-which `ast.parse` does not; so is a keyword argument or a parameter named twice). Anything that statement alone cannot show (a name defined
+which `ast.parse` does not; so is a keyword argument or a parameter named twice, and a literal
+called is refused, which it warns can never work). Anything that statement alone cannot show (a name defined
 elsewhere, `return` outside a function) is left to the rest of the file.
 """
 
@@ -66,15 +67,23 @@ def leaves_valid_code(before: str, suggestion: str, after: str, document: str = 
             tree = ast.parse(source + tail)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
-        return not repeats_a_name(tree)
+        return not refused(tree)
     return False
 
 
-def repeats_a_name(tree: ast.AST) -> bool:
-    """Whether a call names a keyword argument twice (`f(sep=1, sep=2)`) or a `def` a parameter:
-    SyntaxErrors the compiler raises, which `ast.parse` does not."""
+# What the compiler warns can never work: calling a literal (`1(x)`, `"a"(b)`).
+LITERALS = (ast.Constant, ast.JoinedStr, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.ListComp, ast.SetComp, ast.DictComp,
+            ast.GeneratorExp)
+
+
+def refused(tree: ast.AST) -> bool:
+    """Whether the compiler refuses what `ast.parse` accepts, or warns it cannot work: a call that
+    names a keyword argument twice (`f(sep=1, sep=2)`), a `def` that names a parameter twice
+    (SyntaxErrors), a literal called (`1(x)`: a SyntaxWarning)."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
+            if isinstance(node.func, LITERALS):
+                return True
             names = [k.arg for k in node.keywords if k.arg is not None]
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             a = node.args
