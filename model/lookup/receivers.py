@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -45,6 +46,8 @@ from heed.model.lookup.classes import (
 from heed.model.lookup.imports import dotted_name, receiver_chain, resolve_chain
 from heed.model.lookup.module_source import Module
 from heed.model.lookup.modules import CLASS_DEPTH, ModuleIndex, builtin_names, builtin_parameters
+
+T = TypeVar("T")
 
 
 def _no_parameters(method: str) -> list[str] | None:
@@ -322,6 +325,15 @@ def document_value(look: Lookup, k: int, depth: int) -> Value | None:
     if got is None:
         return None
 
+    def from_bases(ask: Callable[[Value], T | None]) -> T | None:
+        """What the first of the class's bases heed can read and `ask` finds in, answers."""
+        for base in header_bases(look.texts, k):
+            value = value_of(look, base, k, depth + 1)
+            found = ask(value) if value is not None else None
+            if found is not None:
+                return found
+        return None
+
     def attribute(attr: str) -> Value | None:
         for i in attribute_bindings(look, k, attr):
             written = (return_annotation(look.texts, i) if attr.endswith("()") else "") if look.roles[i] == DEF_NAME \
@@ -329,23 +341,13 @@ def document_value(look: Lookup, k: int, depth: int) -> Value | None:
             value = value_of(look, written, i, depth + 1) if written else None
             if value is not None:
                 return value
-        for base in header_bases(look.texts, k):
-            value = value_of(look, base, k, depth + 1)
-            held = value.attribute(attr) if value is not None else None
-            if held is not None:
-                return held
-        return None
+        return from_bases(lambda base: base.attribute(attr))
 
     def parameters(method: str) -> list[str] | None:
         for i in attribute_bindings(look, k, method):
             if look.roles[i] == DEF_NAME:
                 return header_parameters(look.texts, i + 1)
-        for base in header_bases(look.texts, k):
-            value = value_of(look, base, k, depth + 1)
-            got = value.parameters(method) if value is not None else None
-            if got is not None:
-                return got
-        return None
+        return from_bases(lambda base: base.parameters(method))
 
     return Value(got[0], got[1], attribute, parameters)
 
