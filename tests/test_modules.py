@@ -309,6 +309,17 @@ def test_in_an_import_statement_the_popup_lists_what_can_be_imported(project: Pa
     assert completer.inline(TokenStream(text), len(text), min_confidence=0.0) is not None  # the ghost text asks the same way
 
 
+def test_a_name_a_from_import_binds_has_the_kind_its_module_says(project: Path, tiny_predictor) -> None:  # type: ignore[no-untyped-def]
+    """`from pkg import area, Canvas, helpers`: a function, a class, a module (the roles alone said
+    "module" for all three)."""
+    doc = project / "main.py"
+    text = "from pkg import area, Canvas, helpers\nimport json\nx = "
+    for popup in (Completer(tiny_predictor, doc, ModuleIndex([project, *sys.path])).popup(TokenStream(text), len(text), 100),
+                  fallback_popup(TokenStream(text), len(text), 100, doc)):
+        kinds = {c.text: c.kind for c in popup.candidates}
+        assert (kinds["area"], kinds["Canvas"], kinds["helpers"], kinds["json"]) == ("function", "class", "module", "module")
+
+
 def test_a_class_s_names_include_its_bases_across_modules(project: Path) -> None:
     write(project, {
         "pkg/base.py": "class Root:\n    def zzq_root_method(self): ...\n",

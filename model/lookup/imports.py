@@ -143,14 +143,21 @@ def receiver_in_stream(index: ModuleIndex, stream: TokenStream, dot: int, origin
 
 def stream_binding(stream: TokenStream, name: str, offset: int) -> tuple[int, str] | None:
     """(level, dotted) of the last import that binds `name` before `offset` in an open document."""
+    return stream_bindings(stream, {name}, offset).get(name)
+
+
+def stream_bindings(stream: TokenStream, names: set[str], offset: int) -> dict[str, tuple[int, str]]:
+    """`stream_binding` for each of `names`, in one pass over the document."""
     starts = stream.starts()
     last = max(bisect.bisect_right(starts, offset) - 1, 0)
-    binding = None
+    bindings: dict[str, tuple[int, str]] = {}
     for i, piece in enumerate(stream.pieces[: last + 1]):
-        for where, level, dotted in piece_imports(piece).get(name, ()):
-            if starts[i] + where < offset:
-                binding = (level, dotted)
-    return binding
+        bound = piece_imports(piece)
+        for name in names & bound.keys() if bound else ():
+            for where, level, dotted in bound[name]:
+                if starts[i] + where < offset:
+                    bindings[name] = (level, dotted)
+    return bindings
 
 
 def read_imports(index: ModuleIndex, stream: TokenStream, origin: Path | None, stop: Callable[[], bool] | None = None) -> bool:

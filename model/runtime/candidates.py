@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from heed.model.lookup.imports import stream_bindings
 from heed.model.lookup.module_source import Module
 from heed.model.lookup.modules import ModuleIndex, module_kind
 from heed.model.lookup.scope import Scope
@@ -80,14 +81,15 @@ def finish_popup(
     stream: TokenStream, offset: int, prefix: str, after_dot: bool, scope: Scope,
     found: dict[str, Candidate], max_items: int, model_used: bool, module: Module | None = None,
     modules: ModuleIndex | None = None, defined: Mapping[str, str] | None = None,
-    project: Sequence[ProjectName] = (), listing: bool = False,
+    project: Sequence[ProjectName] = (), listing: bool = False, origin: Path | None = None,
 ) -> Popup:
     """Add the names the model did not rank (after a `.`: attributes seen on the receiver, the
     names of `module` if it is one, and `defined`: what other code says it has, name -> kind
     or "" (see `lookup/receivers.py`); `listing` (in an import statement): `module`'s and
     `defined` only; else the names in scope, then `project`: the names the project's other
     modules define), filtered by the typed prefix; rank by model probability, then by how often
-    the document uses the name, public before `_private`."""
+    the document uses the name, public before `_private`. `origin`: the document's file, for the
+    kinds of what its relative imports bind."""
     defined = defined or {}
     if after_dot or listing:
         receiver = receiver_before(stream.text, offset - len(prefix)) if after_dot else None
@@ -121,4 +123,22 @@ def finish_popup(
         role = scope.names.get(c.text)
         c.kind = kind or (given if given != "parameter" or role is None or role >= 0 and ROLES[role] == "parameter" else "") \
             or (there.kind if there is not None and not scope.counts.get(c.text) else "") or kind_of(c.text, scope)
+    imported = [c for c in ranked if c.kind == "module" and (role := scope.names.get(c.text)) is not None and role >= 0
+                and ROLES[role] in ("import", "import_from")]
+    if imported and modules is not None:  # `from m import Engine`: a class, as `m` says
+        for c, kind in zip(imported, imported_kinds(modules, stream, [c.text for c in imported], offset, origin)):
+            c.kind = kind or c.kind
     return Popup(prefix, ranked, model_used)
+
+
+def imported_kinds(modules: ModuleIndex, stream: TokenStream, names: list[str], offset: int, origin: Path | None) -> list[str]:
+    """What each name a `from m import name` before `offset` binds is ("class", "function", ...),
+    read from `m` ("" where it is a module's own name or `m` cannot be found)."""
+    bound = stream_bindings(stream, set(names), offset)
+    kinds = []
+    for name in names:
+        level, dotted = bound.get(name, (0, ""))
+        head, _, last = dotted.rpartition(".")
+        parent = modules.find(head, level, origin) if head or level else None
+        kinds.append(module_kind(modules, parent, last) if parent is not None else "")
+    return kinds

@@ -191,7 +191,7 @@ class Completer:
         workspace = self.workspace if self.in_project and (self.predictor is None or self.predictor.features.workspace) else None
         project = project_names(workspace, prefix, after_dot, self.path)
         popup = finish_popup(stream, offset, prefix, after_dot, scope, found, max_items, pred is not None, module,
-                             self.modules, defined, project, listing)
+                             self.modules, defined, project, listing, self.path)
         for c in popup.candidates:
             if pred is not None and c.text in ranked:
                 c.source = self._source(pred, ranked[c.text])

@@ -30,4 +30,4 @@ def fallback_popup(stream: TokenStream, offset: int, max_items: int, path: Path 
     importable = spot_names(spot, SHARED, path, lambda _: -1) if spot is not None else None
     return finish_popup(stream, offset, prefix, after_dot, scope_at(stream, offset), {}, max_items, False, module, SHARED,
                         importable.kinds if importable is not None else None,
-                        project_names(workspace, prefix, after_dot, path), listing=importable is not None)
+                        project_names(workspace, prefix, after_dot, path), importable is not None, path)
