@@ -23,13 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from heed.model.lookup.classes import SELF_NAMES, enclosing_class, header_parameters
-from heed.model.lookup.imports import resolve_chain
+from heed.model.lookup.imports import defining_module
 from heed.model.lookup.module_source import FIELD_BASES, FIELD_DECORATORS, Module
 from heed.model.lookup.modules import signature_parameters
 from heed.model.lookup.receivers import Lookup, ReceiverNames, header_bases, receiver_of
 
 LOOK_BACK = 400  # tokens searched for the call's open bracket
-BASES_DEPTH = 4  # base classes searched this deep for an `__init__`
 
 
 @dataclass(frozen=True)
@@ -135,10 +134,8 @@ def parameters(callee: Sequence[str], look: Lookup) -> list[str] | None:
         return found
     bound = look.binding_of(name)
     if bound is not None:  # `from m import f` then `f(`
-        level, dotted = bound
-        head, _, last = dotted.rpartition(".")
-        module = look.index.find(head, level, look.origin) if head or level else None
-        return look.index.parameters(module, last) if module is not None else None
+        found = defining_module(look.index, [name], *bound, look.origin)
+        return look.index.parameters(*found) if found is not None else None
     found = look.parameters_below(name)  # a function the document defines further down
     if found is not None:
         return found
@@ -152,14 +149,11 @@ def base_parameters(look: Lookup, method: str) -> list[str] | None:
     for base in header_bases(look.texts, found[0]) if found is not None else ():
         if "." not in base and method == "__init__" and (got := document_parameters(look.texts, base)) is not None:
             return got
-        bound = look.binding_of(base.split(".")[0])
-        if bound is not None:
-            level, dotted = bound
-            module = resolve_chain(look.index, base.split(".")[:-1] or [base], level, dotted, look.origin) if "." in base \
-                else look.index.find(dotted.rpartition(".")[0], level, look.origin)
-            name = base.rpartition(".")[2] if "." in base else dotted.rpartition(".")[2]
-            if module is not None and (got := look.index.parameters(module, name, method)) is not None:
-                return got
+        parts = base.split(".")
+        bound = look.binding_of(parts[0])
+        where = defining_module(look.index, parts, *bound, look.origin) if bound is not None else None
+        if where is not None and (got := look.index.parameters(*where, method)) is not None:
+            return got
     return None
 
 

@@ -114,6 +114,19 @@ def _opening(keys: Sequence[str], j: int) -> int:
     return -1
 
 
+def defining_module(index: ModuleIndex, parts: Sequence[str], level: int, dotted: str, origin: Path | None
+                    ) -> tuple[Module, str] | None:
+    """Where a name the document writes as `parts` (`["Engine"]` after `from cars import Engine`,
+    `["cars", "Engine"]`; its first name bound by an import of `dotted` with `level` dots) is read
+    from: (that module, the name in it); None where heed cannot read it (`import m` binds no name of a module)."""
+    if len(parts) == 1:
+        head, _, last = dotted.rpartition(".")
+        module = index.find(head, level, origin) if head or level else None
+    else:
+        module, last = resolve_chain(index, parts[:-1], level, dotted, origin), parts[-1]
+    return (module, last) if module is not None else None
+
+
 def resolve_chain(index: ModuleIndex, chain: Sequence[str], level: int, dotted: str, origin: Path | None) -> Module | None:
     """The module `chain` names, its first name bound by an import of `dotted` (with `level` dots)
     in the document at `origin`; None if it names no module heed can read."""

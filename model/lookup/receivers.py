@@ -43,7 +43,7 @@ from heed.model.lookup.classes import (
     enclosing_class,
     header_parameters,
 )
-from heed.model.lookup.imports import dotted_name, receiver_chain, resolve_chain
+from heed.model.lookup.imports import defining_module, dotted_name, receiver_chain, resolve_chain
 from heed.model.lookup.module_source import Module
 from heed.model.lookup.modules import CLASS_DEPTH, ModuleIndex, builtin_names, builtin_parameters
 
@@ -291,13 +291,8 @@ def value_of(look: Lookup, written: str, at: int | None, depth: int = 0) -> Valu
     if bound is None:
         names = builtin_names(parts[0]) if len(parts) == 1 and where is None else {}
         return Value(names, np.zeros(0, np.int64), lambda _: None, lambda m: builtin_parameters(parts[0], m)) if names else None
-    level, target = bound
-    if len(parts) == 1:
-        head, _, last = target.rpartition(".")
-        module = look.index.find(head, level, look.origin) if head or level else None
-    else:
-        module, last = resolve_chain(look.index, parts[:-1], level, target, look.origin), parts[-1]
-    return module_value(look.index, module, last + "()" * called) if module is not None else None
+    found = defining_module(look.index, parts, *bound, look.origin)
+    return module_value(look.index, found[0], found[1] + "()" * called) if found is not None else None
 
 
 def module_value(index: ModuleIndex, module: Module, written: str) -> Value | None:

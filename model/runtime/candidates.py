@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from heed.model.lookup.imports import stream_bindings
+from heed.model.lookup.imports import defining_module, stream_bindings
 from heed.model.lookup.module_source import Module
 from heed.model.lookup.modules import ModuleIndex, module_kind
 from heed.model.lookup.scope import Scope
@@ -135,10 +135,5 @@ def imported_kinds(modules: ModuleIndex, stream: TokenStream, names: list[str], 
     """What each name a `from m import name` before `offset` binds is ("class", "function", ...),
     read from `m` ("" where it is a module's own name or `m` cannot be found)."""
     bound = stream_bindings(stream, set(names), offset)
-    kinds = []
-    for name in names:
-        level, dotted = bound.get(name, (0, ""))
-        head, _, last = dotted.rpartition(".")
-        parent = modules.find(head, level, origin) if head or level else None
-        kinds.append(module_kind(modules, parent, last) if parent is not None else "")
-    return kinds
+    found = [defining_module(modules, [name], *bound[name], origin) if name in bound else None for name in names]
+    return [module_kind(modules, *where) if where is not None else "" for where in found]
