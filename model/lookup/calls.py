@@ -26,7 +26,7 @@ from heed.model.lookup.classes import SELF_NAMES, enclosing_class, header_parame
 from heed.model.lookup.imports import defining_module
 from heed.model.lookup.module_source import FIELD_BASES, FIELD_DECORATORS, Module
 from heed.model.lookup.modules import signature_parameters
-from heed.model.lookup.receivers import Lookup, ReceiverNames, header_bases, receiver_of
+from heed.model.lookup.receivers import Lookup, ReceiverNames, header_bases, named, receiver_of
 
 LOOK_BACK = 400  # tokens searched for the call's open bracket
 
@@ -93,10 +93,8 @@ def call_names(spot: CallSpot, look: Lookup) -> ReceiverNames | None:
     names = {p: "parameter" for p in nameable(params, spot.positional, spot.given)}
     if not names:
         return None
-    ids = np.array([look.id_of(n) for n in names], np.int64)
     given = np.array([i for i in map(look.id_of, spot.given) if i >= 0], np.int64)  # named twice: a SyntaxError
-    return ReceiverNames(module=np.unique(ids[ids >= 0]), unseen=int((ids < 0).sum()), why="call", kinds=names,
-                         open=not spot.given and takes_position(params, spot.positional), excluded=given)
+    return named(names, look.id_of, "call", open=not spot.given and takes_position(params, spot.positional), excluded=given)
 
 
 def nameable(params: Sequence[str], positional: int, given: frozenset[str]) -> list[str]:

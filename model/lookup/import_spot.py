@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from heed.model.lookup.modules import ModuleIndex
-from heed.model.lookup.receivers import ReceiverNames
+from heed.model.lookup.receivers import ReceiverNames, named
 
 LOOK_BACK = 4000  # characters before the cursor an open bracket of `from m import (` is looked for in
 _FROM = re.compile(r"[ \t]*from[ \t]+(\.*)[ \t]*([\w.]*)[ \t]+import\b(?P<names>[ \t]*\([^)]*|[^\n(]*)\Z")
@@ -77,10 +77,8 @@ def spot_names(spot: ImportSpot, index: ModuleIndex, origin: Path | None, id_of:
     else:
         names = {n: "module" for n in index.top_level(origin) if n not in spot.taken | spot.imported}
         source, dynamic = None, True  # another interpreter (the project's) may have modules this one lacks
-    ids = np.array([id_of(n) for n in names if n.isidentifier()], np.int64)
-    return ReceiverNames(module=np.unique(ids[ids >= 0]), unseen=int((ids < 0).sum()), why="import", kinds=names,
-                         source=source, open=dynamic, excluded=_identities(spot.taken, id_of),
-                         lowered=_identities(spot.imported, id_of))
+    return named(names, id_of, "import", source=source, open=dynamic, excluded=_identities(spot.taken, id_of),
+                 lowered=_identities(spot.imported, id_of))
 
 
 def _identities(names: frozenset[str], id_of: Callable[[str], int]) -> np.ndarray:

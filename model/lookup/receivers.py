@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -99,10 +99,8 @@ def receiver_names(look: Lookup) -> ReceiverNames | None:
         return inherited(look)
     got = receiver_of(look, chain)
     if isinstance(got, Module):  # `np.`, `torch.`: its `__getattr__` adds names, its statements bind the rest
-        found_names = _names(look, got.offered(), np.zeros(0, np.int64), "module")
-        found_names.source, found_names.open = got, got.dynamic
-        return found_names
-    return _names(look, got.names, got.ids, "type") if got is not None else None
+        return named(got.offered(), look.id_of, "module", source=got, open=got.dynamic)
+    return named(got.names, look.id_of, "type", got.ids) if got is not None else None
 
 
 def receiver_of(look: Lookup, chain: list[str]) -> Value | Module | None:
@@ -144,10 +142,13 @@ def receiver_of(look: Lookup, chain: list[str]) -> Value | Module | None:
     return follow(value, chain[1:])
 
 
-def _names(look: Lookup, names: dict[str, str], extra: np.ndarray, why: str) -> ReceiverNames:
-    ids = np.array([look.id_of(n) for n in names if n.isidentifier()], np.int64)
-    known = np.unique(np.concatenate([ids[ids >= 0], extra]))
-    return ReceiverNames(module=known, unseen=int((ids < 0).sum()), why=why, kinds=names)
+def named(names: dict[str, str], id_of: Callable[[str], int], why: str, extra: np.ndarray | None = None,
+          **more: Any) -> ReceiverNames:
+    """`names` (name -> kind) as what can come: their identities here (and `extra` ones), and how
+    many have none (`heed eval`); `more`: the other fields of ReceiverNames."""
+    ids = np.array([id_of(n) for n in names if n.isidentifier()], np.int64)
+    known = np.unique(np.concatenate([ids[ids >= 0], extra if extra is not None else np.zeros(0, np.int64)]))
+    return ReceiverNames(module=known, unseen=int((ids < 0).sum()), why=why, kinds=names, **more)
 
 
 def type_of(look: Lookup, at: int) -> str | None:
