@@ -43,7 +43,7 @@ def main() -> None:
             calibration = predictor.calibration
             for f in scores[root.name]:
                 if calibration is not None:
-                    f.judge(calibration.threshold, calibration.prefix_bar(calibration.threshold))
+                    f.judge(calibration.bars())
         s = summarize(scores, 0)
         print(f"{'without' if setting == 'none' else 'weight:temperature ' + setting:28s}",
               " ".join(f"{k} {s[k]['value']:.1%}" for k in SHOWN if k in s and s[k]["n"]),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from heed.model.runtime.completer import Completer, InlineSuggestion
-from heed.model.runtime.confidence import FEATURES, Calibration, Cut
+from heed.model.runtime.confidence import FEATURES, Bars, Calibration, Cut
 from heed.model.runtime.predictor import Predictor
 from heed.model.runtime.typed_along import LastSuggestions, line_around, typed_along
 from heed.model.text.stream import TokenStream
@@ -23,17 +23,26 @@ def test_typing_along_cuts_what_was_typed_off_each_suggestion() -> None:
     other = InlineSuggestion("item_count", -2.0, True, "", 0.2, X)
     wrong = InlineSuggestion("size", -3.0, True, "", 0.1, X)
     last = _last("x = 1\n    return self.", [first, other, wrong])
-    kept = typed_along(last, TokenStream("x = 1\n    return self.ite"), len("x = 1\n    return self.ite"), 0.5)
+    kept = typed_along(last, TokenStream("x = 1\n    return self.ite"), len("x = 1\n    return self.ite"), Bars.flat(0.5))
     assert kept is not None
     assert [(s.text, s.typed, s.confidence) for s in kept] == [("ms.pop()", "ite", 0.6), ("m_count", "ite", 0.2)]
     assert [c.text for c in kept[0].cuts] == ["ms.pop", "ms"]
     fully = "x = 1\n    return self.items"  # a cut typed to its end is gone
-    kept = typed_along(last, TokenStream(fully), len(fully), 0.5)
+    kept = typed_along(last, TokenStream(fully), len(fully), Bars.flat(0.5))
     assert kept is not None and [c.text for c in kept[0].cuts] == [".pop"]
     # one that was not shown is made again, with what was typed
-    assert typed_along(last, TokenStream(fully), len(fully), 0.7) is None
+    assert typed_along(last, TokenStream(fully), len(fully), Bars.flat(0.7)) is None
     unsure = _last("x = 1\n    return self.", [InlineSuggestion("items.pop()", -1.0, True, "", None, X)])
-    assert typed_along(unsure, TokenStream(fully), len(fully), 0.0) is None  # no calibration
+    assert typed_along(unsure, TokenStream(fully), len(fully), Bars.flat(0.0)) is None  # no calibration
+
+
+def test_a_suggestion_typed_along_keeps_the_bar_it_was_made_with() -> None:
+    in_name = X.copy()
+    in_name[FEATURES.index("typed")] = 1.0  # made where `it` was half typed
+    last = _last("x = 1\n    return self.it", [InlineSuggestion("ems.pop()", -1.0, True, "it", 0.6, in_name)])
+    now = "x = 1\n    return self.ite"
+    assert typed_along(last, TokenStream(now), len(now), Bars(0.7, 0.5, 1.01)) is not None
+    assert typed_along(last, TokenStream(now), len(now), Bars(0.5, 0.7, 1.01)) is None  # it was not shown: made again
 
 
 @pytest.mark.parametrize("now", [
@@ -45,14 +54,14 @@ def test_typing_along_cuts_what_was_typed_off_each_suggestion() -> None:
 ])
 def test_anything_but_typing_along_makes_the_suggestions_again(now: str) -> None:
     last = _last("x = 1\n    return self.", [InlineSuggestion("items.pop()", -1.0, True, "", 0.6, X)])
-    assert typed_along(last, TokenStream(now), len(now), 0.5) is None
-    assert typed_along(None, TokenStream(now), len(now), 0.5) is None
+    assert typed_along(last, TokenStream(now), len(now), Bars.flat(0.5)) is None
+    assert typed_along(None, TokenStream(now), len(now), Bars.flat(0.5)) is None
 
 
 def test_what_follows_the_cursor_must_not_change() -> None:
     last = LastSuggestions(*line_around(TokenStream("f()"), 2), [InlineSuggestion("a, b", -1.0, True, "", 0.6, X)])
-    assert typed_along(last, TokenStream("f(a)"), 3, 0.5) is not None
-    assert typed_along(last, TokenStream("f(a])"), 3, 0.5) is None
+    assert typed_along(last, TokenStream("f(a)"), 3, Bars.flat(0.5)) is not None
+    assert typed_along(last, TokenStream("f(a])"), 3, Bars.flat(0.5)) is None
 
 
 def test_the_completer_keeps_the_suggestion_typed_along(tiny_predictor: Predictor, sample_source: str) -> None:
@@ -100,9 +109,9 @@ def test_calibrate_replays_typing_along_at_each_threshold() -> None:
         made = [sure] if not typed else [InlineSuggestion(typed[-1] + "x", -1.0, True, typed, 0.55, X)]
         places.append(LinePlace(line[len(before):], "other", made, (0, before, "")))
     f = FileScore(lines=[LinePlace("pop()", "other", [InlineSuggestion("pop()", -1.0, True, "", 0.9, X)]), *places])
-    kept = served(f, 0.5)
+    kept = served(f, Bars.flat(0.5))
     assert [s[0].text for s in kept] == ["pop()", "items.pop()", "tems.pop()", "ems.pop()"]
-    assert judged([f], 0.5, 1.01, [kept]).tolist() == [[4, 4, 4, 5 + 11 + 10 + 9]]
-    made = served(f, 0.65)  # the first was not shown at 0.65: each keystroke's own suggestions
+    assert judged([f], Bars(0.5, 0.5, 1.01), [kept]).tolist() == [[4, 4, 4, 5 + 11 + 10 + 9]]
+    made = served(f, Bars.flat(0.65))  # the first was not shown at 0.65: each keystroke's own suggestions
     assert [s[0].text for s in made] == ["pop()", "items.pop()", "ix", "tx"]
-    assert judged([f], 0.5, 1.01).tolist()[0][2] == 2  # without `served`: what was made at each place
+    assert judged([f], Bars(0.5, 0.5, 1.01)).tolist()[0][2] == 2  # without `served`: what was made at each place

@@ -24,7 +24,7 @@ from heed.model.runtime.attribution import Explanation, shares, source_of
 from heed.model.runtime.beam import beam_search
 from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.candidates import Candidate, Popup, finish_popup, project_names
-from heed.model.runtime.confidence import FEATURES, Cut, agreement, features, line_context
+from heed.model.runtime.confidence import FEATURES, Bars, Cut, agreement, features, line_context
 from heed.model.runtime.context import CursorContext, cursor_context, encode_ahead, short_cut
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.runtime.line_end import exploded_depth, overlap
@@ -241,19 +241,19 @@ class Completer:
         """The rest of the line after the cursor. With `selected` (the popup's selection, which
         replaces the typed prefix), the rest given that choice. Where the model has a calibration,
         the suggestions whose chance of being the whole rest of the line reaches `min_confidence`
-        (None: the calibration's default) are shown; where none does, a prefix that is code and
-        sure enough (`sure_enough`), or nothing. `all_cuts`: keep every
-        such prefix on each suggestion, each with its confidence (`heed eval`, `heed calibrate`)."""
+        (None: the calibration's default; in a half-typed name, the bar it moves: `Calibration.bars`)
+        are shown; where none does, a prefix that is code and sure enough (`sure_enough`), or
+        nothing. `all_cuts`: keep every such prefix on each suggestion, each with its confidence
+        (`heed eval`, `heed calibrate`)."""
         if self.predictor is None or self.encoder is None:
             return []
         calibration = self.predictor.calibration
-        threshold = (calibration.threshold if calibration else 0.0) if min_confidence is None else min_confidence
-        prefix_bar = calibration.prefix_bar(threshold) if calibration else threshold
+        bars = calibration.bars(min_confidence) if calibration else Bars.flat(min_confidence or 0.0)
         last, self.last_line = self.last_line, None
-        kept = typed_along(last, stream, offset, threshold) if selected is None else None
+        kept = typed_along(last, stream, offset, bars) if selected is None else None
         if kept is not None:  # the user typed along with the last suggestion: it goes on from there
             self.last_line = last
-            return kept if all_cuts else sure_enough(kept, threshold, prefix_bar)
+            return kept if all_cuts else sure_enough(kept, bars)
         short = QUICK_INLINE if quick else 0
         ctx = self._context(stream, offset, short)
         if ctx.inside or len(ctx.inputs) == 0 or len(ctx.line_before) > MAX_LINE_TOKENS:
@@ -328,7 +328,7 @@ class Completer:
             for k in range(len(h.tokens) - 1, 0, -1) if calibration or all_cuts else ():
                 xk = features(h.steps[:k], False, False, typed, context, agreement(h.tokens[:k], beam), ends_name, bool(given))
                 sure = calibration.prefix_confidence(xk) if calibration else None
-                if all_cuts or (confidence is not None and confidence < threshold and sure is not None and sure >= prefix_bar):
+                if all_cuts or (confidence is not None and confidence < bars.of(x) and sure is not None and sure >= bars.of_cut(x)):
                     part = shown(h.tokens[:k])
                     if part is not None:
                         suggestion.cuts.append(Cut(k, part, xk, sure))
@@ -339,7 +339,7 @@ class Completer:
             suggestions = [s for s in suggestions if s.complete]
         if selected is None:
             self.last_line = LastSuggestions(*line_around(stream, offset), suggestions)
-        return suggestions if all_cuts else sure_enough(suggestions, threshold, prefix_bar)
+        return suggestions if all_cuts else sure_enough(suggestions, bars)
 
     # -- why ------------------------------------------------------------------------------------
     def explain(self, stream: TokenStream, offset: int, text: str, top: int = 3) -> Explanation | None:
@@ -398,16 +398,14 @@ def _resolved(path: Path | None) -> str | None:
         return path.as_posix()
 
 
-def sure_enough(suggestions: list[InlineSuggestion], threshold: float, prefix_threshold: float | None = None
-                ) -> list[InlineSuggestion]:
-    """The suggestions as shown: those at least `threshold` sure whole, in the beam's order; where
-    none is, each one's longest prefix at least `prefix_threshold` sure (default: `threshold`);
-    else nothing. A suggestion without a confidence (no calibration) is shown whole."""
-    out = [s for s in suggestions if s.confidence is None or s.confidence >= threshold]
+def sure_enough(suggestions: list[InlineSuggestion], bars: Bars) -> list[InlineSuggestion]:
+    """The suggestions as shown: those that reach their bar whole, in the beam's order; where none
+    does, each one's longest prefix that reaches a cut's bar; else nothing. A suggestion without a
+    confidence (no calibration) is shown whole."""
+    out = [s for s in suggestions if s.confidence is None or s.confidence >= bars.of(s.x)]
     if not out:
-        bar = threshold if prefix_threshold is None else prefix_threshold
         for s in suggestions:
-            cut = next((c for c in s.cuts if c.confidence is not None and c.confidence >= bar), None)
+            cut = next((c for c in s.cuts if c.confidence is not None and c.confidence >= bars.of_cut(s.x)), None)
             if cut is not None:
                 out.append(InlineSuggestion(cut.text, float(cut.x[FEATURES.index("logp")]), False, s.typed, cut.confidence, cut.x))
     unique: dict[str, InlineSuggestion] = {}

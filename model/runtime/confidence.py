@@ -17,6 +17,10 @@ logistic model fitted on the validation projects only (`heed calibrate`,
 One model for both read a cut's easy "right" as if it were a whole line's "exact", so short cuts
 crowded out whole lines that were right: on the validation projects, left out one project at a
 time, two models show ghost text as often with 5 to 6 more points of it exact (BENCHMARKS.md).
+
+A suggestion made where a name is half typed has a bar of its own (`Bars`): it must finish the
+name and then be the rest of the line, and ghost text that flickers wrong at every keystroke of a
+name is what makes users turn it off, so the calibration may ask more of it there.
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ class Calibration:
     threshold: float  # the setting's default: a whole suggestion this sure is shown
     prefix_threshold: float  # where none is, a cut this sure (and as sure as the setting asks); above 1: never
     fitted_on: str = ""  # the data, for the record
+    in_name_threshold: float | None = None  # a suggestion made in a half-typed name, at the default (None: `threshold`)
 
     def confidence(self, x: np.ndarray) -> float:
         return _logistic(self.whole, x)
@@ -98,17 +103,27 @@ class Calibration:
     def prefix_confidence(self, x: np.ndarray) -> float:
         return _logistic(self.prefix, x)
 
-    def prefix_bar(self, threshold: float) -> float:
-        """How sure a cut must be where a whole suggestion must be `threshold` sure: a user who asks
-        for surer ghost text gets surer cuts, one who asks for more gets more whole lines."""
-        return max(self.prefix_threshold, threshold)
+    def bars(self, setting: float | None = None) -> Bars:
+        """The bars at the user's setting (None: the defaults picked on validation data). The
+        setting moves the in-name bar with it, in proportion, so that 0 still shows everything,
+        1 nothing, and every setting between asks at least as much in a name as the default does
+        relative to its own threshold."""
+        whole = self.threshold if setting is None else setting
+        in_name = self.threshold if self.in_name_threshold is None else self.in_name_threshold
+        if setting is not None and 0.0 < self.threshold < 1.0:
+            in_name = float(np.interp(setting, (0.0, self.threshold, 1.0), (0.0, in_name, 1.0)))
+        return Bars(whole, in_name, self.prefix_threshold)
 
     def describe(self) -> str:
         prefixes = "never" if self.prefix_threshold > 1 else f"{self.prefix_threshold:.2f}"
-        return f"threshold {self.threshold:.2f}, prefixes {prefixes}"
+        in_name = "" if self.in_name_threshold is None else f" ({self.in_name_threshold:.2f} in a half-typed name)"
+        return f"threshold {self.threshold:.2f}{in_name}, prefixes {prefixes}"
 
     def save(self, folder: Path) -> None:
-        data = {"features": list(FEATURES), "whole": {"weights": list(self.whole), "threshold": self.threshold},
+        whole: dict[str, object] = {"weights": list(self.whole), "threshold": self.threshold}
+        if self.in_name_threshold is not None:
+            whole["in_name_threshold"] = self.in_name_threshold
+        data = {"features": list(FEATURES), "whole": whole,
                 "prefix": {"weights": list(self.prefix), "threshold": self.prefix_threshold}, "fitted_on": self.fitted_on}
         (folder / CALIBRATION).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
@@ -129,14 +144,44 @@ class Calibration:
                 whole = prefix = {"weights": data["weights"], "threshold": data["threshold"]}
             weights = [[float(w) for w in m["weights"]] for m in (whole, prefix)]
             thresholds = [float(m["threshold"]) for m in (whole, prefix)]
+            in_name = float(whole["in_name_threshold"]) if "in_name_threshold" in whole else None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}: not a calibration ({exc})") from exc
         if not set(names) <= set(FEATURES) or len(set(names)) != len(names) or any(len(w) != len(names) for w in weights) \
-                or not all(map(math.isfinite, (*weights[0], *weights[1], *thresholds))):
+                or not all(map(math.isfinite, (*weights[0], *weights[1], *thresholds, in_name or 0.0))):
             raise ValueError(f"{path}: made for other features than this heed's")
         # A feature this heed added since the file was written weighs nothing in it.
         models = [tuple(dict(zip(names, w)).get(name, 0.0) for name in FEATURES) for w in weights]
-        return Calibration(models[0], models[1], thresholds[0], thresholds[1], str(data.get("fitted_on", "")))
+        return Calibration(models[0], models[1], thresholds[0], thresholds[1], str(data.get("fitted_on", "")), in_name)
+
+
+TYPED = FEATURES.index("typed")
+
+
+@dataclass(frozen=True)
+class Bars:
+    """How sure ghost text must be to be shown: a whole suggestion made where no name was half
+    typed, one made in a half-typed name (which it finishes), and, where no whole suggestion
+    reaches its bar, a cut (at least as sure as its suggestion's bar too)."""
+
+    whole: float
+    in_name: float
+    prefix: float
+
+    @staticmethod
+    def flat(threshold: float) -> Bars:
+        """One bar for everything (a model without a calibration, where nothing has a confidence)."""
+        return Bars(threshold, threshold, threshold)
+
+    def of(self, x: np.ndarray | None) -> float:
+        """The bar of a whole suggestion with features `x` (those it was made with: one typed along
+        with keeps them, and so its bar)."""
+        return self.in_name if x is not None and x[TYPED] > 0 else self.whole
+
+    def of_cut(self, x: np.ndarray | None) -> float:
+        """A cut's bar: a user who asks for surer ghost text gets surer cuts, one who asks for more
+        gets more whole lines."""
+        return max(self.prefix, self.of(x))
 
 
 def _logistic(weights: Sequence[float], x: np.ndarray) -> float:

@@ -9,14 +9,16 @@ fitted (L2, Newton's method) over their features (`runtime/confidence.py`): on e
 suggestion, whether it is exactly the rest of the line; on each prefix, whether the rest of the
 line starts with it.
 
-The thresholds (a whole suggestion's, and the higher bar a prefix must reach where no whole one
-does) are picked on confidences each project gets from the models fitted on the *other*
-projects, so that the choice sees how the models do on code they were not fitted to: of the
-pairs whose shown ghost text is exact at least EXACT_TARGET of the time at both kinds of place,
-at the lower end of its 95% interval (files resampled), the one that gives the most accepted
-characters per place (the two kinds weighing the same); where none reaches it, the one that
-gives the most characters. At the keystrokes, what each pair would show is judged as the server
-shows it: a suggestion shown and typed along with is kept (`served`).
+The bars (`confidence.Bars`: a whole suggestion's, one made in a half-typed name, and the higher
+bar a prefix must reach where no whole one does) are picked on confidences each project gets
+from the models fitted on the *other* projects, so that the choice sees how the models do on code
+they were not fitted to: of the triples whose shown ghost text is exact at least as often as issue
+#22 asks at each kind of place (EXACT_TARGETS), at the lower end of its 95% interval (files
+resampled), the one that gives the most accepted characters per place (the two kinds weighing the
+same); where none reaches them, the one that gives the most characters. The in-name bar is what
+lets the keystrokes' higher target be met without showing less at a token's start. At the
+keystrokes, what each triple would show is judged as the server shows it: a suggestion shown and
+typed along with is kept (`served`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from heed.model.runtime.completer import InlineSuggestion
-from heed.model.runtime.confidence import FEATURES, Calibration, Cut
+from heed.model.runtime.confidence import FEATURES, Bars, Calibration, Cut
 from heed.model.runtime.predictor import Predictor
 from heed.model.runtime.typed_along import LastSuggestions, kept_along
 from heed.model.training.metrics import accepted_chars, accepts
@@ -36,7 +38,8 @@ from heed.model.training.projects import CURVE, FileScore, curve, score_projects
 
 LINES_PER_FILE = 12  # mid-line places per file
 TYPING_FILES, TYPING_LINES = 15, 2  # files per project, and lines of each, typed through
-EXACT_TARGET = 0.5  # exact among shown (issue #22's bar), at the lower end of its interval
+# Exact among shown, at the lower end of its interval, at each kind of place (issue #22's targets)
+EXACT_TARGETS = {"mid-line": 0.5, "typing": 0.6}
 L2 = 1.0
 WHOLE_GRID = tuple(round(0.1 + 0.025 * i, 3) for i in range(33))  # 0.1 ... 0.9
 PREFIX_GRID = (*(round(0.6 + 0.05 * i, 2) for i in range(8)), 1.01)  # 1.01: never a prefix
@@ -112,9 +115,9 @@ def held_out_confidences(x: np.ndarray, y: np.ndarray, whole: np.ndarray, group:
     return p
 
 
-def served(f: FileScore, threshold: float) -> list[list[InlineSuggestion]]:
+def served(f: FileScore, bars: Bars) -> list[list[InlineSuggestion]]:
     """The suggestions the completer would hold at each of a file's line places with ghost text
-    shown at `threshold`: at a keystroke that types along with the last suggestion shown on its
+    shown at `bars`: at a keystroke that types along with the last suggestion shown on its
     line, that one kept (`typed_along`), else what was made there (the replay made them all with
     nothing kept: `calibrate` runs it uncalibrated)."""
     out: list[list[InlineSuggestion]] = []
@@ -123,56 +126,66 @@ def served(f: FileScore, threshold: float) -> list[list[InlineSuggestion]]:
         if place.line is None:  # a mid-line place, no keystroke before it
             out.append(place.suggestions)
             continue
-        kept = kept_along(last, *place.line, threshold)
+        kept = kept_along(last, *place.line, bars)
         if kept is None:
             last = LastSuggestions(*place.line, place.suggestions) if place.suggestions else None
         out.append(kept if kept is not None else place.suggestions)
     return out
 
 
-def judged(files: list[FileScore], threshold: float, prefix_threshold: float,
-           held: list[list[list[InlineSuggestion]]] | None = None) -> np.ndarray:
-    """Per file: [line places, shown, exact, characters accepted] at these thresholds: what
-    `FileScore.judge` scores, less the edit similarity, which the grid of pairs cannot afford.
-    `held`: each file's `served` suggestions at `threshold` (default: those made at each place)."""
+def judged(files: list[FileScore], bars: Bars, held: list[list[list[InlineSuggestion]]] | None = None) -> np.ndarray:
+    """Per file: [line places, shown, exact, characters accepted] at these bars: what
+    `FileScore.judge` scores, less the edit similarity, which the grid cannot afford.
+    `held`: each file's `served` suggestions at `bars` (default: those made at each place)."""
     rows = []
     for i, f in enumerate(files):
         lists = held[i] if held is not None else [p.suggestions for p in f.lines]
-        got = [(shown_text(s, threshold, prefix_threshold), p.expected) for s, p in zip(lists, f.lines)]
+        got = [(shown_text(s, bars), p.expected) for s, p in zip(lists, f.lines)]
         rows.append([len(got), sum(bool(g) for g, _ in got), sum(bool(g) and g == e for g, e in got),
                      sum(accepted_chars(e, g) for g, e in got)])
     return np.asarray(rows, np.float64).reshape(-1, 4)
 
 
-def pick_thresholds(kinds: dict[str, list[FileScore]], seed: int = 0) -> tuple[float, float, dict[str, Any]]:
-    """(threshold, prefix threshold, what they give at each kind of place): see the module's docstring."""
+def pick_thresholds(kinds: dict[str, list[FileScore]], seed: int = 0) -> tuple[Bars, dict[str, Any]]:
+    """The bars and what they give at each kind of place: see the module's docstring."""
     rng = np.random.default_rng(seed)
     resamples = {kind: rng.integers(0, len(files), size=(BOOTSTRAP, len(files))) for kind, files in kinds.items() if files}
-    best: tuple[tuple[float, ...], dict[str, Any]] | None = None
+    rows: dict[tuple[str, Bars], dict[str, float]] = {}
+
+    def row_of(kind: str, bars: Bars, held: list[list[list[InlineSuggestion]]]) -> dict[str, float]:
+        counts = judged(kinds[kind], bars, held)
+        places, shown, exact, chars = counts.sum(axis=0)
+        boot = counts[resamples[kind]].sum(axis=1)  # [BOOTSTRAP, 4]
+        low = float(np.percentile(boot[:, 2] / np.maximum(boot[:, 1], 1), 2.5)) if shown else 0.0
+        return {"shown": shown / places, "exact": exact / shown if shown else 0.0, "exact_low": low, "chars_all": chars / places}
+
+    # Whether a kind has places with a name half typed: where none has, the in-name bar changes nothing.
+    in_name = {kind: any(s.x is not None and s.x[FEATURES.index("typed")] > 0 for f in kinds[kind] for p in f.lines
+                         for s in p.suggestions) for kind in resamples}
+    best: tuple[tuple[float, ...], Bars, dict[str, Any]] | None = None
     for t in WHOLE_GRID:
-        held = {kind: [served(f, t) for f in files] for kind, files in kinds.items()}  # what typing along keeps at t
-        for tp in PREFIX_GRID:
-            if tp < t:
-                continue  # a prefix is held to at least the whole's bar (`Calibration.prefix_bar`)
-            row: dict[str, Any] = {"threshold": t, "prefix_threshold": tp}
-            for kind, draws in resamples.items():
-                counts = judged(kinds[kind], t, tp, held[kind])
-                places, shown, exact, chars = counts.sum(axis=0)
-                boot = counts[draws].sum(axis=1)  # [BOOTSTRAP, 4]
-                low = float(np.percentile(boot[:, 2] / np.maximum(boot[:, 1], 1), 2.5)) if shown else 0.0
-                row[kind] = {"shown": shown / places, "exact": exact / shown if shown else 0.0, "exact_low": low,
-                             "chars_all": chars / places}
-            parts = [row[kind] for kind in resamples]
-            reaches = all(r["exact_low"] >= EXACT_TARGET for r in parts)
-            # Ties go to the surer ghost text, then to the higher thresholds (less shown for the same).
-            key = (float(reaches), float(np.mean([r["chars_all"] for r in parts])), float(np.mean([r["exact"] for r in parts])),
-                   t, tp)
-            if any(r["shown"] for r in parts) and (best is None or key > best[0]):
-                best = (key, row)
+        for t_name in (v for v in WHOLE_GRID if v >= t):  # a half-typed name asks at least as much
+            # What typing along keeps at these bars
+            held = {kind: [served(f, Bars(t, t_name, 1.0)) for f in files] for kind, files in kinds.items()}
+            for tp in PREFIX_GRID:
+                if tp < t:
+                    continue  # a prefix is held to at least its suggestion's bar (`Bars.of_cut`)
+                bars = Bars(t, t_name, tp)
+                parts = {}
+                for kind in resamples:
+                    key = (kind, bars if in_name[kind] else Bars(t, t, tp))
+                    if key not in rows:
+                        rows[key] = row_of(kind, bars, held[kind])
+                    parts[kind] = rows[key]
+                reaches = all(r["exact_low"] >= EXACT_TARGETS.get(kind, 0.5) for kind, r in parts.items())
+                # Ties go to the surer ghost text, then to the higher bars (less shown for the same).
+                rank = (float(reaches), float(np.mean([r["chars_all"] for r in parts.values()])),
+                        float(np.mean([r["exact"] for r in parts.values()])), t, t_name, tp)
+                if any(r["shown"] for r in parts.values()) and (best is None or rank > best[0]):
+                    best = (rank, bars, {"threshold": t, "in_name_threshold": t_name, "prefix_threshold": tp, **parts})
     if best is None:
         raise ValueError("calibrate: no threshold shows any ghost text")
-    row = best[1]
-    return row["threshold"], row["prefix_threshold"], row
+    return best[1], best[2]
 
 
 def _set_confidences(files: list[FileScore], p: np.ndarray) -> None:
@@ -201,17 +214,19 @@ def calibrate(predictor: Predictor, roots: list[Path], max_files: int, seed: int
     group = np.asarray([group_of[id(f)] for f in files for _ in _each([f])])
     held_out = held_out_confidences(x, y, whole, group)
     _set_confidences(files, held_out)
-    threshold, prefix_threshold, picked = pick_thresholds(kinds, seed)
+    bars, picked = pick_thresholds(kinds, seed)
     w_whole, w_prefix = fit_logistic(x[whole], y[whole]), fit_logistic(x[~whole], y[~whole])
     places = {kind: sum(len(f.lines) for f in fs) for kind, fs in kinds.items()}
-    chosen = Calibration(tuple(float(v) for v in w_whole), tuple(float(v) for v in w_prefix), threshold, prefix_threshold,
+    chosen = Calibration(tuple(float(v) for v in w_whole), tuple(float(v) for v in w_prefix), bars.whole, bars.prefix,
                          f"{int(whole.sum())} suggestions and {int((~whole).sum())} prefixes at {places['mid-line']} "
-                         f"mid-line places and {places['typing']} keystrokes of {', '.join(r.name for r in roots)}")
+                         f"mid-line places and {places['typing']} keystrokes of {', '.join(r.name for r in roots)}",
+                         bars.in_name)
     # As the held-out confidences show it, at each whole threshold
     curves = {kind: curve(fs, list(CURVE), chosen) for kind, fs in kinds.items()}
     predictor.calibration = chosen
     report = {"samples": len(y), "exact_wholes": float(y[whole].mean()), "right_prefixes": float(y[~whole].mean()),
-              "places": places, "threshold": threshold, "prefix_threshold": prefix_threshold, "picked": picked,
+              "places": places, "threshold": bars.whole, "in_name_threshold": bars.in_name, "prefix_threshold": bars.prefix,
+              "picked": picked,
               "curve": curves,
               "reliability": {"whole": reliability(held_out[whole], y[whole]), "prefix": reliability(held_out[~whole], y[~whole])},
               "weights": {"whole": dict(zip(FEATURES, w_whole)), "prefix": dict(zip(FEATURES, w_prefix))}}

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from heed.model.lookup.modules import ModuleIndex
 from heed.model.runtime.completer import Completer, InlineSuggestion, sure_enough
-from heed.model.runtime.confidence import LINE_CONTEXTS, Calibration, line_context
+from heed.model.runtime.confidence import LINE_CONTEXTS, Bars, Calibration, line_context
 from heed.model.runtime.predictor import Predictor
 from heed.model.runtime.typed_along import line_around
 from heed.model.text import lexer
@@ -67,14 +67,14 @@ class LinePlace:
     suggestions: list[InlineSuggestion]
     line: tuple[int, str, str] | None = None  # a keystroke's (`replay_file`): `typed_along.line_around` there
 
-    def shown(self, threshold: float, prefix_threshold: float | None = None) -> str:
-        """The ghost text the editor would show at `threshold` (the server's own choice)."""
-        return shown_text(self.suggestions, threshold, prefix_threshold)
+    def shown(self, bars: Bars) -> str:
+        """The ghost text the editor would show at `bars` (the server's own choice)."""
+        return shown_text(self.suggestions, bars)
 
 
-def shown_text(suggestions: list[InlineSuggestion], threshold: float, prefix_threshold: float | None = None) -> str:
-    """The line of ghost text `sure_enough` picks at these thresholds ("": none)."""
-    picked = sure_enough(suggestions, threshold, prefix_threshold)
+def shown_text(suggestions: list[InlineSuggestion], bars: Bars) -> str:
+    """The line of ghost text `sure_enough` picks at these bars ("": none)."""
+    picked = sure_enough(suggestions, bars)
     return picked[0].text.split("\n")[0].strip() if picked else ""
 
 
@@ -98,9 +98,9 @@ class FileScore:
     def contexts(self) -> list[str]:
         return [p.context for p in self.lines]
 
-    def judge(self, threshold: float, prefix_threshold: float | None = None) -> None:
-        """Score the line places as shown at `threshold` (`sure_enough`)."""
-        got = [p.shown(threshold, prefix_threshold) for p in self.lines]
+    def judge(self, bars: Bars) -> None:
+        """Score the line places as shown at `bars` (`sure_enough`)."""
+        got = [p.shown(bars) for p in self.lines]
         self.shown = [bool(g) for g in got]
         self.exact = [g == p.expected for g, p in zip(got, self.lines)]
         self.right = [accepts(p.expected, g) for g, p in zip(got, self.lines)]
@@ -264,11 +264,12 @@ def evaluate_projects(predictor: Predictor, roots: list[Path], max_files: int = 
                             min_confidence=min_confidence)
     every = [f for files in scores.values() for f in files]
     calibration = predictor.calibration
-    threshold = (calibration.threshold if calibration else 0.0) if min_confidence is None else min_confidence
-    report: dict[str, Any] = {"threshold": threshold, "calibrated": calibration is not None, "typing": typing}
-    report["curve"] = curve(every, sorted({*CURVE, threshold}), calibration) if calibration else []
+    bars = calibration.bars(min_confidence) if calibration else Bars.flat(min_confidence or 0.0)
+    report: dict[str, Any] = {"threshold": bars.whole, "in_name_threshold": bars.in_name,
+                              "calibrated": calibration is not None, "typing": typing}
+    report["curve"] = curve(every, sorted({*CURVE, bars.whole}), calibration) if calibration else []
     for f in every:
-        f.judge(threshold, calibration.prefix_bar(threshold) if calibration else None)
+        f.judge(bars)
     report["projects"] = {name: summarize({name: s}, seed) for name, s in scores.items()}
     report["pooled"] = summarize(scores, seed)
     report["line_by_context"] = by_line_context(every)
@@ -279,13 +280,13 @@ CURVE = tuple(round(0.05 * i, 2) for i in range(20))  # thresholds the pooled gh
 
 
 def curve(files: list[FileScore], thresholds: list[float], calibration: Calibration | None = None) -> list[dict[str, float]]:
-    """The pooled ghost text at each threshold (with the prefixes' bar `calibration` sets there):
-    how often it is shown, and among what is shown, how often it is exact and right as far as it
-    goes, its similarity and the characters accepted."""
+    """The pooled ghost text at each threshold, the setting (with the bars in a half-typed name and
+    for prefixes that `calibration` sets there): how often it is shown, and among what is shown, how
+    often it is exact and right as far as it goes, its similarity and the characters accepted."""
     rows = []
     for t in thresholds:
         for f in files:
-            f.judge(t, calibration.prefix_bar(t) if calibration else None)
+            f.judge(calibration.bars(t) if calibration else Bars.flat(t))
         shown = sum(sum(f.shown) for f in files)
         places = sum(len(f.shown) for f in files)
 
@@ -368,7 +369,9 @@ def render(report: dict[str, Any]) -> str:
             f"{c} {v['exact']:.0%} exact of {v['places']} ({v['exact_if_shown']:.0%} if shown)"
             for c, v in report["line_by_context"].items()))
     chars = n["line_chars_shown"]
+    in_name = report.get("in_name_threshold", report["threshold"])
     lines.append(f"ghost text at confidence >= {report['threshold']:.2f}"
+                 f"{f' ({in_name:.2f} in a half-typed name)' if in_name != report['threshold'] else ''}"
                  f"{'' if report.get('calibrated') else ' (no calibration: all shown)'}: "
                  f"{chars['value']:.1f} characters accepted per suggestion shown [{chars['low']:.1f}-{chars['high']:.1f}]")
     for row in report.get("curve", []):
