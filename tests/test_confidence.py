@@ -76,7 +76,7 @@ def test_calibration_round_trip_and_refusals(tmp_path: Path) -> None:
     cal.save(tmp_path)
     assert Calibration.load(tmp_path) == cal
     assert Calibration.load(tmp_path / "nowhere") is None
-    assert cal.describe() == "threshold 0.30, prefixes 0.70"
+    assert cal.describe() == "threshold 0.3, prefixes 0.7"
     data = json.loads((tmp_path / CALIBRATION).read_text())
     nan = {**data, "whole": {**data["whole"], "weights": [float("nan")] * len(FEATURES)}}
     for broken in ("{", json.dumps({**data, "features": data["features"][:-1]}),
@@ -112,7 +112,7 @@ def _in_name(threshold: float, in_name: float | None) -> Calibration:
     return Calibration(c.whole, c.prefix, c.threshold, c.prefix_threshold, c.fitted_on, in_name)
 
 
-def test_a_suggestion_made_in_a_half_typed_name_has_a_bar_of_its_own(tmp_path: Path) -> None:
+def test_a_suggestion_that_goes_on_with_a_half_typed_name_has_a_bar_of_its_own(tmp_path: Path) -> None:
     cal = _in_name(0.3, 0.5)
     at_start, in_name = np.zeros(len(FEATURES)), np.zeros(len(FEATURES))
     in_name[FEATURES.index("typed")] = 1.0
@@ -126,8 +126,10 @@ def test_a_suggestion_made_in_a_half_typed_name_has_a_bar_of_its_own(tmp_path: P
     s = _suggestion(0.4, [])
     s.x[FEATURES.index("typed")] = 1.0
     assert sure_enough([s], bars) == [] and sure_enough([_suggestion(0.4, [])], bars) != []
+    s.x[FEATURES.index("ends_name")] = 1.0  # it takes the typed name as finished: the whole bar
+    assert sure_enough([s], bars) == [s]
     cal.save(tmp_path)
-    assert Calibration.load(tmp_path) == cal and "0.50 in a half-typed name" in cal.describe()
+    assert Calibration.load(tmp_path) == cal and "0.5 going on with a half-typed name" in cal.describe()
 
 
 def test_a_broken_calibration_is_logged_and_the_model_still_loads(tiny_model_dir: Path, tmp_path: Path,

@@ -18,9 +18,10 @@ One model for both read a cut's easy "right" as if it were a whole line's "exact
 crowded out whole lines that were right: on the validation projects, left out one project at a
 time, two models show ghost text as often with 5 to 6 more points of it exact (BENCHMARKS.md).
 
-A suggestion made where a name is half typed has a bar of its own (`Bars`): it must finish the
-name and then be the rest of the line, and ghost text that flickers wrong at every keystroke of a
-name is what makes users turn it off, so the calibration may ask more of it there.
+A suggestion that goes on with a half-typed name has a bar of its own (`Bars`): it must finish
+the name and then be the rest of the line; ghost text that flickers wrong at every keystroke of a
+name is what makes users turn it off, so the calibration may ask more of it there. One that takes
+the name as finished (`foo|` -> `(x)`, also where the cursor is right after a whole name) does not.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class Calibration:
     threshold: float  # the setting's default: a whole suggestion this sure is shown
     prefix_threshold: float  # where none is, a cut this sure (and as sure as the setting asks); above 1: never
     fitted_on: str = ""  # the data, for the record
-    in_name_threshold: float | None = None  # a suggestion made in a half-typed name, at the default (None: `threshold`)
+    in_name_threshold: float | None = None  # one that goes on with a half-typed name, at the default (None: `threshold`)
 
     def confidence(self, x: np.ndarray) -> float:
         return _logistic(self.whole, x)
@@ -115,9 +116,9 @@ class Calibration:
         return Bars(whole, in_name, self.prefix_threshold)
 
     def describe(self) -> str:
-        prefixes = "never" if self.prefix_threshold > 1 else f"{self.prefix_threshold:.2f}"
-        in_name = "" if self.in_name_threshold is None else f" ({self.in_name_threshold:.2f} in a half-typed name)"
-        return f"threshold {self.threshold:.2f}{in_name}, prefixes {prefixes}"
+        prefixes = "never" if self.prefix_threshold > 1 else f"{self.prefix_threshold:.3g}"
+        in_name = "" if self.in_name_threshold is None else f" ({self.in_name_threshold:.3g} going on with a half-typed name)"
+        return f"threshold {self.threshold:.3g}{in_name}, prefixes {prefixes}"
 
     def save(self, folder: Path) -> None:
         whole: dict[str, object] = {"weights": list(self.whole), "threshold": self.threshold}
@@ -155,13 +156,13 @@ class Calibration:
         return Calibration(models[0], models[1], thresholds[0], thresholds[1], str(data.get("fitted_on", "")), in_name)
 
 
-TYPED = FEATURES.index("typed")
+TYPED, ENDS_NAME = FEATURES.index("typed"), FEATURES.index("ends_name")
 
 
 @dataclass(frozen=True)
 class Bars:
-    """How sure ghost text must be to be shown: a whole suggestion made where no name was half
-    typed, one made in a half-typed name (which it finishes), and, where no whole suggestion
+    """How sure ghost text must be to be shown: a whole suggestion, one that goes on with a
+    half-typed name (it finishes the name, then the line), and, where no whole suggestion
     reaches its bar, a cut (at least as sure as its suggestion's bar too)."""
 
     whole: float
@@ -176,7 +177,7 @@ class Bars:
     def of(self, x: np.ndarray | None) -> float:
         """The bar of a whole suggestion with features `x` (those it was made with: one typed along
         with keeps them, and so its bar)."""
-        return self.in_name if x is not None and x[TYPED] > 0 else self.whole
+        return self.in_name if x is not None and x[TYPED] > 0 and not x[ENDS_NAME] else self.whole
 
     def of_cut(self, x: np.ndarray | None) -> float:
         """A cut's bar: a user who asks for surer ghost text gets surer cuts, one who asks for more

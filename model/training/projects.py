@@ -371,7 +371,7 @@ def render(report: dict[str, Any]) -> str:
     chars = n["line_chars_shown"]
     in_name = report.get("in_name_threshold", report["threshold"])
     lines.append(f"ghost text at confidence >= {report['threshold']:.2f}"
-                 f"{f' ({in_name:.2f} in a half-typed name)' if in_name != report['threshold'] else ''}"
+                 f"{f' ({in_name:.3g} going on with a half-typed name)' if in_name != report['threshold'] else ''}"
                  f"{'' if report.get('calibrated') else ' (no calibration: all shown)'}: "
                  f"{chars['value']:.1f} characters accepted per suggestion shown [{chars['low']:.1f}-{chars['high']:.1f}]")
     for row in report.get("curve", []):
