@@ -5,10 +5,10 @@ said (`items.pop()` shown, `i` typed), the suggestion goes on from there (`tems.
 new beam search that may offer something else mid-word: the grey text does not jump while it is
 being confirmed, and the keystroke costs no network step. Kept are the suggestions made at the
 line's last request, as long as the line before the cursor only grew by what the first of them
-starts with, the first was shown (its calibrated confidence reached its bar) and the rest
-of the line did not change; each keeps its confidence, its features and its prefixes
-(`Completer.inline` applies the bars to them as to new ones). Anything else (a character that differs, a
-deletion, another line, the popup's selection, no calibration) makes them again.
+starts with, the first was shown (its calibrated confidence reached its bar) and the rest of the
+line did not change; each keeps its confidence, its features and its prefixes (`Completer.inline`
+applies the bars to them as to new ones). Anything else (a character that differs, a deletion,
+another line, the popup's selection, no calibration) makes them again.
 """
 
 from __future__ import annotations

@@ -11,14 +11,14 @@ line starts with it.
 
 The bars (`confidence.Bars`: a whole suggestion's, one that goes on with a half-typed name's, and
 the higher bar a prefix must reach where no whole one does) are picked on confidences each
-project gets from the models fitted on the *other* projects, so that the choice sees how the models do on code
-they were not fitted to: of the triples whose shown ghost text is exact at least as often as issue
-#22 asks at each kind of place (EXACT_TARGETS), at the lower end of its 95% interval (files
-resampled), the one that gives the most accepted characters per place (the two kinds weighing the
-same); where none reaches them, the one that gives the most characters. The in-name bar is what
-lets the keystrokes' higher target be met without showing less elsewhere. At the
-keystrokes, what each triple would show is judged as the server shows it: a suggestion shown and
-typed along with is kept (`served`).
+project gets from the models fitted on the *other* projects, so that the choice sees how the
+models do on code they were not fitted to: of the triples whose shown ghost text is exact at least
+as often as issue #22 asks at each kind of place (EXACT_TARGETS), at the lower end of its 95%
+interval (files resampled), the one that gives the most accepted characters per place (the two
+kinds weighing the same); where none reaches them, the one that gives the most characters. The
+in-name bar is what lets the keystrokes' higher target be met without showing less elsewhere. At
+the keystrokes, what each triple would show is judged as the server shows it: a suggestion shown
+and typed along with is kept (`served`).
 """
 
 from __future__ import annotations
