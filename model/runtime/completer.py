@@ -24,7 +24,7 @@ from heed.model.runtime.attribution import Explanation, shares, source_of
 from heed.model.runtime.beam import beam_search
 from heed.model.runtime.cancel import Cancelled, RequestCancelled
 from heed.model.runtime.candidates import Candidate, Popup, finish_popup, project_names
-from heed.model.runtime.confidence import FEATURES, Bars, Cut, agreement, features, line_context
+from heed.model.runtime.confidence import FEATURES, Bars, Cut, agreement, bars_at, features, line_context
 from heed.model.runtime.context import CursorContext, cursor_context, encode_ahead, short_cut
 from heed.model.runtime.encoding import DocEncoder, Encoded
 from heed.model.runtime.line_end import exploded_depth, overlap
@@ -248,7 +248,7 @@ class Completer:
         if self.predictor is None or self.encoder is None:
             return []
         calibration = self.predictor.calibration
-        bars = calibration.bars(min_confidence) if calibration else Bars.flat(min_confidence or 0.0)
+        bars = bars_at(calibration, min_confidence)
         last, self.last_line = self.last_line, None
         kept = typed_along(last, stream, offset, bars) if selected is None else None
         if kept is not None:  # the user typed along with the last suggestion: it goes on from there

@@ -185,6 +185,12 @@ class Bars:
         return max(self.prefix, self.of(x))
 
 
+def bars_at(calibration: Calibration | None, setting: float | None = None) -> Bars:
+    """The bars at the user's setting (None: the default). Without a calibration nothing has a
+    confidence and everything is shown whatever the bar (the setting, 0 by default)."""
+    return calibration.bars(setting) if calibration else Bars.flat(setting or 0.0)
+
+
 def _logistic(weights: Sequence[float], x: np.ndarray) -> float:
     z = float(np.dot(weights, x))
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))

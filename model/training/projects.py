@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from heed.model.lookup.modules import ModuleIndex
 from heed.model.runtime.completer import Completer, InlineSuggestion, sure_enough
-from heed.model.runtime.confidence import LINE_CONTEXTS, Bars, Calibration, line_context
+from heed.model.runtime.confidence import LINE_CONTEXTS, Bars, Calibration, bars_at, line_context
 from heed.model.runtime.predictor import Predictor
 from heed.model.runtime.typed_along import line_around
 from heed.model.text import lexer
@@ -264,7 +264,7 @@ def evaluate_projects(predictor: Predictor, roots: list[Path], max_files: int = 
                             min_confidence=min_confidence)
     every = [f for files in scores.values() for f in files]
     calibration = predictor.calibration
-    bars = calibration.bars(min_confidence) if calibration else Bars.flat(min_confidence or 0.0)
+    bars = bars_at(calibration, min_confidence)
     report: dict[str, Any] = {"threshold": bars.whole, "in_name_threshold": bars.in_name,
                               "calibrated": calibration is not None, "typing": typing}
     report["curve"] = curve(every, sorted({*CURVE, bars.whole}), calibration) if calibration else []
@@ -286,7 +286,7 @@ def curve(files: list[FileScore], thresholds: list[float], calibration: Calibrat
     rows = []
     for t in thresholds:
         for f in files:
-            f.judge(calibration.bars(t) if calibration else Bars.flat(t))
+            f.judge(bars_at(calibration, t))
         shown = sum(sum(f.shown) for f in files)
         places = sum(len(f.shown) for f in files)
 
