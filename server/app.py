@@ -291,7 +291,7 @@ async def completion(ls: HeedServer, params: types.CompletionParams) -> types.Co
     offset, version, max_items = doc.offset(params.position), doc.version, ls.settings.completion.max_items
 
     def job(cancelled: Cancelled) -> tuple[Popup, dict[str, tuple[int, str]]]:
-        stream, text, _ = doc.snapshot(upto=offset)
+        stream, text = doc.snapshot_at(version, offset)
         completer = ls.completer_for(doc)
         if completer is None:
             popup = fallback_popup(stream, offset, max_items, doc.path, ls.indexer.index)
@@ -319,7 +319,7 @@ async def resolve(ls: HeedServer, item: types.CompletionItem) -> types.Completio
     offset = data["offset"]
 
     def job(cancelled: Cancelled) -> Any:
-        stream, _, _ = doc.snapshot(upto=offset)
+        stream, _ = doc.snapshot_at(data["version"], offset)
         completer = ls.completer_for(doc)
         return completer.explain(stream, offset, item.label) if completer else None
 
@@ -338,7 +338,7 @@ async def inline_completion(ls: HeedServer, params: types.InlineCompletionParams
     selected = params.context.selected_completion_info if params.context else None
 
     def job(cancelled: Cancelled) -> list[Any]:
-        stream, _, _ = doc.snapshot(upto=offset)
+        stream, _ = doc.snapshot_at(version, offset)
         completer = ls.completer_for(doc)
         if completer is None:
             return []

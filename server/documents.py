@@ -21,6 +21,7 @@ from typing import Any
 from lsprotocol import types
 from pygls import uris
 
+from heed.model.runtime.cancel import RequestCancelled
 from heed.model.text.stream import TokenStream
 from heed.server.lines import Lines
 
@@ -100,6 +101,18 @@ class Document:
                 return None
         stream.read(upto)
         return stream, text, version
+
+    def snapshot_at(self, version: int, upto: int) -> tuple[TokenStream, str]:
+        """The token stream (read up to `upto`) and text for a request made at `version`. Where an
+        edit came in between (the editor sends them while a request waits for the worker), the
+        request is moot and its offset may no longer be in the text: RequestCancelled, as the
+        engine's own check would have raised a moment later."""
+        found = self.snapshot(upto=upto)
+        assert found is not None  # (only a background read stops early)
+        stream, text, now = found
+        if now != version:
+            raise RequestCancelled
+        return stream, text
 
 
 def _read_in_slices(stream: TokenStream, stop: Callable[[], bool], slice_s: float = 0.05) -> bool:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
 from lsprotocol import types
 
+from heed.model.runtime.cancel import RequestCancelled
 from heed.server.documents import Document
 from heed.server.lines import Lines
 
@@ -76,3 +78,17 @@ def test_edits_queued_while_reading_are_replayed_one_at_a_time():
     assert stopped >= 20  # the stop is checked between edits
     stream, got, version = found
     assert got == doc.text == "y" * 20 + text and version == 21 and stream.source() == got
+
+
+def test_a_request_made_before_an_edit_gets_no_snapshot_of_the_text_after_it():
+    """The editor asks at the end of a line, then undoes a keystroke before the worker gets to the
+    request: the cursor it asked at is past the end of the text now. The request is moot (its
+    answer would be dropped): RequestCancelled, not a snapshot it would misread."""
+    doc = Document("file:///a.py", "import os\nos.pa", 3)
+    asked_at = len(doc.text)
+    stream, text = doc.snapshot_at(3, asked_at)
+    assert text == "import os\nos.pa" and stream.text == text
+    doc.apply(change(types.Position(1, 4), types.Position(1, 5), ""), 4)  # the `a` undone
+    with pytest.raises(RequestCancelled):
+        doc.snapshot_at(3, asked_at)
+    assert doc.snapshot_at(4, len(doc.text))[1] == "import os\nos.p"
