@@ -3,7 +3,7 @@
 The path of a completion request:
     completion()                  here: find the document and the cursor, queue a job
     -> Engine.run()               server/engine.py: on the model worker, cancellable
-    -> Document.snapshot()        server/documents.py: the token stream, brought up to date
+    -> Document.snapshot_at()     server/documents.py: the token stream at the request's version
     -> Completer.popup()          model/runtime/completer.py: context -> model -> ranked candidates
     -> convert.completion_item()  server/convert.py: back to LSP types
 """
