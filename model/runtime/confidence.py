@@ -159,6 +159,12 @@ class Calibration:
 TYPED, ENDS_NAME = FEATURES.index("typed"), FEATURES.index("ends_name")
 
 
+def goes_on_with_name(x: np.ndarray | None) -> bool:
+    """Whether a suggestion with features `x` goes on with a half-typed name (rather than taking it
+    as finished): the in-name bar's suggestions."""
+    return x is not None and x[TYPED] > 0 and not x[ENDS_NAME]
+
+
 @dataclass(frozen=True)
 class Bars:
     """How sure ghost text must be to be shown: a whole suggestion, one that goes on with a
@@ -177,7 +183,7 @@ class Bars:
     def of(self, x: np.ndarray | None) -> float:
         """The bar of a whole suggestion with features `x` (those it was made with: one typed along
         with keeps them, and so its bar)."""
-        return self.in_name if x is not None and x[TYPED] > 0 and not x[ENDS_NAME] else self.whole
+        return self.in_name if goes_on_with_name(x) else self.whole
 
     def of_cut(self, x: np.ndarray | None) -> float:
         """A cut's bar: a user who asks for surer ghost text gets surer cuts, one who asks for more

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from heed.model.runtime.completer import InlineSuggestion
-from heed.model.runtime.confidence import FEATURES, Bars, Calibration, Cut
+from heed.model.runtime.confidence import FEATURES, Bars, Calibration, Cut, goes_on_with_name
 from heed.model.runtime.predictor import Predictor
 from heed.model.runtime.typed_along import LastSuggestions, kept_along
 from heed.model.training.metrics import accepted_chars, accepts
@@ -159,9 +159,9 @@ def pick_thresholds(kinds: dict[str, list[FileScore]], seed: int = 0) -> tuple[B
         low = float(np.percentile(boot[:, 2] / np.maximum(boot[:, 1], 1), 2.5)) if shown else 0.0
         return {"shown": shown / places, "exact": exact / shown if shown else 0.0, "exact_low": low, "chars_all": chars / places}
 
-    # Whether a kind has places with a name half typed: where none has, the in-name bar changes nothing.
-    in_name = {kind: any(s.x is not None and s.x[FEATURES.index("typed")] > 0 for f in kinds[kind] for p in f.lines
-                         for s in p.suggestions) for kind in resamples}
+    # Whether a kind has suggestions the in-name bar decides: where none has, it changes nothing there.
+    in_name = {kind: any(goes_on_with_name(s.x) for f in kinds[kind] for p in f.lines for s in p.suggestions)
+               for kind in resamples}
     best: tuple[tuple[float, ...], Bars, dict[str, Any]] | None = None
     for t in WHOLE_GRID:
         for t_name in (v for v in WHOLE_GRID if v >= t):  # a half-typed name asks at least as much
