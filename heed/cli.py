@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--add", action="append", default=[], metavar="DIR", help="a folder of code to add (split by hash)")
     b.add_argument("--holdout", action="append", default=[], metavar="DIR", help="a folder that goes to the test split whole")
     b.add_argument("--eval-packages", action="store_true", help="hold out the installed pygls, lsprotocol and libcst")
-    b.add_argument("--exclude-eval-packages", action="store_true", help="leave out pygls, lsprotocol and libcst")
+    b.add_argument("--exclude-eval-packages", action="store_true",
+                   help="leave out pygls, lsprotocol, libcst and the held-out projects (bench/projects.txt)")
     b.add_argument("--exclude", action="append", default=[], metavar="NAME", help="a folder or module name to leave out")
     b.add_argument("--no-stdlib", action="store_true", help="leave out the standard library")
     b.add_argument("--skip-tests", action="store_true", help="leave out test folders and test_*.py files")

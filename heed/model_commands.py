@@ -43,7 +43,7 @@ def cmd_corpus_build(args: argparse.Namespace) -> int:
     sources += [corpus.Source(Path(p).resolve(), Path(p).resolve().name, holdout=True) for p in args.holdout]
     if args.eval_packages:
         sources += [s for n in corpus.EVAL_PACKAGES if (s := corpus.installed_package_source(n, holdout=True))]
-    exclude = list(args.exclude) + (list(corpus.EVAL_PACKAGES) if args.exclude_eval_packages else [])
+    exclude = list(args.exclude) + (list(corpus.NEVER_TRAINED_ON) if args.exclude_eval_packages else [])
     vocab = None
     if args.vocab:
         from heed.model.text.vocab import Vocab
@@ -101,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             from heed.model.nn.store import load_model
 
             vocab = load_model(args.init_from)[1]
-        corpus.build_corpus(Path(args.corpus), [corpus.stdlib_source()], exclude=corpus.EVAL_PACKAGES,
+        corpus.build_corpus(Path(args.corpus), [corpus.stdlib_source()], exclude=corpus.NEVER_TRAINED_ON,
                             skip_tests=True, vocab=vocab)
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     out = train(TrainConfig(**values))

@@ -84,6 +84,28 @@ def test_find_files_lists_python_files_only(project: Path) -> None:
     assert labels == sorted(f"proj/{n}" for n in [*GOOD, "latin1.py", "broken.py", "huge.py"])
 
 
+def test_every_held_out_project_is_never_trained_on() -> None:
+    """bench/projects.txt's projects, by their import names: a corpus built for the shipped model
+    (`--exclude-eval-packages`) leaves them out, as a machine's site-packages may hold them."""
+    listed = Path(__file__).parents[1] / "bench" / "projects.txt"
+    names = [line.split()[1].split("==")[0].lower().replace("-", "_")
+             for line in listed.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert len(names) >= 20
+    assert set(names) <= set(corpus.NEVER_TRAINED_ON)
+    assert set(corpus.EVAL_PACKAGES) <= set(corpus.NEVER_TRAINED_ON)
+
+
+def test_a_held_out_project_is_left_out_wherever_it_is(tmp_path: Path) -> None:
+    """Installed whole, vendored inside another package, or one module: none of it is listed."""
+    site = tmp_path / "site"
+    for rel in ["tenacity/__init__.py", "tenacity/retry.py", "tool/_vendor/tenacity/__init__.py", "bottle.py",
+                "tool/__init__.py", "tool/core.py"]:
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text("x = 1\n", encoding="utf-8")
+    labels = sorted(f.label for f in find_files([Source(site, "site")], corpus.NEVER_TRAINED_ON))
+    assert labels == ["site/tool/__init__.py", "site/tool/core.py"]
+
+
 def test_build_counts_skipped_files(project: Path, tmp_path: Path) -> None:
     stats = build(project, tmp_path)
     assert stats.files == 6
