@@ -36,14 +36,14 @@ def _print_json(report: Any) -> None:
 
 
 def cmd_corpus_build(args: argparse.Namespace) -> int:
-    from heed.model.training import corpus
+    from heed.model.training import corpus, held_out
 
     sources = [] if args.no_stdlib else [corpus.stdlib_source()]
     sources += [corpus.Source(Path(p).resolve(), Path(p).resolve().name) for p in args.add]
     sources += [corpus.Source(Path(p).resolve(), Path(p).resolve().name, holdout=True) for p in args.holdout]
     if args.eval_packages:
-        sources += [s for n in corpus.EVAL_PACKAGES if (s := corpus.installed_package_source(n, holdout=True))]
-    exclude = list(args.exclude) + (list(corpus.NEVER_TRAINED_ON) if args.exclude_eval_packages else [])
+        sources += [s for n in held_out.EVAL_PACKAGES if (s := corpus.installed_package_source(n, holdout=True))]
+    exclude = list(args.exclude) + (list(held_out.NEVER_TRAINED_ON) if args.exclude_eval_packages else [])
     vocab = None
     if args.vocab:
         from heed.model.text.vocab import Vocab
@@ -90,6 +90,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 1
 
     from heed.model.training import corpus
+    from heed.model.training.held_out import NEVER_TRAINED_ON
     from heed.model.training.train import TrainConfig, train
 
     args.init_from = _bundled(args.init_from)
@@ -101,7 +102,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             from heed.model.nn.store import load_model
 
             vocab = load_model(args.init_from)[1]
-        corpus.build_corpus(Path(args.corpus), [corpus.stdlib_source()], exclude=corpus.NEVER_TRAINED_ON,
+        corpus.build_corpus(Path(args.corpus), [corpus.stdlib_source()], exclude=NEVER_TRAINED_ON,
                             skip_tests=True, vocab=vocab)
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     out = train(TrainConfig(**values))

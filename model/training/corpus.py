@@ -35,23 +35,13 @@ from tqdm import tqdm
 from heed.model.text.stream import TokenStream
 from heed.model.text.vocab import KIND_CODES, KIND_ID, TOKENIZER_VERSION, Vocab, token_key
 from heed.model.training.dedupe import file_fingerprint, near_duplicates
+from heed.model.training.held_out import EVAL_PACKAGES
 from heed.model.workspace.cache import user_cache_dir
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
 MAX_FILE_BYTES = 1_000_000
-# Packages the default model is evaluated on: never trained on.
-EVAL_PACKAGES = ("pygls", "lsprotocol", "libcst")
-# The held-out projects of bench/projects.txt (evaluation, validation and final sets), by the names
-# they import as: never trained on either, wherever they turn up (a machine's site-packages, a
-# copy vendored inside another package). A GPU machine's site-packages once held one of them.
-HELD_OUT_PROJECTS = (
-    "httpie", "textual", "bottle", "falcon", "peewee", "playhouse", "pwiz", "tinydb", "urwid", "pelican",  # evaluation
-    "tenacity", "structlog", "loguru", "mistune", "boltons", "tablib", "transitions", "invoke",  # validation
-    "asciimatics", "cement", "cookiecutter", "mkdocs", "pyinfra", "schedule",  # final
-)
-NEVER_TRAINED_ON = (*EVAL_PACKAGES, *HELD_OUT_PROJECTS)  # what `--exclude-eval-packages` leaves out
 TEST_DIRS = frozenset({"test", "tests", "testing", "idle_test", "unittests"})
 SKIP_DIRS = frozenset({"__pycache__", "site-packages", "dist-packages", ".git", "node_modules", ".venv"})
 
