@@ -3,6 +3,8 @@
 #   .whl/libcst-*.whl            heed's parser, built for that machine's Python (3.12, x86-64)
 #   .carry/extra-site.tar.xz     the sources (no tests) of bench/extra_site.txt's packages that
 #                                machine lacks (`runs/extra-site`, installed here if missing)
+#   .carry/stdlib.tar.xz         this machine's standard library (no tests), which every corpus
+#                                of the shipped model has had and whose test split is evaluated on
 # Both stay out of git (.gitignore) and travel because the device call names them:
 #   bash bench/gpu_prepare.sh
 #   device run, carry [".whl", ".carry"]:  OUT=$OUT BUDGET_S=560 bash bench/gpu_run.sh
@@ -32,4 +34,11 @@ skip = [*sys.argv[1].split(), *NEVER_TRAINED_ON]
 print("\n".join(str(f.path.relative_to(root)) for f in find_files([Source(root, "")], skip, skip_tests=True)))
 EOF
 tar -cJf .carry/extra-site.tar.xz -C runs/extra-site -T /tmp/extra-site.list
+"$py" -P - > /tmp/stdlib.list <<'EOF'
+from heed.model.training.corpus import find_files, stdlib_source
+from heed.model.training.held_out import NEVER_TRAINED_ON
+source = stdlib_source()
+print("\n".join(str(f.path.relative_to(source.root)) for f in find_files([source], NEVER_TRAINED_ON, skip_tests=True)))
+EOF
+tar -cJf .carry/stdlib.tar.xz -C "$("$py" -c "import sysconfig; print(sysconfig.get_paths()['stdlib'])")" -T /tmp/stdlib.list
 du -sh .whl .carry

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # One prepared run on a lent GPU machine (one H100 or H200, 16 cores, Python 3.12 with torch and a
 # large site-packages, no network), in the repository root:
-#   1. tokenize that machine's site-packages, and the packages carried in .carry/extra-site.tar.xz,
-#      with the bundled model's vocabulary: no tests, no evaluation packages and none of the
+#   1. tokenize that machine's site-packages, the packages carried in .carry/extra-site.tar.xz and
+#      the standard library carried in .carry/stdlib.tar.xz, with the bundled model's vocabulary: no tests, no evaluation packages and none of the
 #      held-out projects (that machine's site-packages hold `markdown`, which stage 8 trained on
-#      while it was a validation project), no torch (the model has had two stages on it), and no
-#      standard library: the evaluation set is the test split of another Python's standard
-#      library, and a file moved between versions could cross splits;
+#      while it was a validation project), no torch (the model has had two stages on it), and not
+#      that machine's own standard library: the evaluation set is the test split of the development
+#      machine's (3.11), and a file moved between versions could cross splits;
 #   2. training speed: heed's step against the plain reference model (bench/train_bench.py);
 #   3. fine-tune the bundled model on that corpus: 10 epochs, or the time left (bf16, batch 256x128).
 # Results land in $OUT (8 files: as many as the device tool brings back).
@@ -40,6 +40,12 @@ site=${SITE:-$($py -c "import sysconfig; print(sysconfig.get_paths()['purelib'])
 extra=()
 if [ -f .carry/extra-site.tar.xz ]; then
     mkdir -p /tmp/extra-site && tar -xJf .carry/extra-site.tar.xz -C /tmp/extra-site && extra=(--add /tmp/extra-site)
+fi
+# The development machine's standard library (CPython 3.11.7, tests left out), under the label
+# "stdlib" its corpora give it: each file keeps its split, so the evaluation set (its test split)
+# stays out of training.
+if [ -f .carry/stdlib.tar.xz ]; then
+    mkdir -p /tmp/carried/stdlib && tar -xJf .carry/stdlib.tar.xz -C /tmp/carried/stdlib && extra+=(--add /tmp/carried/stdlib)
 fi
 echo "== corpus from ${extra[*]:-} $site ($(( $(date +%s) - start )) s)"
 build=(-m heed corpus build --out /tmp/corpus --no-stdlib --skip-tests --exclude-eval-packages --exclude heed
