@@ -5,7 +5,7 @@
 #                                machine lacks (`runs/extra-site`, installed here if missing)
 #   .carry/stdlib.tar.xz         this machine's standard library (no tests), which every corpus
 #                                of the shipped model has had and whose test split is evaluated on
-# Both stay out of git (.gitignore) and travel because the device call names them:
+# They stay out of git (.gitignore) and travel because the device call names them:
 #   bash bench/gpu_prepare.sh
 #   device run, carry [".whl", ".carry"]:  OUT=$OUT BUDGET_S=560 bash bench/gpu_run.sh
 set -euo pipefail

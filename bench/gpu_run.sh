@@ -2,19 +2,20 @@
 # One prepared run on a lent GPU machine (one H100 or H200, 16 cores, Python 3.12 with torch and a
 # large site-packages, no network), in the repository root:
 #   1. tokenize that machine's site-packages, the packages carried in .carry/extra-site.tar.xz and
-#      the standard library carried in .carry/stdlib.tar.xz, with the bundled model's vocabulary: no tests, no evaluation packages and none of the
-#      held-out projects (that machine's site-packages hold `markdown`, which stage 8 trained on
-#      while it was a validation project), no torch (the model has had two stages on it), and not
-#      that machine's own standard library: the evaluation set is the test split of the development
-#      machine's (3.11), and a file moved between versions could cross splits;
+#      the standard library carried in .carry/stdlib.tar.xz, with the bundled model's vocabulary:
+#      no tests, no evaluation packages and none of the held-out projects (that machine's
+#      site-packages hold `markdown`, which stage 8 trained on while it was a validation project),
+#      no torch (the model has had two stages on it), and not that machine's own standard
+#      library: the evaluation set is the test split of the development machine's (3.11), and a
+#      file moved between versions could cross splits;
 #   2. training speed: heed's step against the plain reference model (bench/train_bench.py);
 #   3. fine-tune the bundled model on that corpus: 10 epochs, or the time left (bf16, batch 256x128).
 # Results land in $OUT (8 files: as many as the device tool brings back).
 #
 #   OUT=/tmp/out BUDGET_S=560 bash bench/gpu_run.sh     # about 7 minutes on an H200
 #
-# libcst travels as a wheel in .whl/, the extra packages' sources in .carry/: bench/gpu_prepare.sh
-# makes both here, and the device call carries them (carry [".whl", ".carry"]). SITE, JOBS,
+# libcst travels as a wheel in .whl/, the extra packages' and the standard library's sources in
+# .carry/: bench/gpu_prepare.sh makes them here, and the device call carries them (carry [".whl", ".carry"]). SITE, JOBS,
 # BENCH_ARGS and TRAIN_ARGS exist for a small rehearsal on a CPU.
 set -uo pipefail
 start=$(date +%s)
