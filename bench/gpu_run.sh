@@ -15,8 +15,11 @@
 #   OUT=/tmp/out BUDGET_S=560 bash bench/gpu_run.sh     # about 7 minutes on an H200
 #
 # libcst travels as a wheel in .whl/, the extra packages' and the standard library's sources in
-# .carry/: bench/gpu_prepare.sh makes them here, and the device call carries them (carry [".whl", ".carry"]). SITE, JOBS,
-# BENCH_ARGS and TRAIN_ARGS exist for a small rehearsal on a CPU.
+# .carry/: bench/gpu_prepare.sh makes them here, and the device call carries them (carry [".whl",
+# ".carry"]). SITE, JOBS, BENCH_ARGS and TRAIN_ARGS exist for a small rehearsal on a CPU:
+#   OUT=/tmp/out SITE=<a small folder> JOBS=2 PYTHON=.venv/bin/python BUDGET_S=200 \
+#     BENCH_ARGS="--device cpu --batch 8 --sizes 64 --steps 3" \
+#     TRAIN_ARGS="--device cpu --max-steps 6 --batch 8 --eval-every 3 --eval-tokens 2000" bash bench/gpu_run.sh
 set -uo pipefail
 start=$(date +%s)
 out=${OUT:?set OUT to the folder for the results}
