@@ -307,6 +307,11 @@ def test_heed_calibrate_command(tiny_model_dir: Path, tmp_path: Path) -> None:
     base = [sys.executable, "-m", "heed", "calibrate", "--model", str(folder), "--files-per-project", "1"]
     missing = subprocess.run([*base, "--projects", str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert missing.returncode == 1 and "not a folder" in missing.stderr
+    evaluated = tmp_path / "falcon"  # an evaluation project, as bench/fetch_projects.sh unpacks it
+    (evaluated / "falcon").mkdir(parents=True)
+    (evaluated / "falcon" / "app.py").write_text("".join(f"def f{i}(a):\n    return a.b{i}\n\n" for i in range(40)))
+    refused = subprocess.run([*base, "--projects", str(evaluated)], capture_output=True, text=True)
+    assert refused.returncode == 1 and "evaluation projects" in refused.stderr and Calibration.load(folder) is None
     project = tmp_path / "proj"
     project.mkdir()
     (project / "mod.py").write_text("".join(f"def f{i}(a, b):\n    return a.attr{i} + b\n\n" for i in range(40)))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from heed.model.text.vocab import KIND_ID, SPECIALS, TOKENIZER_VERSION, Vocab
-from heed.model.training import corpus
+from heed.model.training import corpus, held_out
 from heed.model.training.corpus import (
     Source,
     build_corpus,
@@ -21,7 +21,6 @@ from heed.model.training.corpus import (
     tokenize_file,
     tokenize_source,
 )
-from heed.model.training.held_out import EVAL_PACKAGES, NEVER_TRAINED_ON
 
 GOOD = {
     "a.py": "import os\n\n\ndef f(path):\n    return os.path.join(path, 'x')\n",
@@ -89,11 +88,13 @@ def test_every_held_out_project_is_never_trained_on() -> None:
     """bench/projects.txt's projects, by their import names: a corpus built for the shipped model
     (`--exclude-eval-packages`) leaves them out, as a machine's site-packages may hold them."""
     listed = Path(__file__).parents[1] / "bench" / "projects.txt"
-    names = [line.split()[1].split("==")[0].lower().replace("-", "_")
-             for line in listed.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    assert len(names) >= 20
-    assert set(names) <= set(NEVER_TRAINED_ON)
-    assert set(EVAL_PACKAGES) <= set(NEVER_TRAINED_ON)
+    rows = [line.split() for line in listed.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    sets = {"evaluation": held_out.EVALUATION_PROJECTS, "validation": held_out.VALIDATION_PROJECTS,
+            "final": held_out.FINAL_PROJECTS}
+    for kind, spec in rows:
+        assert spec.split("==")[0].lower().replace("-", "_") in sets[kind], spec
+    assert len(rows) >= 20
+    assert set(held_out.HELD_OUT_PROJECTS) | set(held_out.EVAL_PACKAGES) == set(held_out.NEVER_TRAINED_ON)
 
 
 def test_a_held_out_project_is_left_out_wherever_it_is(tmp_path: Path) -> None:
@@ -103,8 +104,24 @@ def test_a_held_out_project_is_left_out_wherever_it_is(tmp_path: Path) -> None:
                 "tool/__init__.py", "tool/core.py"]:
         (site / rel).parent.mkdir(parents=True, exist_ok=True)
         (site / rel).write_text("x = 1\n", encoding="utf-8")
-    labels = sorted(f.label for f in find_files([Source(site, "site")], NEVER_TRAINED_ON))
+    labels = sorted(f.label for f in find_files([Source(site, "site")], held_out.NEVER_TRAINED_ON))
     assert labels == ["site/tool/__init__.py", "site/tool/core.py"]
+
+
+@pytest.mark.parametrize(("layout", "kind"), [(["httpie/__init__.py"], "evaluation"), (["bottle.py"], "evaluation"),
+                                              (["mkdocs/__init__.py"], "final"), (["tenacity/__init__.py"], None),
+                                              (["mine/__init__.py"], None)])
+def test_the_sets_a_project_folder_belongs_to(tmp_path: Path, layout: list[str], kind: str | None) -> None:
+    """What `heed calibrate` refuses: a project of the evaluation or final set, as
+    bench/fetch_projects.sh unpacks it (a folder holding its package or module) or the package itself."""
+    root = tmp_path / "unpacked"
+    for rel in layout:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x = 1\n", encoding="utf-8")
+    assert held_out.measured_on(root) == kind
+    package = root / layout[0].split("/")[0]
+    if package.is_dir():
+        assert held_out.measured_on(package) == kind
 
 
 def test_build_counts_skipped_files(project: Path, tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from heed.model.runtime.completer import InlineSuggestion
 from heed.model.runtime.confidence import FEATURES, Bars, Calibration, Cut, goes_on_with_name
 from heed.model.runtime.predictor import Predictor
 from heed.model.runtime.typed_along import LastSuggestions, kept_along
+from heed.model.training.held_out import measured_on
 from heed.model.training.metrics import accepted_chars, accepts
 from heed.model.training.projects import CURVE, FileScore, curve, score_projects, shown_text
 
@@ -196,6 +197,10 @@ def _set_confidences(files: list[FileScore], p: np.ndarray) -> None:
 def calibrate(predictor: Predictor, roots: list[Path], max_files: int, seed: int = 0,
               progress: bool = True) -> tuple[Calibration, dict[str, Any]]:
     """A calibration for `predictor`, fitted on the projects under `roots`, and what it found."""
+    for root in roots:
+        if (kind := measured_on(root)) is not None:
+            raise ValueError(f"calibrate: {root} is one of the {kind} projects (bench/projects.txt): constants are chosen "
+                             "on validation projects only")
     predictor.calibration = None  # the suggestions as they come, every one shown
     scores = {"mid-line": score_projects(predictor, roots, max_files, seed, progress, per_file={"line": LINES_PER_FILE}),
               "typing": score_projects(predictor, roots, min(max_files, TYPING_FILES), seed, progress, typing=TYPING_LINES)}
