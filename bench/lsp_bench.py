@@ -261,7 +261,7 @@ def versions() -> dict[str, str]:
     out = {}
     for name in ("heed", "jedi-language-server", "jedi", "pygls", "lsprotocol", "libcst"):
         try:
-            out[name] = version(name)
+            out[name] = version("heed-lsp" if name == "heed" else name)  # heed's distribution name
         except PackageNotFoundError:
             out[name] = "missing"
     return out
