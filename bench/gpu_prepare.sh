@@ -22,23 +22,21 @@ rm -rf .whl && mkdir -p .whl .carry
 if [ ! -d runs/extra-site ]; then
     "$py" -m pip install -q --no-deps --target runs/extra-site -r bench/extra_site.txt
 fi
-# That machine's image has these (its package list); the rest travel as sources.
+# That machine's image has these (its package list); the rest travel as sources. Each archive holds
+# what a corpus of the shipped model may read there: no tests, nothing held out (`held_out.py`).
 have="pandas scipy sklearn rich requests urllib3 click httpx httpcore werkzeug aiohttp jinja2 markupsafe"
-"$py" -P - "$have" > /tmp/extra-site.list <<'EOF'
+stdlib=$("$py" -c "import sysconfig; print(sysconfig.get_paths()['stdlib'])")
+"$py" -P - "$have" "$stdlib" <<'EOF'
 import sys
 from pathlib import Path
 from heed.model.training.corpus import Source, find_files
 from heed.model.training.held_out import NEVER_TRAINED_ON
-root = Path("runs/extra-site")
-skip = [*sys.argv[1].split(), *NEVER_TRAINED_ON]
-print("\n".join(str(f.path.relative_to(root)) for f in find_files([Source(root, "")], skip, skip_tests=True)))
+def listing(root: Path, skip: list[str], out: str) -> None:
+    files = find_files([Source(root, "")], [*skip, *NEVER_TRAINED_ON], skip_tests=True)
+    Path(out).write_text("\n".join(str(f.path.relative_to(root)) for f in files) + "\n")
+listing(Path("runs/extra-site"), sys.argv[1].split(), "/tmp/extra-site.list")
+listing(Path(sys.argv[2]), [], "/tmp/stdlib.list")
 EOF
 tar -cJf .carry/extra-site.tar.xz -C runs/extra-site -T /tmp/extra-site.list
-"$py" -P - > /tmp/stdlib.list <<'EOF'
-from heed.model.training.corpus import find_files, stdlib_source
-from heed.model.training.held_out import NEVER_TRAINED_ON
-source = stdlib_source()
-print("\n".join(str(f.path.relative_to(source.root)) for f in find_files([source], NEVER_TRAINED_ON, skip_tests=True)))
-EOF
-tar -cJf .carry/stdlib.tar.xz -C "$("$py" -c "import sysconfig; print(sysconfig.get_paths()['stdlib'])")" -T /tmp/stdlib.list
+tar -cJf .carry/stdlib.tar.xz -C "$stdlib" -T /tmp/stdlib.list
 du -sh .whl .carry
