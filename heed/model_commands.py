@@ -42,7 +42,7 @@ def cmd_corpus_build(args: argparse.Namespace) -> int:
     sources += [corpus.Source(Path(p).resolve(), Path(p).resolve().name) for p in args.add]
     sources += [corpus.Source(Path(p).resolve(), Path(p).resolve().name, holdout=True) for p in args.holdout]
     if args.eval_packages:
-        sources += [s for n in held_out.EVAL_PACKAGES if (s := corpus.installed_package_source(n, holdout=True))]
+        sources += corpus.eval_package_sources()
     exclude = list(args.exclude) + (list(held_out.NEVER_TRAINED_ON) if args.exclude_eval_packages else [])
     vocab = None
     if args.vocab:

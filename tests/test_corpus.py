@@ -108,6 +108,15 @@ def test_a_held_out_project_is_left_out_wherever_it_is(tmp_path: Path) -> None:
     assert labels == ["site/tool/__init__.py", "site/tool/core.py"]
 
 
+def test_the_evaluation_packages_are_held_out_whole() -> None:
+    """`heed corpus build --eval-packages` and `heed eval`'s default corpus: each installed
+    evaluation package is a source whose files all go to the test split."""
+    sources = corpus.eval_package_sources()
+    assert sorted(s.label for s in sources) == sorted(held_out.EVAL_PACKAGES)  # all three are heed's dependencies
+    assert all(s.holdout and (s.root / "__init__.py").is_file() for s in sources)
+    assert corpus.default_eval_sources()[1:] == sources
+
+
 @pytest.mark.parametrize(("layout", "kind"), [(["httpie/__init__.py"], "evaluation"), (["bottle.py"], "evaluation"),
                                               (["mkdocs/__init__.py"], "final"), (["tenacity/__init__.py"], None),
                                               (["mine/__init__.py"], None)])

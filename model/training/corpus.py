@@ -97,11 +97,14 @@ def installed_package_source(name: str, holdout: bool = False) -> Source | None:
     return None
 
 
+def eval_package_sources() -> list[Source]:
+    """The installed evaluation packages, each held out whole (its files all go to the test split)."""
+    return [s for name in EVAL_PACKAGES if (s := installed_package_source(name, holdout=True))]
+
+
 def default_eval_sources() -> list[Source]:
     """The standard library (its test split is used) and the evaluation packages, held out whole."""
-    sources = [stdlib_source()]
-    sources += [s for name in EVAL_PACKAGES if (s := installed_package_source(name, holdout=True))]
-    return sources
+    return [stdlib_source(), *eval_package_sources()]
 
 
 def find_files(sources: Iterable[Source], exclude: Iterable[str] = (), skip_tests: bool = False) -> list[SourceFile]:
