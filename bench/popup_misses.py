@@ -1,0 +1,88 @@
+"""Where the popup's answers come from, and where it misses: at each attribute and identifier place
+of `heed eval --projects` (the same files, places and seed, asked the same way), the rank of the
+expected name, by where that name shows before the cursor is reached:
+
+    before    in the file's text before the cursor (as a whole word)
+    builtin   a builtin or a keyword (not before the cursor)
+    project   in another file of the project (the workspace index holds those), not before
+    nowhere   in neither: only what a model learned elsewhere can offer it
+
+and whether it is in the model's vocabulary (a name outside it comes only by the pointer, from
+the file, or from the look-ups and the workspace index).
+
+    python bench/popup_misses.py runs/projects/validation/* [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import keyword
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from heed.model.lookup.modules import ModuleIndex
+from heed.model.runtime.predictor import load_predictor
+from heed.model.training import projects
+from heed.model.training.positions import places, project_files, read_source, sample
+from heed.model.workspace.index import WorkspaceIndex
+
+KINDS = ("attribute", "identifier")
+WHERE = ("before", "builtin", "project", "nowhere")
+WORD = re.compile(r"[^\W\d]\w*")
+
+
+def where(name: str, before: str, elsewhere: set[str]) -> str:
+    if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", before):
+        return "before"
+    if hasattr(builtins, name) or keyword.iskeyword(name):
+        return "builtin"
+    return "project" if name in elsewhere else "nowhere"
+
+
+def placed(root: Path, predictor, seed: int) -> Iterator[tuple[str, str, str, int]]:  # type: ignore[no-untyped-def]
+    """(kind, expected, where, rank: 0 when not listed) at each place of the project's measured files."""
+    words = {p: set(WORD.findall(read_source(p) or "")) for p in project_files(root)}
+    index = ModuleIndex()
+    workspace = WorkspaceIndex([root], index, use_cache=False).build() if predictor.features.workspace else None
+    for path in project_files(root, projects.MAX_FILES, seed):
+        text = read_source(path)
+        if text is None or text.count("\n") < projects.MIN_LINES:
+            continue
+        chosen = sample(places(text), projects.PER_FILE, f"{seed}:{path.relative_to(root)}")
+        if not chosen:
+            continue
+        score = projects.score_file(predictor, path, text, chosen, index, workspace)
+        elsewhere = set().union(*(w for p, w in words.items() if p != path))
+        ranks = {kind: iter(score.ranks[kind]) for kind in KINDS}
+        for place in chosen:
+            if place.kind in KINDS:
+                rank = next(ranks[place.kind])
+                yield place.kind, place.expected, where(place.expected, text[: place.offset], elsewhere), rank
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("projects", nargs="+", type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    predictor = load_predictor()
+    rows = [row for root in args.projects for row in placed(root, predictor, args.seed)]
+    print("| kind: where the name shows | share of places | in the vocabulary | top-1 | top-5 |")
+    print("|---|---:|---:|---:|---:|")
+    for kind in KINDS:
+        of_kind = [r for r in rows if r[0] == kind]
+        for group in (*WHERE, "all"):
+            g = [r for r in of_kind if group in ("all", r[2])]
+            if not g:
+                continue
+            known = sum(r[1] in predictor.vocab.index for r in g)
+            top1 = sum(r[3] == 1 for r in g)
+            top5 = sum(1 <= r[3] <= 5 for r in g)
+            print(f"| {kind}: {group} | {len(g) / len(of_kind):.1%} ({len(g)}) | {known / len(g):.0%} | "
+                  f"{top1 / len(g):.1%} | {top5 / len(g):.1%} |")
+
+
+if __name__ == "__main__":
+    main()
