@@ -25,7 +25,7 @@ from pathlib import Path
 from heed.model.lookup.modules import ModuleIndex
 from heed.model.runtime.predictor import load_predictor
 from heed.model.training import projects
-from heed.model.training.positions import places, project_files, read_source, sample
+from heed.model.training.positions import project_files, read_source, sample
 from heed.model.workspace.index import WorkspaceIndex
 
 KINDS = ("attribute", "identifier")
@@ -46,11 +46,8 @@ def placed(root: Path, predictor, seed: int) -> Iterator[tuple[str, str, str, in
     words = {p: set(WORD.findall(read_source(p) or "")) for p in project_files(root)}
     index = ModuleIndex()
     workspace = WorkspaceIndex([root], index, use_cache=False).build() if predictor.features.workspace else None
-    for path in project_files(root, projects.MAX_FILES, seed):
-        text = read_source(path)
-        if text is None or text.count("\n") < projects.MIN_LINES:
-            continue
-        chosen = sample(places(text), projects.PER_FILE, f"{seed}:{path.relative_to(root)}")
+    for path, text, found, key in projects.measured_files(root, projects.MAX_FILES, seed):
+        chosen = sample(found, projects.PER_FILE, key)
         if not chosen:
             continue
         score = projects.score_file(predictor, path, text, chosen, index, workspace)

@@ -223,6 +223,16 @@ def in_fifth(root: Path, path: Path) -> bool:
     return int(hashlib.sha1(path.relative_to(root).as_posix().encode()).hexdigest()[:8], 16) % 5 == 0
 
 
+def measured_files(root: Path, max_files: int = MAX_FILES, seed: int = 0, fifth: bool = False
+                   ) -> list[tuple[Path, str, dict[str, list[Place]], str]]:
+    """(path, text, its places, the seed key of its draws) for each file of a project that is
+    measured: drawn with `seed` (only its evaluation fifth's with `fifth`), long enough."""
+    files = [p for p in project_files(root, 0 if fifth else max_files, seed) if not fifth or in_fifth(root, p)]
+    texts = ((path, read_source(path)) for path in files)
+    return [(path, text, places(text), f"{seed}:{path.relative_to(root)}")
+            for path, text in texts if text is not None and text.count("\n") >= MIN_LINES]
+
+
 def score_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX_FILES, seed: int = 0,
                    progress: bool = True, per_file: dict[str, int] = PER_FILE, fifth: bool = False,
                    typing: int = 0, min_confidence: float | None = None) -> dict[str, list[FileScore]]:
@@ -233,15 +243,9 @@ def score_projects(predictor: Predictor, roots: list[Path], max_files: int = MAX
     for root in roots:
         index = ModuleIndex()
         workspace = WorkspaceIndex([root], index, use_cache=False).build() if predictor.features.workspace else None
-        files = project_files(root, 0 if fifth else max_files, seed)
-        if fifth:
-            files = [p for p in files if in_fifth(root, p)]
         scores[root.name] = []
-        for path in tqdm(files, desc=root.name, unit="file", disable=not progress, leave=False):
-            text = read_source(path)
-            if text is None or text.count("\n") < MIN_LINES:
-                continue
-            found, key = places(text), f"{seed}:{path.relative_to(root)}"
+        for path, text, found, key in tqdm(measured_files(root, max_files, seed, fifth), desc=root.name, unit="file",
+                                           disable=not progress, leave=False):
             if typing:
                 rows = typed_rows(found, typing, key)
                 if rows:
