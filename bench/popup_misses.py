@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from heed.model.lookup.modules import ModuleIndex
-from heed.model.runtime.predictor import load_predictor
+from heed.model.runtime.predictor import Predictor, load_predictor
 from heed.model.training import projects
 from heed.model.training.positions import project_files, read_source, sample
 from heed.model.workspace.index import WorkspaceIndex
@@ -41,7 +41,7 @@ def where(name: str, before: str, elsewhere: set[str]) -> str:
     return "project" if name in elsewhere else "nowhere"
 
 
-def placed(root: Path, predictor, seed: int) -> Iterator[tuple[str, str, str, int]]:  # type: ignore[no-untyped-def]
+def placed(root: Path, predictor: Predictor, seed: int) -> Iterator[tuple[str, str, str, int]]:
     """(kind, expected, where, rank: 0 when not listed) at each place of the project's measured files."""
     words = {p: set(WORD.findall(read_source(p) or "")) for p in project_files(root)}
     index = ModuleIndex()
