@@ -10,7 +10,7 @@ expected name, by where that name shows before the cursor is reached:
 and whether it is in the model's vocabulary (a name outside it comes only by the pointer, from
 the file, or from the look-ups and the workspace index).
 
-    python bench/popup_misses.py runs/projects/validation/* [--markdown]
+    python bench/popup_misses.py runs/projects/validation/* [--seed N]   (prints a Markdown table)
 """
 
 from __future__ import annotations
