@@ -335,6 +335,19 @@ def test_a_class_s_names_include_its_bases_across_modules(project: Path) -> None
     assert index.class_names(nodes, "Missing") == {}
 
 
+def test_a_subscripted_base_is_the_generic_class_it_parametrises(project: Path) -> None:
+    write(project, {
+        "pkg/core.py": "from typing import Generic, TypeVar\nST = TypeVar('ST')\n"
+                       "class Parser(Generic[ST]):\n    def zzq_register(self): ...\n",
+        "pkg/block.py": "from pkg.core import Parser\nclass BlockParser(Parser['State']):\n    def zzq_parse(self): ...\n",
+    })
+    index = ModuleIndex([project])
+    block = index.find("pkg.block")
+    assert block is not None
+    assert block.classes["BlockParser"].bases == ["Parser"]
+    assert {"zzq_register", "zzq_parse"} <= set(index.class_names(block, "BlockParser"))
+
+
 @pytest.mark.parametrize("header, bases", [
     ("class A(B, c.D, metaclass=M):", ["B", "c.D"]),
     ("class A(Generic[T], E):", ["Generic", "E"]),

@@ -155,7 +155,8 @@ def class_info(node: ast.ClassDef) -> ClassInfo:
     for stmt in node.body:  # `def __init__(self, md: Markdown): self.md = md`: the parameter's annotation
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             types = {**stored_parameters(stmt), **types}
-    bases = [b for b in map(_dotted_text, node.bases) if b]
+    # A subscripted base (`Parser[BlockState]`, `Generic[T]`) is the generic class it parametrises.
+    bases = [b for b in (_dotted_text(n.value if isinstance(n, ast.Subscript) else n) for n in node.bases) if b]
     if "__init__" not in params and _made_of_fields(node, bases):  # `Point(x=1, y=2)`: its annotated fields
         params["__init__"] = [s.target.id for s in node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)
                               and "ClassVar" not in _dotted_text(s.annotation.value if isinstance(s.annotation, ast.Subscript)

@@ -20,7 +20,7 @@ from pathlib import Path
 from heed.model.text.vocab import TOKENIZER_VERSION
 from heed.model.workspace.summary import FileSummary
 
-FORMAT = f"heed-index-5/{TOKENIZER_VERSION}"  # 3: attribute types from stored parameters; 4, 5: parameters
+FORMAT = f"heed-index-6/{TOKENIZER_VERSION}"  # 3: attribute types from stored parameters; 4, 5: parameters; 6: subscripted bases
 
 
 def user_cache_dir() -> Path:

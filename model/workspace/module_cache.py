@@ -23,7 +23,7 @@ from heed.model.workspace.cache import _hash, user_cache_dir, write_whole
 from heed.model.workspace.summary import module_from_json, module_to_json
 
 log = logging.getLogger(__name__)
-FORMAT = "heed-modules-4"  # 2: attribute types from stored parameters (`self.x = x`); 3, 4: parameters
+FORMAT = "heed-modules-5"  # 2: attribute types from stored parameters (`self.x = x`); 3, 4: parameters; 5: subscripted bases
 
 
 def _installed_roots() -> tuple[str, ...]:
