@@ -171,6 +171,14 @@ def test_the_receiver_is_what_its_name_was_last_bound_to(project: Path) -> None:
         "class A:\n    def g(self):\n        shapes = 3\n        return shapes\n    def h(self):\n        shapes.": ("module", "Circle"),
         "def f(c: shapes.Circle):\n    def g(c):\n        pass\n    c.": ("type", "zzq_area"),
         "def f(c: shapes.Circle):\n    def g():\n        return c.": ("type", "zzq_area"),  # the enclosing function's
+        # what iterating over a container annotated with its element type gives
+        "def f(cs: List[shapes.Circle]):\n    for c in cs:\n        c.": ("type", "zzq_area"),
+        "def f(cs: 'typing.Iterator[shapes.Circle]'):\n    for c in cs:\n        c.": ("type", "zzq_area"),
+        "def f(cs: Optional[list['shapes.Circle']] = None):\n    for c in cs:\n        c.": ("type", "zzq_area"),
+        "cs: Tuple[shapes.Circle, ...] = ()\nfor c in cs:\n    c.": ("type", "zzq_area"),
+        "def f(cs: Dict[shapes.Circle, int]):\n    for c in cs:\n        c.": ("type", "zzq_area"),
+        "class K:\n    def __init__(self, cs: List[shapes.Circle]):\n        self.cs: List[shapes.Circle] = cs\n"
+        "    def g(self):\n        for c in self.cs:\n            c.": ("type", "zzq_area"),
     }
     for code, (why, name) in cases.items():
         got = names_after(head + code, index)
@@ -181,7 +189,11 @@ def test_the_receiver_is_what_its_name_was_last_bound_to(project: Path) -> None:
                  "def f(c):\n    if isinstance(c, (shapes.Circle, int)):\n        c.",
                  "def f(c):\n    if isinstance(c, shapes.Circle):\n        c = 3\n        c.",
                  "def f(c):\n    if x:\n        assert isinstance(c, shapes.Circle)\n    c.",
-                 "def g():\n    if x:\n        shapes = 3\n    shapes.", "def f(c):\n    c.", "x = make()\nx.", "for c in y:\n    c.", "f().x."):
+                 "def g():\n    if x:\n        shapes = 3\n    shapes.", "def f(c):\n    c.", "x = make()\nx.", "for c in y:\n    c.", "f().x.",
+                 "def f(cs: Tuple[shapes.Circle, int]):\n    for c in cs:\n        c.",  # a pair, not a sequence
+                 "def f(cs: List[shapes.Circle]):\n    for c in cs.items:\n        c.",
+                 "def f(cs: List[shapes.Circle]):\n    for i, c in enumerate(cs):\n        c.",
+                 "def f(cs: shapes.Circle):\n    for c in cs:\n        c."):
         assert names_after(head + code, index) is None, code
 
 

@@ -4,7 +4,8 @@ The network ranks attribute names by what usually follows; this module looks the
 Its first name's last binding before the dot, read off the libcst roles, says what it is:
 - an import (`cst.`, `os.path.`): a module, whose names `modules.py` reads;
 - a parameter or an assignment whose type shows (`node: cst.Name`, `parser = Parser(...)`,
-  `parser = make()` with `def make() -> Parser`, `x = []`): an instance, with its class's names,
+  `parser = make()` with `def make() -> Parser`, `x = []`, `for parser in parsers:` with
+  `parsers: List[Parser]`): an instance, with its class's names,
   its bases' included (`value_of`);
 - a class the document defines (`Color.`): that class's names;
 - `self` or `cls`: the bases of the class around define names too (its own members are
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from heed.model.lookup.annotations import annotation_at, iterated_annotation, return_annotation
 from heed.model.lookup.bindings import (
     ATTRIBUTE_TARGET,
     CLASS_NAME,
@@ -155,9 +157,12 @@ def type_of(look: Lookup, at: int) -> str | None:
     """The type a parameter or assignment target at `at` holds, as written: `x: T`,
     `x: Optional[T]`, `x: T | None`, `x: "T"` -> "T"; `x = T(...)` -> "T()" (an instance of a
     class, or what a function returns: `value_of` decides); `x = []`, `{}`, `""` -> a builtin's
-    name; `x = param` -> the parameter's annotation; `self.x = ...` alike. None if it does not show."""
+    name; `x = param` -> the parameter's annotation; `self.x = ...` alike; `for x in xs:` -> what
+    `element_type` finds. None if it does not show."""
     texts = look.texts
-    # `a, b = ...`, `for x in`, `as x`: not what the value is; `*args: T`: a tuple of T. A parameter
+    if at > 0 and texts[at - 1] == "for" and at + 1 < len(texts) and texts[at + 1] == "in" and look.roles[at] == TARGET:
+        return element_type(look, at + 2)
+    # `a, b = ...`, `for a, b in`, `as x`: not what the value is; `*args: T`: a tuple of T. A parameter
     # after a comma (`def f(self, node: Node)`) is annotated as any other.
     before = texts[at - 1] if at > 0 else ""
     if at + 2 >= len(texts) or before in ("*", "**") or before in ("as", ",", "for") and look.roles[at] != PARAMETER:
@@ -177,6 +182,27 @@ def type_of(look: Lookup, at: int) -> str | None:
         if found.isidentifier() and (k >= len(texts) or texts[k] in ("\n", ";")):  # `self.md = md`: what the parameter holds
             where = last_binding(look, found, at)
             return type_of(look, where) if where is not None and look.roles[where] == PARAMETER else None
+    return None
+
+
+def element_type(look: Lookup, j: int) -> str | None:
+    """What `for x in <iterable>:` gives, the iterable's tokens from `j`: an element of a name or
+    an attribute of `self` annotated as a container of T (`xs: List[T]`, `self.nodes: list[T]`,
+    `Iterator[T]`, a dict's keys) -> T. None where the code does not show it."""
+    texts = look.texts
+    chain, k = dotted_name(texts, j)
+    parts = chain.split(".")
+    if not chain or k >= len(texts) or texts[k] != ":" or len(parts) > 2 or len(parts) == 2 and parts[0] not in SELF_NAMES:
+        return None
+    if len(parts) == 1:
+        where = last_binding(look, parts[0], j)
+        annotated = [where] if where is not None and look.roles[where] in (PARAMETER, TARGET) else []
+    else:
+        found = enclosing_class(look.tokens, look.ids[:j])
+        annotated = attribute_bindings(look, found[0], parts[1]) if found is not None else []
+    for i in reversed(annotated):
+        if i + 2 < len(texts) and texts[i + 1] == ":" and (found_type := iterated_annotation(texts, i + 2)):
+            return found_type
     return None
 
 
@@ -368,31 +394,3 @@ def attribute_bindings(look: Lookup, k: int, attr: str) -> list[int]:
         if in_body or on_self:
             out.append(i)
     return out
-
-
-def return_annotation(texts: Sequence[str], name_at: int) -> str:
-    """The class a `def` (its name at `name_at`) says it returns: `def f(...) -> T:` -> "T"."""
-    depth = 0
-    for j in range(name_at + 1, min(name_at + 400, len(texts))):
-        t = texts[j]
-        if t in ("(", "[", "{"):
-            depth += 1
-        elif t in (")", "]", "}"):
-            depth -= 1
-        elif depth == 0 and t == ":":
-            return ""
-        elif depth == 0 and t == "->":
-            return annotation_at(texts, j + 1)
-    return ""
-
-
-def annotation_at(texts: Sequence[str], j: int) -> str:
-    """The class the annotation starting at `texts[j]` names, as written: `T`, `m.T`,
-    `Optional[T]` (or `Final[T]`, `ClassVar[T]`), `"T"`; "" for anything else."""
-    if j + 1 < len(texts) and texts[j] in ("Optional", "Final", "ClassVar") and texts[j + 1] == "[":
-        j += 2
-    written = texts[j] if j < len(texts) else ""
-    if len(written) > 2 and written[0] in "'\"" and written[-1] == written[0]:
-        inner = written[1:-1].split("[")[0].strip()
-        return inner if all(p.isidentifier() for p in inner.split(".")) else ""
-    return dotted_name(texts, j)[0]
