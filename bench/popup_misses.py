@@ -8,7 +8,15 @@ expected name, by where that name shows before the cursor is reached:
     nowhere   in neither: only what a model learned elsewhere can offer it
 
 and whether it is in the model's vocabulary (a name outside it comes only by the pointer, from
-the file, or from the look-ups and the workspace index).
+the file, or from the look-ups and the workspace index). A second table sorts the attribute
+places by what the look-ups said the receiver is (`Popup.looked_up`), which re-ranked the list:
+
+    class     `self.` or `cls.`: the members of the class around (and its bases')
+    type      an instance or a class whose type the code shows
+    module    an imported module
+    corpus    none of those: the training corpus's usual attributes after the receiver's name
+    call      a call's result
+    (none)    nothing re-ranked the network's list
 
     python bench/popup_misses.py runs/projects/validation/* [--seed N]   (prints a Markdown table)
 """
@@ -41,8 +49,8 @@ def where(name: str, before: str, elsewhere: set[str]) -> str:
     return "project" if name in elsewhere else "nowhere"
 
 
-def placed(root: Path, predictor: Predictor, seed: int) -> Iterator[tuple[str, str, str, int]]:
-    """(kind, expected, where, rank: 0 when not listed) at each place of the project's measured files."""
+def placed(root: Path, predictor: Predictor, seed: int) -> Iterator[tuple[str, str, str, int, str]]:
+    """(kind, expected, where, rank: 0 when not listed, looked up) at each place of the project's measured files."""
     words = {p: set(WORD.findall(read_source(p) or "")) for p in project_files(root)}
     index = ModuleIndex()
     workspace = WorkspaceIndex([root], index, use_cache=False).build() if predictor.features.workspace else None
@@ -53,10 +61,11 @@ def placed(root: Path, predictor: Predictor, seed: int) -> Iterator[tuple[str, s
         score = projects.score_file(predictor, path, text, chosen, index, workspace)
         elsewhere = set().union(*(w for p, w in words.items() if p != path))
         ranks = {kind: iter(score.ranks[kind]) for kind in KINDS}
+        looked_up = {kind: iter(score.looked_up[kind]) for kind in KINDS}
         for place in chosen:
             if place.kind in KINDS:
-                rank = next(ranks[place.kind])
-                yield place.kind, place.expected, where(place.expected, text[: place.offset], elsewhere), rank
+                yield (place.kind, place.expected, where(place.expected, text[: place.offset], elsewhere),
+                       next(ranks[place.kind]), next(looked_up[place.kind]))
 
 
 def main() -> None:
@@ -79,6 +88,15 @@ def main() -> None:
             top5 = sum(1 <= r[3] <= 5 for r in g)
             print(f"| {kind}: {group} | {len(g) / len(of_kind):.1%} ({len(g)}) | {known / len(g):.0%} | "
                   f"{top1 / len(g):.1%} | {top5 / len(g):.1%} |")
+    attributes = [r for r in rows if r[0] == "attribute"]
+    print("\n| attribute places: looked up as | share of places | top-1 | top-5 | of them, name before the cursor: top-1 / top-5 |")
+    print("|---|---:|---:|---:|---:|")
+    for lookup in sorted({r[4] for r in attributes}, key=lambda k: -sum(r[4] == k for r in attributes)):
+        g = [r for r in attributes if r[4] == lookup]
+        b = [r for r in g if r[2] == "before"]
+        shares = f"{sum(r[3] == 1 for r in b) / len(b):.1%} / {sum(1 <= r[3] <= 5 for r in b) / len(b):.1%}" if b else "-"
+        print(f"| {lookup or '(none)'} | {len(g) / len(attributes):.1%} ({len(g)}) | {sum(r[3] == 1 for r in g) / len(g):.1%} | "
+              f"{sum(1 <= r[3] <= 5 for r in g) / len(g):.1%} | {shares} |")
 
 
 if __name__ == "__main__":

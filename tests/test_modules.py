@@ -276,11 +276,15 @@ def test_the_popup_offers_the_module_s_names_with_their_kinds(project: Path, tin
     kinds = {c.text: (c.kind, c.source) for c in popup.candidates}
     # Names the model has never seen, ranked by what the module defines.
     assert kinds["Circle"] == kinds["Hidden"] == ("class", "defined")
+    assert popup.looked_up == "module"  # what `bench/popup_misses.py` sorts the places by
     write(project, {"pkg/shapes.py": "class Circle:\n    def __init__(self):\n        self.zzq_radius = 1\n"
                                      "    @property\n    def zzq_area(self): ...\n    def zzq_grow(self): ...\n"})
     text = "from pkg.shapes import Circle\ndef f(c: Circle):\n    return c.zzq"
     popup = Completer(tiny_predictor, doc, ModuleIndex([project])).popup(TokenStream(text), len(text), 20)
     assert {(c.text, c.kind) for c in popup.candidates} == {("zzq_radius", "field"), ("zzq_area", "field"), ("zzq_grow", "method")}
+    assert popup.looked_up == "type"
+    for text, looked_up in (("class K:\n    def f(self):\n        return self.", "class"), ("x = 1\ny = unknown_zq.", "")):
+        assert Completer(tiny_predictor, doc, ModuleIndex([project])).popup(TokenStream(text), len(text), 20).looked_up == looked_up, text
 
 
 @pytest.mark.parametrize("text, expected", [

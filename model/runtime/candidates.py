@@ -54,6 +54,9 @@ class Popup:
     prefix: str
     candidates: list[Candidate]
     model_used: bool
+    # What the look-ups said comes here, which re-ranked the model's list (`Rerank.why`: "class"
+    # after `self.`, "type", "module", "corpus", "import", "call"); "" where none did.
+    looked_up: str = ""
 
 
 def kind_of(text: str, scope: Scope) -> str:

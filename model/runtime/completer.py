@@ -195,6 +195,7 @@ class Completer:
         for c in popup.candidates:
             if pred is not None and c.text in ranked:
                 c.source = self._source(pred, ranked[c.text])
+        popup.looked_up = pred.rerank.why if pred is not None and pred.rerank is not None else ""
         return popup
 
     def _unforeseen(self, out: Output, prefix: str) -> bool:

@@ -86,6 +86,7 @@ class FileScore:
     user would accept of it."""
 
     ranks: dict[str, list[int]] = field(default_factory=lambda: {k: [] for k in RANKED})
+    looked_up: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in POPUP_KINDS})  # `Popup.looked_up` at each
     lines: list[LinePlace] = field(default_factory=list)
     shown: list[bool] = field(default_factory=list)
     exact: list[bool] = field(default_factory=list)
@@ -132,8 +133,10 @@ def score_file(predictor: Predictor, path: Path, text: str, chosen: list[Place],
             suggestions = completer.inline(stream, at, quick=True, min_confidence=min_confidence, all_cuts=True)
             score.lines.append(LinePlace(place.expected, line_context(text[text.rfind("\n", 0, at) + 1 : at]), suggestions))
         else:
-            labels = [c.text for c in completer.popup(stream, at, quick=True).candidates]
+            popup = completer.popup(stream, at, quick=True)
+            labels = [c.text for c in popup.candidates]
             score.ranks[place.kind].append(labels.index(place.expected) + 1 if place.expected in labels else 0)
+            score.looked_up[place.kind].append(popup.looked_up)
     score.seconds = time.monotonic() - started
     return score
 
