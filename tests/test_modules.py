@@ -190,6 +190,7 @@ def test_the_receiver_is_what_its_name_was_last_bound_to(project: Path) -> None:
                  "def f(c):\n    if isinstance(c, shapes.Circle):\n        c = 3\n        c.",
                  "def f(c):\n    if x:\n        assert isinstance(c, shapes.Circle)\n    c.",
                  "def g():\n    if x:\n        shapes = 3\n    shapes.", "def f(c):\n    c.", "x = make()\nx.", "for c in y:\n    c.", "f().x.",
+                 "def f(t: type):\n    t.", "type(x).",  # a class: its names are its own
                  "def f(cs: Tuple[shapes.Circle, int]):\n    for c in cs:\n        c.",  # a pair, not a sequence
                  "def f(cs: List[shapes.Circle]):\n    for c in cs.items:\n        c.",
                  "def f(cs: List[shapes.Circle]):\n    for i, c in enumerate(cs):\n        c.",

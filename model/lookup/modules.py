@@ -290,9 +290,11 @@ def _imported_kind(index: ModuleIndex, module: Module, name: str, depth: int) ->
 
 
 def builtin_names(name: str) -> dict[str, str]:
-    """The names of a builtin class (`str`, `dict`), with their kinds; empty for anything else."""
+    """The names of a builtin class (`str`, `dict`), with their kinds; empty for anything else,
+    and for `type`: a value of it is a class, whose names are that class's (`type(obj).__name__`),
+    not `type`'s."""
     value = getattr(builtins, name, None)
-    if not inspect.isclass(value):
+    if not inspect.isclass(value) or value is type:
         return {}
     return {n: "method" if callable(getattr(value, n, None)) else "field" for n in dir(value) if not n.startswith("__")}
 
