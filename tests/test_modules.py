@@ -14,7 +14,7 @@ from heed.model.lookup.classes import ClassTokens
 from heed.model.lookup.import_spot import ImportSpot, import_spot
 from heed.model.lookup.imports import import_bindings, receiver_chain, receiver_in_stream, stream_binding
 from heed.model.lookup.modules import ModuleIndex, module_kind
-from heed.model.lookup.receivers import Lookup, header_bases, receiver_names
+from heed.model.lookup.receivers import Lookup, ReceiverNames, header_bases, receiver_names
 from heed.model.nn.store import default_model_dir
 from heed.model.runtime.completer import Completer
 from heed.model.runtime.context import cursor_context
@@ -127,14 +127,19 @@ def test_receiver_chain() -> None:
     assert receiver_chain(["os"]) == []
 
 
-def names_after(text: str, index: ModuleIndex, origin: Path | None = None) -> tuple[str, set[str]] | None:
-    """(why, names) `receiver_names` gives at the end of `text` (a `.`), as the completer asks."""
+def receiver_after(text: str, index: ModuleIndex, origin: Path | None = None) -> tuple[ReceiverNames | None, DocEncoder]:
+    """What `receiver_names` gives at the end of `text` (a `.`), as the completer asks."""
     vocab = Vocab.load(default_model_dir() / "vocab.json")
     encoder, stream = DocEncoder(vocab), TokenStream(text)
     ctx = cursor_context(stream, len(text), encoder)
     c = ctx.inputs
-    got = receiver_names(Lookup(ClassTokens.of(vocab), c.ids, c.parsed, c.ext, ctx.texts, index, origin,
-                                lambda name: stream_binding(stream, name, len(text)), encoder.ext_of_text))
+    return receiver_names(Lookup(ClassTokens.of(vocab), c.ids, c.parsed, c.ext, ctx.texts, index, origin,
+                                 lambda name: stream_binding(stream, name, len(text)), encoder.ext_of_text)), encoder
+
+
+def names_after(text: str, index: ModuleIndex, origin: Path | None = None) -> tuple[str, set[str]] | None:
+    """(why, names) `receiver_names` gives at the end of `text` (a `.`)."""
+    got, encoder = receiver_after(text, index, origin)
     if got is None:
         return None
     ids = got.module if got.module is not None else got.inherited
@@ -363,6 +368,23 @@ def test_a_subscripted_base_is_the_generic_class_it_parametrises(project: Path) 
     assert block is not None
     assert block.classes["BlockParser"].bases == ["Parser"]
     assert {"zzq_register", "zzq_parse"} <= set(index.class_names(block, "BlockParser"))
+
+
+def test_a_class_with_a_base_heed_cannot_read_has_names_it_does_not_list(project: Path) -> None:
+    write(project, {"pkg/kinds.py": "from nowhere_zq import Base\n"
+                                    "class Headers(dict):\n    def zzq_h(self): ...\n"
+                                    "class Wrapped(Base):\n    def zzq_w(self): ...\n"})
+    index = ModuleIndex([project])
+    kinds = index.find("pkg.kinds")
+    assert kinds is not None
+    assert {"zzq_h", "items", "setdefault"} <= index.class_names(kinds, "Headers").keys()  # a builtin base's names
+    assert not index.class_is_open(kinds, "Headers") and index.class_is_open(kinds, "Wrapped")
+    for text, is_open in (("from pkg.kinds import Wrapped\nw = Wrapped()\nw.", True),
+                          ("from pkg.kinds import Headers\nh = Headers()\nh.", False),
+                          ("from nowhere_zq import Base\nclass K(Base):\n    zzq_k = 1\nK().", True),
+                          ("from typing import Generic\nclass K(Generic[T], object):\n    zzq_k = 1\nK().", False)):
+        got = receiver_after(text, index)[0]
+        assert got is not None and got.why == "type" and got.open == is_open, text
 
 
 @pytest.mark.parametrize("header, bases", [

@@ -39,7 +39,7 @@ class ModuleIndex:
         self.search_path = [Path(p) for p in (sys.path if search_path is None else search_path) if p]
         self.exclude = exclude  # a file never read (`heed eval`'s file under evaluation)
         self._read: dict[Path, tuple[int, Module]] = {}  # path -> (its mtime_ns, what it binds)
-        self._classes: dict[tuple[int, str, Path | None], tuple[Module, dict[str, str]]] = {}
+        self._classes: dict[tuple[int, str, Path | None], tuple[Module, dict[str, str], bool]] = {}
         self._tops: dict[Path, tuple[int, set[str]]] = {}  # folder -> (its mtime_ns, the modules at its top)
         # What was collected from each module, on disk across sessions (the server's:
         # `workspace/module_cache.py`), with load(path, size, mtime_ns) and save(path, size, mtime_ns, module).
@@ -95,23 +95,41 @@ class ModuleIndex:
             return self.member_module(parent, last, depth + 1) if parent is not None and parent is not module else None
         return target
 
-    def class_names(self, module: Module, dotted: str, depth: int = 0) -> dict[str, str]:
+    def class_names(self, module: Module, dotted: str) -> dict[str, str]:
         """The names class `dotted` (as written in `module`) has, with their kinds: its own and
-        its bases', as far as they can be found; empty if it is not a class heed can find.
-        Kept for the next call: not to be changed."""
+        its bases', as far as they can be found (a builtin base's too); empty if it is not a
+        class heed can find. Kept for the next call: not to be changed."""
+        return self._class(module, dotted)[0]
+
+    def class_is_open(self, module: Module, dotted: str) -> bool:
+        """Whether class `dotted` has a base heed cannot read (from a compiled or missing module:
+        `ctypes.Structure`), so names heed does not know."""
+        return self._class(module, dotted)[1]
+
+    def _class(self, module: Module, dotted: str, depth: int = 0) -> tuple[dict[str, str], bool]:
         key = (id(module), dotted, self.exclude)  # what is found depends on the file left out
         cached = self._classes.get(key)
         if cached is not None:
-            return cached[1]
+            return cached[1], cached[2]
         found = self.find_class(module, dotted) if depth <= CLASS_DEPTH else None
         names: dict[str, str] = {}
+        is_open = False
         if found is not None:
             where, info = found
             for base in info.bases[::-1]:  # the first base's names win, as in the method resolution order
-                names.update(self.class_names(where, base, depth + 1))
+                if base.rpartition(".")[2] in NAMELESS_BASES:
+                    continue
+                if self.find_class(where, base) is not None:
+                    got, base_open = self._class(where, base, depth + 1)
+                elif base not in where.names and inspect.isclass(getattr(builtins, base, None)):
+                    got, base_open = builtin_names(base), False  # `class Headers(dict)`
+                else:
+                    got, base_open = {}, True
+                names.update(got)
+                is_open |= base_open
             names.update(info.names)
-        self._classes[key] = (module, names)  # the module kept alive, so that its id stays its own
-        return self._classes[key][1]
+        self._classes[key] = (module, names, is_open)  # the module kept alive, so that its id stays its own
+        return names, is_open
 
     def find_class(self, module: Module, dotted: str, hops: int = 0) -> tuple[Module, ClassInfo] | None:
         """(the module that defines it, the class) for a name as written in `module`."""
@@ -287,6 +305,10 @@ def _imported_kind(index: ModuleIndex, module: Module, name: str, depth: int) ->
     head, _, last = dotted.rpartition(".")
     parent = index.find(head, level, module.path) if head or level else None
     return module_kind(index, parent, last, depth + 1) if parent is not None and parent is not module else ""
+
+
+# Bases that give their classes no names anyone writes after a dot (Python 3.12 compiles `Generic`).
+NAMELESS_BASES = frozenset({"object", "Generic", "Protocol"})
 
 
 def builtin_names(name: str) -> dict[str, str]:

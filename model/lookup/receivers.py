@@ -47,7 +47,13 @@ from heed.model.lookup.classes import (
 )
 from heed.model.lookup.imports import defining_module, dotted_name, receiver_chain, resolve_chain
 from heed.model.lookup.module_source import Module
-from heed.model.lookup.modules import CLASS_DEPTH, ModuleIndex, builtin_names, builtin_parameters
+from heed.model.lookup.modules import (
+    CLASS_DEPTH,
+    NAMELESS_BASES,
+    ModuleIndex,
+    builtin_names,
+    builtin_parameters,
+)
 
 T = TypeVar("T")
 
@@ -67,7 +73,7 @@ class ReceiverNames:
     below: np.ndarray | None = None  # ... and of what the class defines below the cursor (`class_below.py`)
     kinds: dict[str, str] = field(default_factory=dict)  # what each name found elsewhere is, for the popup
     source: Module | None = None  # the module the receiver is (for its names' kinds, followed on demand)
-    open: bool = False  # it may have names no statement binds (a module's `__getattr__`): others keep their chance
+    open: bool = False  # it may have names not listed (a module's `__getattr__`, a base heed cannot read): others keep their chance
     excluded: np.ndarray | None = None  # identities that cannot follow (what an import statement already lists) ...
     lowered: np.ndarray | None = None  # ... and that seldom do (`import |`: what the document imports already)
 
@@ -102,7 +108,7 @@ def receiver_names(look: Lookup) -> ReceiverNames | None:
     got = receiver_of(look, chain)
     if isinstance(got, Module):  # `np.`, `torch.`: its `__getattr__` adds names, its statements bind the rest
         return named(got.offered(), look.id_of, "module", source=got, open=got.dynamic)
-    return named(got.names, look.id_of, "type", got.ids) if got is not None else None
+    return named(got.names, look.id_of, "type", got.ids, open=got.open) if got is not None else None
 
 
 def receiver_of(look: Lookup, chain: list[str]) -> Value | Module | None:
@@ -209,21 +215,24 @@ def element_type(look: Lookup, j: int) -> str | None:
 LITERAL_STARTS = {"[": "list", "{": "dict"}
 
 
-def _document_class(look: Lookup, name_at: int, depth: int) -> tuple[dict[str, str], np.ndarray] | None:
-    """A class the document defines (its name at `name_at`): its body's names and its bases'."""
+def _document_class(look: Lookup, name_at: int, depth: int) -> tuple[dict[str, str], np.ndarray, bool] | None:
+    """A class the document defines (its name at `name_at`): its body's names and its bases', and
+    whether it has a base heed cannot read (`Value.open`)."""
     k = name_at - 1
     if k < 0 or look.ids[k] != look.tokens.class_id:
         return None
     body = class_body(look.tokens, look.ids, k)
     names: dict[str, str] = {}
     parts = [body_members(look.tokens, look.ids, look.roles, look.ext, *body)] if body is not None else []
+    is_open = False
     if depth < CLASS_DEPTH:
         for base in header_bases(look.texts, k):
             got = value_of(look, base, k, depth + 1)
             if got is not None:
                 names = {**got.names, **names}
                 parts.append(got.ids)
-    return names, np.unique(np.concatenate([np.zeros(0, np.int64), *parts]))
+            is_open |= got.open if got is not None else base.rpartition(".")[2] not in NAMELESS_BASES
+    return names, np.unique(np.concatenate([np.zeros(0, np.int64), *parts])), is_open
 
 
 def inherited(look: Lookup, below: bool = True) -> ReceiverNames | None:
@@ -288,6 +297,7 @@ class Value:
     ids: np.ndarray
     attribute: Callable[[str], Value | None]
     parameters: Callable[[str], list[str] | None] = field(default=_no_parameters)
+    open: bool = False  # its class has a base heed cannot read: it has names not listed
 
 
 def follow(value: Value | None, attributes: Sequence[str]) -> Value | None:
@@ -338,7 +348,8 @@ def module_value(index: ModuleIndex, module: Module, written: str) -> Value | No
         held = index.attribute_type(where, name, attr.removesuffix("()"))
         return module_value(index, *held) if held is not None else None
 
-    return Value(names, np.zeros(0, np.int64), attribute, lambda method: index.parameters(where, name, method))
+    return Value(names, np.zeros(0, np.int64), attribute, lambda method: index.parameters(where, name, method),
+                 index.class_is_open(where, name))
 
 
 def document_value(look: Lookup, k: int, depth: int) -> Value | None:
@@ -371,7 +382,7 @@ def document_value(look: Lookup, k: int, depth: int) -> Value | None:
                 return header_parameters(look.texts, i + 1)
         return from_bases(lambda base: base.parameters(method))
 
-    return Value(got[0], got[1], attribute, parameters)
+    return Value(got[0], got[1], attribute, parameters, got[2])
 
 
 def attribute_bindings(look: Lookup, k: int, attr: str) -> list[int]:

@@ -85,7 +85,8 @@ def module_rerank(names: np.ndarray, n_ext: int, unseen: int = 0, why: str = "mo
     class ("type"), or in an import statement (`lookup/import_spot.py`): `names` (the identities
     of what it has) raised over every other, and given a share of the floor each, as are the
     `unseen` names it has with no identity here. `open`: it may have names no statement binds (a
-    module's `__getattr__`, as numpy's and torch's), so the others are not pushed down; its names
+    module's `__getattr__`, as numpy's and torch's; a class with a base heed cannot read, as
+    `ctypes.Structure`), so the others are not pushed down; its names
     get their floor. `excluded`: identities that cannot come (what the statement already imports);
     `lowered`: ones pushed down as a name it does not have is."""
     names = names[(names >= 0) & (names < n_ext)]
