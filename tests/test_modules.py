@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import sys
 import textwrap
 from pathlib import Path
@@ -368,6 +369,20 @@ def test_a_subscripted_base_is_the_generic_class_it_parametrises(project: Path) 
     assert block is not None
     assert block.classes["BlockParser"].bases == ["Parser"]
     assert {"zzq_register", "zzq_parse"} <= set(index.class_names(block, "BlockParser"))
+
+
+def test_half_typed_annotations_are_no_type_and_no_error() -> None:
+    """What a `for` over an annotated container gives, read off annotations being typed."""
+    pieces = ["List[", "'List[", '"Iterator[', "Tuple[", "Tuple[A, ...", "Dict[", "Optional[", "typing.List[A]",
+              "List['A']", "List[A", "]", "A", "'", "...", ",", "type", "cs"]
+    rng = random.Random(7)
+    index = ModuleIndex([])
+    for _ in range(150):
+        written = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 5)))
+        for template in ("def f(cs: {}):\n    for c in cs:\n        c.", "class K(B[{}]):\n    cs: {} = []\n"
+                         "    def g(self):\n        for c in self.cs:\n            c."):
+            got = receiver_after(template.format(written, written), index)[0]
+            assert got is None or got.why == "type", written  # a builtin container at most (`List[A`: none)
 
 
 def test_a_class_with_a_base_heed_cannot_read_has_names_it_does_not_list(project: Path) -> None:
