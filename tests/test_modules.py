@@ -388,16 +388,19 @@ def test_half_typed_annotations_are_no_type_and_no_error() -> None:
 def test_a_class_with_a_base_heed_cannot_read_has_names_it_does_not_list(project: Path) -> None:
     write(project, {"pkg/kinds.py": "from nowhere_zq import Base\n"
                                     "class Headers(dict):\n    def zzq_h(self): ...\n"
-                                    "class Wrapped(Base):\n    def zzq_w(self): ...\n"})
+                                    "class Wrapped(Base):\n    def zzq_w(self): ...\n"
+                                    "from typing import NamedTuple\nclass Point(NamedTuple):\n    zzq_x: int\n"})
     index = ModuleIndex([project])
     kinds = index.find("pkg.kinds")
     assert kinds is not None
     assert {"zzq_h", "items", "setdefault"} <= index.class_names(kinds, "Headers").keys()  # a builtin base's names
     assert not index.class_is_open(kinds, "Headers") and index.class_is_open(kinds, "Wrapped")
+    assert {"zzq_x", "_replace", "count"} <= index.class_names(kinds, "Point").keys() and not index.class_is_open(kinds, "Point")
     for text, is_open in (("from pkg.kinds import Wrapped\nw = Wrapped()\nw.", True),
                           ("from pkg.kinds import Headers\nh = Headers()\nh.", False),
                           ("from nowhere_zq import Base\nclass K(Base):\n    zzq_k = 1\nK().", True),
-                          ("from typing import Generic\nclass K(Generic[T], object):\n    zzq_k = 1\nK().", False)):
+                          ("from typing import Generic\nclass K(Generic[T], object):\n    zzq_k = 1\nK().", False),
+                          ("from typing import NamedTuple\nclass K(NamedTuple):\n    zzq_k: int\nK().", False)):
         got = receiver_after(text, index)[0]
         assert got is not None and got.why == "type" and got.open == is_open, text
 

@@ -117,9 +117,10 @@ class ModuleIndex:
         if found is not None:
             where, info = found
             for base in info.bases[::-1]:  # the first base's names win, as in the method resolution order
-                if base.rpartition(".")[2] in NAMELESS_BASES:
-                    continue
-                if self.find_class(where, base) is not None:
+                stand_in = base_stand_in(base)
+                if stand_in is not None:
+                    got, base_open = stand_in, False
+                elif self.find_class(where, base) is not None:
                     got, base_open = self._class(where, base, depth + 1)
                 elif base not in where.names and inspect.isclass(getattr(builtins, base, None)):
                     got, base_open = builtin_names(base), False  # `class Headers(dict)`
@@ -307,8 +308,16 @@ def _imported_kind(index: ModuleIndex, module: Module, name: str, depth: int) ->
     return module_kind(index, parent, last, depth + 1) if parent is not None and parent is not module else ""
 
 
-# Bases that give their classes no names anyone writes after a dot (Python 3.12 compiles `Generic`).
-NAMELESS_BASES = frozenset({"object", "Generic", "Protocol"})
+def base_stand_in(base: str) -> dict[str, str] | None:
+    """The names a base heed knows without a class to read gives (`typing.NamedTuple` and
+    `TypedDict` are functions; Python 3.12 compiles `Generic`); None for any other base."""
+    last = base.rpartition(".")[2]
+    if last in ("object", "Generic", "Protocol"):
+        return {}
+    if last == "NamedTuple":
+        return {**builtin_names("tuple"), "_asdict": "method", "_replace": "method", "_make": "method",
+                "_fields": "field", "_field_defaults": "field"}
+    return builtin_names("dict") if last == "TypedDict" else None
 
 
 def builtin_names(name: str) -> dict[str, str]:

@@ -49,8 +49,8 @@ from heed.model.lookup.imports import defining_module, dotted_name, receiver_cha
 from heed.model.lookup.module_source import Module
 from heed.model.lookup.modules import (
     CLASS_DEPTH,
-    NAMELESS_BASES,
     ModuleIndex,
+    base_stand_in,
     builtin_names,
     builtin_parameters,
 )
@@ -227,11 +227,14 @@ def _document_class(look: Lookup, name_at: int, depth: int) -> tuple[dict[str, s
     is_open = False
     if depth < CLASS_DEPTH:
         for base in header_bases(look.texts, k):
-            got = value_of(look, base, k, depth + 1)
+            stand_in = base_stand_in(base)
+            got = value_of(look, base, k, depth + 1) if stand_in is None else None
             if got is not None:
                 names = {**got.names, **names}
                 parts.append(got.ids)
-            is_open |= got.open if got is not None else base.rpartition(".")[2] not in NAMELESS_BASES
+            else:
+                names = {**(stand_in or {}), **names}
+            is_open |= got.open if got is not None else stand_in is None
     return names, np.unique(np.concatenate([np.zeros(0, np.int64), *parts])), is_open
 
 
