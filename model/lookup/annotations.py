@@ -36,9 +36,9 @@ def annotation_at(texts: Sequence[str], j: int) -> str:
     `Optional[T]` (or `Final[T]`, `ClassVar[T]`), `"T"`; "" for anything else."""
     if j + 1 < len(texts) and texts[j] in ("Optional", "Final", "ClassVar") and texts[j + 1] == "[":
         j += 2
-    written = texts[j] if j < len(texts) else ""
-    if len(written) > 2 and written[0] in "'\"" and written[-1] == written[0]:
-        inner = written[1:-1].split("[")[0].strip()
+    quoted = _quoted(texts[j] if j < len(texts) else "")
+    if quoted is not None:
+        inner = quoted.split("[")[0].strip()
         return inner if all(p.isidentifier() for p in inner.split(".")) else ""
     return dotted_name(texts, j)[0]
 
@@ -46,9 +46,9 @@ def annotation_at(texts: Sequence[str], j: int) -> str:
 def iterated_annotation(texts: Sequence[str], j: int) -> str:
     """The T of a container annotation starting at `texts[j]` (`List[T]`, `typing.Iterator[T]`,
     `Optional[list[T]]`, `Tuple[T, ...]`, `"List[T]"`); "" for anything else."""
-    written = texts[j] if j < len(texts) else ""
-    if len(written) > 2 and written[0] in "'\"" and written[-1] == written[0]:  # a whole annotation in a string
-        return iterated_annotation(re.findall(r"\w+|\.\.\.|\S", written[1:-1]), 0)
+    quoted = _quoted(texts[j] if j < len(texts) else "")
+    if quoted is not None:  # a whole annotation in a string
+        return iterated_annotation(re.findall(r"\w+|\.\.\.|\S", quoted), 0)
     if j + 1 < len(texts) and texts[j] in ("Optional", "Final") and texts[j + 1] == "[":
         j += 2
     head, k = dotted_name(texts, j)
@@ -59,3 +59,8 @@ def iterated_annotation(texts: Sequence[str], j: int) -> str:
         inner, after = dotted_name(texts, k + 1)
         return inner if list(texts[after : after + 3]) == [",", "...", "]"] else ""
     return annotation_at(texts, k + 1) if last in ITERABLES else ""
+
+
+def _quoted(written: str) -> str | None:
+    """What a string token written as an annotation (`"Foo"`, `'List[Foo]'`) holds; None for any other token."""
+    return written[1:-1] if len(written) > 2 and written[0] in "'\"" and written[-1] == written[0] else None
