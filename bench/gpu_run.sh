@@ -8,7 +8,9 @@
 #      no torch (the model has had two stages on it), and not that machine's own standard
 #      library: the evaluation set is the test split of the development machine's (3.11), and a
 #      file moved between versions could cross splits;
-#   2. training speed: heed's step against the plain reference model (bench/train_bench.py);
+#   2. with BENCH=1, training speed: heed's step against the plain reference model
+#      (bench/train_bench.py, up to 150 s; taken on an H200 already, BENCHMARKS.md: off by default,
+#      so that a session's few device minutes go to training);
 #   3. fine-tune the bundled model on that corpus: 10 epochs, or the time left (bf16, batch 256x128).
 # Results land in $OUT (8 files: as many as the device tool brings back).
 #
@@ -17,7 +19,7 @@
 # libcst travels as a wheel in .whl/, the extra packages' and the standard library's sources in
 # .carry/: bench/gpu_prepare.sh makes them here, and the device call carries them (carry [".whl",
 # ".carry"]). SITE, JOBS, BENCH_ARGS and TRAIN_ARGS exist for a small rehearsal on a CPU:
-#   OUT=/tmp/out SITE=<a small folder> JOBS=2 PYTHON=.venv/bin/python BUDGET_S=200 \
+#   OUT=/tmp/out SITE=<a small folder> JOBS=2 PYTHON=.venv/bin/python BUDGET_S=200 BENCH=1 \
 #     BENCH_ARGS="--device cpu --batch 8 --sizes 64 --steps 3" \
 #     TRAIN_ARGS="--device cpu --max-steps 6 --batch 8 --eval-every 3 --eval-tokens 2000" bash bench/gpu_run.sh
 set -uo pipefail
@@ -58,10 +60,12 @@ build=(-m heed corpus build --out /tmp/corpus --no-stdlib --skip-tests --exclude
 timeout -k 10 300 $py "${build[@]}" "${extra[@]}" --add "$site" || $py "${build[@]}" "${extra[@]}" || exit 1
 gzip -c /tmp/corpus/manifest.json > "$out/manifest.json.gz"
 
-echo "== training speed ($(( $(date +%s) - start )) s)"
-# shellcheck disable=SC2086
-timeout 150 $py bench/train_bench.py --corpus /tmp/corpus --json "$out/train_bench.json" ${BENCH_ARGS:-} \
-    || echo "train_bench.py failed or ran out of time"
+if [ "${BENCH:-0}" = 1 ]; then
+    echo "== training speed ($(( $(date +%s) - start )) s)"
+    # shellcheck disable=SC2086
+    timeout 150 $py bench/train_bench.py --corpus /tmp/corpus --json "$out/train_bench.json" ${BENCH_ARGS:-} \
+        || echo "train_bench.py failed or ran out of time"
+fi
 
 left=$(( budget - ($(date +%s) - start) - 40 ))
 minutes=$($py -c "print(round(max($left, 60) / 60, 2))")
