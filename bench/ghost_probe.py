@@ -33,7 +33,7 @@ from heed.model.runtime import completer as completer_module
 from heed.model.runtime.predictor import load_predictor
 from heed.model.training.calibrate import LINES_PER_FILE, TYPING_FILES, TYPING_LINES, held_out_confidences
 from heed.model.training.held_out import measured_on
-from heed.model.training.metrics import accepts, similarity
+from heed.model.training.metrics import similarity
 from heed.model.training.projects import score_projects
 from heed.model.workspace.files import python_files, readable_source
 
@@ -41,7 +41,7 @@ THRESHOLDS = (0.25, 0.30, 0.35, 0.40)
 
 
 def collect(roots: list[Path], files_per_project: int) -> list[dict[str, Any]]:
-    """Each place's suggestions (text, features, cuts) as `heed calibrate` collects them, with the
+    """Each place's suggestions (text, features) as `heed calibrate` collects them, with the
     line's typed part and the earlier lines of the document that start as it does."""
     predictor = load_predictor()
     predictor.calibration = None  # every suggestion, as `heed calibrate` sees them
@@ -68,8 +68,7 @@ def collect(roots: list[Path], files_per_project: int) -> list[dict[str, Any]]:
                 assert len(places) == len(asked), "one inline request per place"
                 for p, a in zip(places, asked):
                     rows.append({"kind": kind, "project": str(root), "expected": p.expected, **a,
-                                 "suggestions": [{"text": s.text, "x": None if s.x is None else s.x.tolist(),
-                                                  "cuts": [{"text": c.text, "x": c.x.tolist()} for c in s.cuts]}
+                                 "suggestions": [{"text": s.text, "x": None if s.x is None else s.x.tolist()}
                                                  for s in p.suggestions]})
     finally:
         completer_module.Completer.inline = inline  # type: ignore[method-assign]
@@ -113,32 +112,31 @@ def main() -> None:
             args.cache.write_text(json.dumps(rows))
     by_project, by_file = project_lines({r["project"] for r in rows})
 
-    # One sample per whole suggestion and per cut, as `calibrate.samples` has them
-    where, xs, extra, ys, whole, group = [], [], [], [], [], []
+    # One sample per whole suggestion (the released calibration shows no cuts: its prefix bar is 1.01)
+    where, xs, extra, ys, group = [], [], [], [], []
     for i, r in enumerate(rows):
         own = by_file.get(str(Path(r["path"]).resolve()), Counter())
         for j, s in enumerate(r["suggestions"]):
-            for k, (text, x) in enumerate([(s["text"], s["x"]), *((c["text"], c["x"]) for c in s["cuts"])]):
-                if x is None:
-                    continue
-                line = (r["typed"] + text.split("\n")[0]).strip()
-                in_file, starting = r["earlier"].get(line, 0), sum(r["earlier"].values()) if r["typed"] else 0
-                in_project = by_project[r["project"]][line] - own[line]
-                where.append((i, j, k))
-                xs.append(x)
-                extra.append([math.log1p(in_file), float(in_file > 0), in_file / starting if starting else 0.0,
-                              math.log1p(in_project), float(in_project > 0)])
-                ys.append(first_line(text) == r["expected"] if k == 0 else accepts(r["expected"], first_line(text)))
-                whole.append(k == 0)
-                group.append(r["project"])
-    x, e, y, w = np.asarray(xs), np.asarray(extra), np.asarray(ys, np.float64), np.asarray(whole)
+            if s["x"] is None:
+                continue
+            line = (r["typed"] + s["text"].split("\n")[0]).strip()
+            in_file, starting = r["earlier"].get(line, 0), sum(r["earlier"].values()) if r["typed"] else 0
+            in_project = by_project[r["project"]][line] - own[line]
+            where.append((i, j))
+            xs.append(s["x"])
+            extra.append([math.log1p(in_file), float(in_file > 0), in_file / starting if starting else 0.0,
+                          math.log1p(in_project), float(in_project > 0)])
+            ys.append(first_line(s["text"]) == r["expected"])
+            group.append(r["project"])
+    x, e, y = np.asarray(xs), np.asarray(extra), np.asarray(ys, np.float64)
+    w = np.ones(len(y), bool)  # all whole suggestions (`held_out_confidences` fits cuts apart)
     g = np.unique(np.asarray(group), return_inverse=True)[1]
-    print(f"{len(rows)} places, {int(w.sum())} suggestions ({y[w].mean():.1%} exact), {int((~w).sum())} cuts; "
-          f"suggestions whose line the file wrote before: {(e[w, 1] > 0).mean():.1%} ({y[w][e[w, 1] > 0].mean():.1%} exact), "
-          f"the project's other files: {(e[w, 4] > 0).mean():.1%} ({y[w][e[w, 4] > 0].mean():.1%} exact)\n")
+    print(f"{len(rows)} places, {len(y)} suggestions ({y.mean():.1%} exact); "
+          f"whose line the file wrote before: {(e[:, 1] > 0).mean():.1%} ({y[e[:, 1] > 0].mean():.1%} exact), "
+          f"the project's other files: {(e[:, 4] > 0).mean():.1%} ({y[e[:, 4] > 0].mean():.1%} exact)\n")
 
     def table_row(name: str, p: np.ndarray, mbr: bool = False) -> str:
-        conf: dict[tuple[int, int, int], float] = {k: float(c) for k, c in zip(where, p)}
+        conf: dict[tuple[int, int], float] = {k: float(c) for k, c in zip(where, p)}
         cells = []
         for kind in ("mid-line", "typing"):
             places = [i for i, r in enumerate(rows) if r["kind"] == kind]
@@ -166,18 +164,15 @@ def main() -> None:
         return
     trees = np.zeros(len(y))
     for held in np.unique(g):
-        for kind in (w, ~w):
-            fit, test = kind & (g != held), kind & (g == held)
-            model = HistGradientBoostingClassifier(max_depth=3, max_iter=200, learning_rate=0.05).fit(x[fit], y[fit])
-            trees[test] = model.predict_proba(x[test])[:, 1]
+        model = HistGradientBoostingClassifier(max_depth=3, max_iter=200, learning_rate=0.05).fit(x[g != held], y[g != held])
+        trees[g == held] = model.predict_proba(x[g == held])[:, 1]
     print(table_row("boosted trees (base features)", trees))
 
 
-def shown_at(row: dict[str, Any], i: int, conf: dict[tuple[int, int, int], float], t: float, mbr: bool) -> str | None:
-    """The line shown at threshold `t`: a whole suggestion that reaches it (the beam's first, or with
-    `mbr` the passing one closest to the beam's others), else a cut at the released prefix bar
-    (`calibration.json`: 1.01, never), else nothing."""
-    whole = [(conf.get((i, j, 0), 0.0), first_line(s["text"]), s["x"][1]) for j, s in enumerate(row["suggestions"])
+def shown_at(row: dict[str, Any], i: int, conf: dict[tuple[int, int], float], t: float, mbr: bool) -> str | None:
+    """The line shown at threshold `t`: a suggestion that reaches it (the beam's first, or with `mbr`
+    the passing one closest to the beam's others), else nothing."""
+    whole = [(conf.get((i, j), 0.0), first_line(s["text"]), s["x"][1]) for j, s in enumerate(row["suggestions"])
              if s["x"] is not None]
     passing = [s for s in whole if s[0] >= t]
     if not passing:
