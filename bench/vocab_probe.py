@@ -54,10 +54,10 @@ def main() -> None:
     print(f"vocabulary {len(vocab)}; {len(grown)} more names in the corpus's training files\n")
     print("| places | count | outside today's vocabulary | " + " | ".join(f"held by {n:,}" for n in SIZES) + " |")
     print("|---|---:|---:|" + "---:|" * len(SIZES))
+    places = [p for root in args.projects for _, _, found, key in projects.measured_files(root, projects.MAX_FILES, 0)
+              for p in sample(found, projects.PER_FILE, key)]
     for kind in ("attribute", "identifier"):
-        expected = [p.expected for root in args.projects
-                    for _, _, found, key in projects.measured_files(root, projects.MAX_FILES, 0)
-                    for p in sample(found, projects.PER_FILE, key) if p.kind == kind]
+        expected = [p.expected for p in places if p.kind == kind]
         outside = [e for e in expected if e not in vocab]
         cells = []
         for n in SIZES:
